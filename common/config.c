@@ -38,9 +38,12 @@ struct load_ctx {
     const char *path;
     FILE *fp;
     int line;           /* number of the line inih is parsing */
+    bool indented;      /* that line starts with blanks */
     bool too_long;      /* the reader met a line longer than inih's buffer */
+    int continued;      /* line of an (unsupported) continuation line, or 0 */
     int err;            /* -ENOMEM from the handler */
     char last_unknown[128];
+    char last_section[128], last_key[128]; /* of the previous handler call */
 };
 
 /* ---- value parsers ---- */
@@ -358,6 +361,7 @@ static char *read_line(char *str, int num, void *stream)
     if (!fgets(str, num, lc->fp))
         return NULL;
     lc->line++;
+    lc->indented = str[0] == ' ' || str[0] == '\t';
     n = strlen(str);
     if (n > 0 && str[n - 1] != '\n' && n == (size_t)num - 1) {
         int c = getc(lc->fp);
@@ -374,7 +378,17 @@ static int on_entry(void *user, const char *section, const char *key, const char
     struct load_ctx *lc = user;
     struct cfg_val *v;
     char *copy;
+    bool same = strcmp(lc->last_section, section) == 0 && strcmp(lc->last_key, key) == 0;
 
+    /* inih reads an indented line after `key = value` as more of that value;
+     * strata.conf has no multi-line values, so it is surely a mistake. */
+    if (lc->indented && same) {
+        if (!lc->continued)
+            lc->continued = lc->line;
+        return 1;
+    }
+    snprintf(lc->last_section, sizeof(lc->last_section), "%s", section);
+    snprintf(lc->last_key, sizeof(lc->last_key), "%s", key);
     if (!section[0]) {
         st_warn("%s:%d: '%s' is outside any [section], ignored", lc->path, lc->line, key);
         return 1;
@@ -484,6 +498,10 @@ static int parse_file(struct st_config *cfg, char *err, size_t errlen)
         rc = -EIO;
     } else if (lc.too_long) {
         snprintf(err, errlen, "%s:%d: line too long", cfg->path, lc.line);
+        rc = -EINVAL;
+    } else if (lc.continued) {
+        snprintf(err, errlen, "%s:%d: indented line continues the value above "
+                 "(values cannot span lines)", cfg->path, lc.continued);
         rc = -EINVAL;
     } else if (rc > 0) {
         snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)",

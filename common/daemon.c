@@ -66,10 +66,11 @@ static void section_table_init(struct st_daemon *d)
 
     snprintf(pd, sizeof(d->port_def), "%u", (unsigned)d->desc->default_port);
     struct st_opt rows[] = {
-        { s, "bind", ST_OPT_STR, "127.0.0.1", false, 0, 0, NULL, "address to listen on" },
+        { s, "bind", ST_OPT_STR, "", false, 0, 0, NULL,
+          "address to listen on (default [http] bind)" },
         { s, "port", ST_OPT_INT, pd, false, 1, 65535, NULL, "TCP port to listen on" },
         { s, "ceph_user", ST_OPT_STR, "", false, 0, 0, NULL,
-          "cephx id of this daemon (default strata-<daemon>)" },
+          "cephx id of this daemon (default [ceph] user, then strata-<daemon>)" },
         { s, "ceph_keyring", ST_OPT_STR, "", false, 0, 0, NULL,
           "keyring of that user (default [ceph] keyring, then ceph.conf's)" },
         ST_OPT_END,
@@ -141,6 +142,8 @@ static int setup_rados(struct st_daemon *d)
     const char *keyring = st_config_str(c, d->desc->name, "ceph_keyring");
 
     if (!user || !user[0])
+        user = st_config_str(c, "ceph", "user");
+    if (!user || !user[0])
         snprintf(d->ceph_user, sizeof(d->ceph_user), "strata-%s", d->desc->name);
     else
         snprintf(d->ceph_user, sizeof(d->ceph_user), "%s", user);
@@ -199,8 +202,9 @@ static int setup_http(struct st_daemon *d)
 {
     const struct st_config *c = d->cfg;
     const char *name = d->desc->name;
+    const char *bind = st_config_str(c, name, "bind");
     struct st_http_config hc = {
-        .bind_addr = st_config_str(c, name, "bind"),
+        .bind_addr = bind && bind[0] ? bind : st_config_str(c, "http", "bind"),
         .port = (uint16_t)st_config_int(c, name, "port"),
         .threads = (unsigned)st_config_int(c, "http", "threads"),
         .max_json_body = (size_t)st_config_size(c, "http", "max_json_body"),

@@ -3,13 +3,12 @@
  * segment against "/a/{name}/c" patterns; literal segments beat parameters,
  * and captured parameters are percent-decoded only after the split. */
 #include "http_internal.h"
+#include "strata/log.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "strata/log.h"
 
 struct seg {
     const char *s;
@@ -17,8 +16,8 @@ struct seg {
 };
 
 struct capture {
-    struct seg name;   /* inside the pattern, without the braces */
-    struct seg value;  /* inside the path, still encoded */
+    struct seg name;  /* inside the pattern, without the braces */
+    struct seg value; /* inside the path, still encoded */
 };
 
 /* Length of p without one insignificant trailing slash (the root keeps it). */
@@ -65,7 +64,7 @@ static bool match_pattern(const char *pattern, const char *path, struct capture 
         if (is_param(&ps)) {
             if (us.len == 0 || n == ST_HTTP_MAX_PARAMS)
                 return false;
-            caps[n].name = (struct seg){ ps.s + 1, ps.len - 2 };
+            caps[n].name = (struct seg){ps.s + 1, ps.len - 2};
             caps[n].value = us;
             n++;
             sc <<= 1;
@@ -170,8 +169,8 @@ int st_route_validate(const struct st_route *r)
     return 0;
 }
 
-int st_route_find(const struct st_route *const *tables, const char *method,
-                  const char *path, struct st_route_match *m)
+int st_route_find(const struct st_route *const *tables, const char *method, const char *path,
+                  struct st_route_match *m)
 {
     struct capture caps[ST_HTTP_MAX_PARAMS], best_caps[ST_HTTP_MAX_PARAMS];
     size_t ncaps = 0, nbest = 0, i;
@@ -201,8 +200,8 @@ int st_route_find(const struct st_route *const *tables, const char *method,
         return m->allow[0] ? -EOPNOTSUPP : -ENOENT;
     for (i = 0; i < nbest && rc == 0; i++) {
         m->params[i].name = strndup(best_caps[i].name.s, best_caps[i].name.len);
-        rc = m->params[i].name ? st_url_decode(best_caps[i].value.s, best_caps[i].value.len,
-                                                false, &m->params[i].value)
+        rc = m->params[i].name ? st_url_decode(best_caps[i].value.s, best_caps[i].value.len, false,
+                                               &m->params[i].value)
                                : -ENOMEM;
         m->nparams = i + 1;
     }

@@ -14,16 +14,16 @@
 
 #include "strata/log.h"
 
-#define KIND_NAME_MAX  64
-#define OID_MAX        (sizeof("meta.") + KIND_NAME_MAX)
-#define KEY_MAX        (2 + ST_META_ID_MAX + 1)
-#define VERSION_LEN    20
-#define MODIFY_TRIES   20
-#define LEASE_TRIES    8
-#define LIST_PAGE_MAX  1000
-#define LIST_DEFAULT   1000
-#define CAS_CMP_MAX    2
-#define CAS_KEYS_MAX   3
+#define KIND_NAME_MAX 64
+#define OID_MAX (sizeof("meta.") + KIND_NAME_MAX)
+#define KEY_MAX (2 + ST_META_ID_MAX + 1)
+#define VERSION_LEN 20
+#define MODIFY_TRIES 20
+#define LEASE_TRIES 8
+#define LIST_PAGE_MAX 1000
+#define LIST_DEFAULT 1000
+#define CAS_CMP_MAX 2
+#define CAS_KEYS_MAX 3
 
 struct st_meta {
     rados_ioctx_t io;
@@ -67,8 +67,8 @@ static bool name_valid(const char *s, size_t max)
         return false;
     for (n = 0; s[n]; n++) {
         char c = s[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
         if (!ok || n >= max)
             return false;
     }
@@ -150,8 +150,8 @@ static int kv_take(struct kv *dst, const char *val, size_t len)
 
 /* Read keys[0..n) of oid in one read op; out[i].present says which exist.
  * -ENOENT if the object does not exist. */
-static int read_keys(struct st_meta *m, const char *oid, const char *const *keys,
-                     size_t n, struct kv *out)
+static int read_keys(struct st_meta *m, const char *oid, const char *const *keys, size_t n,
+                     struct kv *out)
 {
     size_t lens[CAS_KEYS_MAX];
     rados_read_op_t op;
@@ -221,8 +221,7 @@ static int cas_run(struct st_meta *m, const char *oid, const struct cas *c)
     rc = rados_write_op_operate2(op, m->io, oid, NULL, 0);
     rados_release_write_op(op);
     if (rc < 0 && rc != -ECANCELED && rc != -ENOENT)
-        st_error("meta: write %s %s: %s", oid,
-                 c->nset ? c->set_key[0] : c->nrm ? c->rm_key[0] : "", strerror(-rc));
+        st_error("meta: write %s %s: %s", oid, c->ncmp ? c->cmp_key[0] : "", strerror(-rc));
     return rc;
 }
 
@@ -303,8 +302,8 @@ static int encode_data(const struct st_meta_kind *k, const json_t *data, char **
     return *text ? 0 : -ENOMEM;
 }
 
-static int record_fill(struct st_record *out, const char *oid, const char *id,
-                       const char *text, size_t tlen, const char *ver, size_t vlen)
+static int record_fill(struct st_record *out, const char *oid, const char *id, const char *text,
+                       size_t tlen, const char *ver, size_t vlen)
 {
     json_error_t jerr;
     json_t *data;
@@ -372,8 +371,8 @@ int st_meta_create(struct st_meta *m, const struct st_meta_kind *k, const char *
 }
 
 int st_meta_create_leased(struct st_meta *m, const struct st_meta_kind *k, const char *id,
-                          const json_t *data, const char *owner, const char *op,
-                          int64_t now_ms, int64_t ttl_ms, uint64_t *version)
+                          const json_t *data, const char *owner, const char *op, int64_t now_ms,
+                          int64_t ttl_ms, uint64_t *version)
 {
     struct lease_spec ls = {.owner = owner, .op = op, .expires_ms = now_ms + ttl_ms};
 
@@ -629,7 +628,7 @@ static int list_take(struct list_state *s, const char *oid, const char *rk, cons
  * record's body and version come from the same atomic snapshot. */
 static int list_page(struct st_meta *m, const char *oid, struct list_state *s)
 {
-    uint64_t page = s->limit * 2 < LIST_PAGE_MAX ? s->limit * 2 : LIST_PAGE_MAX;
+    uint64_t page = s->limit < LIST_PAGE_MAX / 2 ? s->limit * 2 : LIST_PAGE_MAX;
     rados_omap_iter_t ri = NULL, vi = NULL;
     unsigned char rmore = 0, vmore = 0;
     int rpr = 0, vpr = 0, rc;
@@ -675,12 +674,15 @@ static int list_page(struct st_meta *m, const char *oid, struct list_state *s)
     return rc;
 }
 
-int st_meta_list(struct st_meta *m, const struct st_meta_kind *k, const char *marker,
-                 size_t limit, const struct st_meta_filter *filters, size_t nfilters,
-                 st_meta_pred_fn pred, void *pred_arg, struct st_record_list *out)
+int st_meta_list(struct st_meta *m, const struct st_meta_kind *k, const char *marker, size_t limit,
+                 const struct st_meta_filter *filters, size_t nfilters, st_meta_pred_fn pred,
+                 void *pred_arg, struct st_record_list *out)
 {
-    struct list_state s = {.limit = limit ? limit : LIST_DEFAULT, .filters = filters,
-                           .nfilters = nfilters, .pred = pred, .pred_arg = pred_arg,
+    struct list_state s = {.limit = limit ? limit : LIST_DEFAULT,
+                           .filters = filters,
+                           .nfilters = nfilters,
+                           .pred = pred,
+                           .pred_arg = pred_arg,
                            .out = out};
     char oid[OID_MAX];
     int rc;
@@ -705,8 +707,7 @@ int st_meta_list(struct st_meta *m, const struct st_meta_kind *k, const char *ma
     if (rc < 0)
         st_record_list_cleanup(out);
     else if (out->truncated && out->count)
-        snprintf(out->next_marker, sizeof(out->next_marker), "%s",
-                 out->items[out->count - 1].id);
+        snprintf(out->next_marker, sizeof(out->next_marker), "%s", out->items[out->count - 1].id);
     return rc;
 }
 
@@ -726,11 +727,11 @@ static int lease_encode(const char *owner, const char *op, int64_t expires_ms, c
 {
     json_t *o;
 
-    if (!owner || !owner[0] || strlen(owner) >= sizeof(((struct st_lease *)0)->owner) ||
-        !op || strlen(op) >= sizeof(((struct st_lease *)0)->op))
+    if (!owner || !owner[0] || strlen(owner) >= sizeof(((struct st_lease *)0)->owner) || !op ||
+        strlen(op) >= sizeof(((struct st_lease *)0)->op))
         return -EINVAL;
-    o = json_pack("{s:s, s:I, s:s}", "owner", owner, "expires_ms", (json_int_t)expires_ms,
-                  "op", op);
+    o = json_pack("{s:s, s:I, s:s}", "owner", owner, "expires_ms", (json_int_t)expires_ms, "op",
+                  op);
     *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     return *text ? 0 : -ENOMEM;
@@ -743,8 +744,8 @@ static int lease_decode(const char *text, size_t len, struct st_lease *out)
     json_t *o = json_loadb(text, len, 0, NULL);
     int rc = -EIO;
 
-    if (o && json_unpack(o, "{s:s, s:I, s:s}", "owner", &owner, "expires_ms", &exp,
-                         "op", &op) == 0 &&
+    if (o &&
+        json_unpack(o, "{s:s, s:I, s:s}", "owner", &owner, "expires_ms", &exp, "op", &op) == 0 &&
         strlen(owner) < sizeof(out->owner) && strlen(op) < sizeof(out->op)) {
         snprintf(out->owner, sizeof(out->owner), "%s", owner);
         snprintf(out->op, sizeof(out->op), "%s", op);
@@ -764,8 +765,8 @@ int st_lease_owner_new(const char *node, char *buf, size_t len)
         return -EINVAL;
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         return -EIO;
-    n = snprintf(buf, len, "%s/%02x%02x%02x%02x%02x%02x%02x%02x", node, rnd[0], rnd[1],
-                 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    n = snprintf(buf, len, "%s/%02x%02x%02x%02x%02x%02x%02x%02x", node, rnd[0], rnd[1], rnd[2],
+                 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
     if (n < 0 || (size_t)n >= len)
         return -ERANGE;
     if ((size_t)n >= sizeof(((struct st_lease *)0)->owner))
@@ -964,8 +965,8 @@ static int reconcile_page(struct st_meta *m, const struct st_meta_kind *k, const
         (*count)++;
         frc = fn ? fn(m, key + 2, &l, arg) : 0;
         if (frc < 0)
-            st_error("meta: reconcile %s/%s (lease %s, op %s) failed: %s", k->name,
-                     key + 2, l.owner, l.op, strerror(-frc));
+            st_error("meta: reconcile %s/%s (lease %s, op %s) failed: %s", k->name, key + 2,
+                     l.owner, l.op, strerror(-frc));
     }
     if (it)
         rados_omap_get_end(it);
@@ -975,9 +976,8 @@ static int reconcile_page(struct st_meta *m, const struct st_meta_kind *k, const
     return rc == -ENOENT ? 0 : rc;
 }
 
-int st_lease_reconcile(struct st_meta *m, const struct st_meta_kind *k,
-                       const char *self_owner, int64_t now_ms,
-                       st_lease_reconcile_fn fn, void *arg)
+int st_lease_reconcile(struct st_meta *m, const struct st_meta_kind *k, const char *self_owner,
+                       int64_t now_ms, st_lease_reconcile_fn fn, void *arg)
 {
     char oid[OID_MAX], after[KEY_MAX] = "";
     bool more = true;

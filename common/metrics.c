@@ -127,21 +127,6 @@ static bool valid_name(const char *s, bool colon_ok)
     return true;
 }
 
-/* Append `s` escaped for a label value (\\, \" and \n). */
-static void escape_label(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '\\')
-            fputs("\\\\", f);
-        else if (*s == '"')
-            fputs("\\\"", f);
-        else if (*s == '\n')
-            fputs("\\n", f);
-        else
-            fputc(*s, f);
-    }
-}
-
 /* HELP text escapes only \\ and \n. */
 static void escape_help(FILE *f, const char *s)
 {
@@ -155,36 +140,52 @@ static void escape_help(FILE *f, const char *s)
     }
 }
 
-/* Render the label set as the series key, into buf if it fits (else malloc). */
+/* Append len bytes of s at dst + *n (when dst is non-NULL); advance *n. */
+static void put(char *dst, size_t *n, const char *s, size_t len)
+{
+    if (dst)
+        memcpy(dst + *n, s, len);
+    *n += len;
+}
+
+/* Write the series key `a="x",b="y"` (values escaped: \\, \" and \n) into
+ * dst, or only measure it when dst is NULL; returns its length. */
+static size_t key_to(const struct family *f, const char *const *values, char *dst)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < f->nlabels; i++) {
+        if (i)
+            put(dst, &n, ",", 1);
+        put(dst, &n, f->label_names[i], strlen(f->label_names[i]));
+        put(dst, &n, "=\"", 2);
+        for (const char *v = values[i] ? values[i] : ""; *v; v++) {
+            if (*v == '\\')
+                put(dst, &n, "\\\\", 2);
+            else if (*v == '"')
+                put(dst, &n, "\\\"", 2);
+            else if (*v == '\n')
+                put(dst, &n, "\\n", 2);
+            else
+                put(dst, &n, v, 1);
+        }
+        put(dst, &n, "\"", 1);
+    }
+    if (dst)
+        dst[n] = '\0';
+    return n;
+}
+
+/* The series key for these label values, in buf if it fits (else malloc'd). */
 static char *series_key(const struct family *f, const char *const *values, char *buf,
                         size_t buflen)
 {
-    char *mem = NULL;
-    size_t len = 0;
-    FILE *fp;
+    size_t len = key_to(f, values, NULL);
+    char *key = len < buflen ? buf : malloc(len + 1);
 
-    if (f->nlabels == 0) {
-        buf[0] = '\0';
-        return buf;
-    }
-    fp = open_memstream(&mem, &len);
-    if (!fp)
-        return NULL;
-    for (size_t i = 0; i < f->nlabels; i++) {
-        fprintf(fp, "%s%s=\"", i ? "," : "", f->label_names[i]);
-        escape_label(fp, values[i] ? values[i] : "");
-        fputc('"', fp);
-    }
-    if (fclose(fp) != 0) {
-        free(mem);
-        return NULL;
-    }
-    if (len < buflen) {
-        memcpy(buf, mem, len + 1);
-        free(mem);
-        return buf;
-    }
-    return mem;
+    if (key)
+        key_to(f, values, key);
+    return key;
 }
 
 static struct series *find_series(struct family *f, const char *key)
@@ -443,8 +444,8 @@ int st_gauge_register(struct st_metrics *m, const char *name, const char *help,
 
 /* ---- rendering ---- */
 
-/* Shortest text that reads back as the same double; Prometheus spellings
- * for infinities and NaN. */
+/* Text that reads back as the same double (%.15g unless more digits are
+ * needed); Prometheus spellings for infinities and NaN. */
 static void fmt_double(char *buf, size_t len, double v)
 {
     if (isnan(v)) {
@@ -455,7 +456,7 @@ static void fmt_double(char *buf, size_t len, double v)
         snprintf(buf, len, v > 0 ? "+Inf" : "-Inf");
         return;
     }
-    for (int prec = 1; prec <= 17; prec++) {
+    for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, len, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)
             return;

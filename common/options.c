@@ -15,7 +15,7 @@ static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL
 /* Sections of Strata daemons: one strata.conf serves all of them, so a daemon
  * stays silent about the sections of the others. */
 const char *const st_config_known_sections[] = {
-    "imaged", "blockd", "scheduler", "compute", "identity", "qos", "backup", "testd", NULL,
+    "imaged", "blockd", "scheduler", "computed", "identity", "qos", "backup", "testd", NULL,
 };
 
 const struct st_opt st_common_options[] = {

@@ -61,8 +61,7 @@ int st_rados_connect(const struct st_rados_config *cfg, rados_t *out)
         st_error("rados: user name too long: %.40s...", user);
         return -EINVAL;
     }
-    rc = rados_create2(&cluster, cfg->cluster && cfg->cluster[0] ? cfg->cluster : "ceph",
-                       name, 0);
+    rc = rados_create2(&cluster, cfg->cluster && cfg->cluster[0] ? cfg->cluster : "ceph", name, 0);
     if (rc == 0)
         rc = configure(cluster, cfg, &step);
     if (rc < 0) {
@@ -86,7 +85,9 @@ int st_rados_fsid(rados_t cluster, char *buf, size_t len)
 {
     int rc;
 
-    if (!cluster || !buf || len < 37)
+    if (!cluster || !buf)
+        return -EINVAL;
+    if (len < 37)
         return -ERANGE;
     rc = rados_cluster_fsid(cluster, buf, len);
     if (rc < 0) {

@@ -21,9 +21,9 @@ struct held_lease {
     char id[ST_META_ID_MAX + 1];
     char owner[sizeof(((struct st_lease *)0)->owner)];
     int64_t ttl_ms;
-    int64_t due_ms;          /* next renewal, monotonic ms */
-    bool renewing;           /* keeper is renewing it right now (unlocked) */
-    bool lost;               /* renewal said -ESTALE: someone else holds it */
+    int64_t due_ms; /* next renewal, monotonic ms */
+    bool renewing;  /* keeper is renewing it right now (unlocked) */
+    bool lost;      /* renewal said -ESTALE: someone else holds it */
     struct held_lease *next;
 };
 
@@ -36,9 +36,9 @@ struct job {
 
 struct st_workpool {
     pthread_mutex_t mu;
-    pthread_cond_t work;       /* workers: a job was queued, or stopping */
-    pthread_cond_t keeper_cv;  /* keeper: leases changed, or stop (monotonic) */
-    pthread_cond_t renewed;    /* a worker waits for an in-flight renewal */
+    pthread_cond_t work;      /* workers: a job was queued, or stopping */
+    pthread_cond_t keeper_cv; /* keeper: leases changed, or stop (monotonic) */
+    pthread_cond_t renewed;   /* a worker waits for an in-flight renewal */
     struct job *head, *tail;
     size_t queued, running, queue_max;
     bool stopping, keeper_stop;
@@ -86,7 +86,8 @@ static void keeper_renew(struct st_workpool *p, struct held_lease *l)
     if (rc == -ESTALE) {
         l->lost = true;
         st_error("workpool: LEASE LOST on %s/%s by %s: another owner took it; "
-                 "the running job no longer owns its record", l->k->name, l->id, l->owner);
+                 "the running job no longer owns its record",
+                 l->k->name, l->id, l->owner);
     } else if (rc < 0) {
         st_warn("workpool: renewing lease %s/%s failed: %s; retrying", l->k->name, l->id,
                 strerror(-rc));
@@ -265,9 +266,8 @@ int st_workpool_submit(struct st_workpool *p, st_job_fn fn, void *arg)
 }
 
 int st_workpool_submit_leased(struct st_workpool *p, struct st_meta *m,
-                              const struct st_meta_kind *k, const char *id,
-                              const char *owner, int64_t ttl_ms,
-                              st_job_fn fn, void *arg)
+                              const struct st_meta_kind *k, const char *id, const char *owner,
+                              int64_t ttl_ms, st_job_fn fn, void *arg)
 {
     struct held_lease *l = NULL;
     struct job *j = NULL;

@@ -49,8 +49,11 @@ int st_config_load(const char *path, const struct st_opt *const *tables,
 void st_config_destroy(struct st_config *cfg);
 
 /* Typed getters.  The option must be declared in one of the tables given to
- * st_config_load (asking for an undeclared option is a programming error:
- * it logs and returns the zero value).  Strings are owned by cfg. */
+ * st_config_load (asking for an undeclared option, or with the getter of
+ * another type, is a programming error: it logs and returns the zero value).
+ * Strings are owned by cfg.  st_config_str works for every type and returns
+ * the text as written (ENUM: the choice as spelled in choices[]), the default,
+ * or NULL for an unset option without default. */
 const char *st_config_str(const struct st_config *cfg, const char *section, const char *key);
 int64_t st_config_int(const struct st_config *cfg, const char *section, const char *key);
 bool st_config_bool(const struct st_config *cfg, const char *section, const char *key);

@@ -19,7 +19,8 @@ void st_log_set_stream(FILE *stream);
 int st_log_parse_level(const char *name, enum st_log_level *out);
 
 /* Per-thread request id, printed on every line logged by this thread while
- * set.  NULL clears it.  The HTTP server sets it around each request. */
+ * set (copied, truncated to 127 chars).  NULL clears it.  The HTTP server sets
+ * it around each request.  st_log_request_id returns NULL when none is set. */
 void st_log_set_request_id(const char *req_id);
 const char *st_log_request_id(void);
 
