@@ -129,15 +129,15 @@ static void test_round_trip(void **state)
     struct st_auth_ctx in = make_ctx("u-123", "p-456", 2, "member", "reader");
     struct st_auth_ctx out;
     char *tok = issue(a, &in, LATER), *tok2;
-    const char *dot;
+    size_t dot;
 
     (void)state;
     assert_memory_equal(tok, "st1.", 4);
-    dot = strchr(tok + 4, '.');
-    assert_non_null(dot);
-    assert_null(strchr(dot + 1, '.'));
-    assert_int_equal(strlen(dot + 1), 43);
-    assert_int_equal(strspn(tok + 4, b64url_chars), dot - tok - 4);
+    assert_non_null(strchr(tok + 4, '.'));
+    dot = strcspn(tok + 4, ".") + 4; /* an index: gcc -O2 misreads pointers here */
+    assert_null(strchr(tok + dot + 1, '.'));
+    assert_int_equal(strlen(tok + dot + 1), 43);
+    assert_int_equal(strspn(tok + 4, b64url_chars), dot - 4);
 
     memset(&out, 0xa5, sizeof(out));
     assert_int_equal(st_auth_verify(a, tok, NOW, &out), 0);

@@ -103,8 +103,15 @@ home_init() {
             done
         } >"$STRATA_HOME/ports.env"
     fi
-    # shellcheck disable=SC1091
-    . "$STRATA_HOME/ports.env"
+    home_load
+}
+
+# Variables of an existing home (nothing is created).
+home_load() {
+    if [ -f "$STRATA_HOME/ports.env" ]; then
+        # shellcheck disable=SC1091
+        . "$STRATA_HOME/ports.env"
+    fi
     CEPH_DIR=$STRATA_HOME/ceph
     CEPH_CONF_FILE=$CEPH_DIR/ceph.conf
     STRATA_CONF=$STRATA_HOME/etc/strata.conf
@@ -232,9 +239,8 @@ print_endpoints() {
 
 log_path() {   # log_path NAME: the log file of a component
     local f
-    for f in "$STRATA_HOME/log/$1.log" "$STRATA_HOME/ceph/log/ceph-$1.a.log" \
-             "$STRATA_HOME/ceph/log/ceph-$1.0.log" "$STRATA_HOME/ceph/log/ceph-$1.x.log" \
-             "$STRATA_HOME/ceph/log/$1.log"; do
+    for f in "$STRATA_HOME/log/$1.log" "$CEPH_DIR/log/$1.a.log" "$CEPH_DIR/log/$1.0.log" \
+             "$CEPH_DIR/log/$1.x.log" "$CEPH_DIR/log/$1.log"; do
         [ -f "$f" ] && { echo "$f"; return 0; }
     done
     return 1

@@ -9,7 +9,13 @@ TEST_HOME=
 test_cleanup() {
     local rc=$?
     if [ -n "$TEST_HOME" ] && [ -d "$TEST_HOME" ]; then
-        STRATA_HOME=$TEST_HOME "$TOP/tools/strata" down >/dev/null 2>&1 || true
+        STRATA_HOME=$TEST_HOME "$TOP/tools/strata" down >/dev/null 2>&1 ||
+            warn "'down' failed in $TEST_HOME"
+        # Nothing started for this home may outlive the run, whatever 'down' did.
+        if pgrep -f "$TEST_HOME/" >/dev/null; then
+            warn "processes of $TEST_HOME left after 'down': killing them"
+            pkill -KILL -f "$TEST_HOME/" || true
+        fi
         if [ "${STRATA_KEEP:-0}" = 1 ]; then
             say "kept $TEST_HOME"
         else
