@@ -180,6 +180,10 @@ admin_project_id = $project
 [node]
 name = $(hostname -s)
 
+[imaged]
+port = $PORT_IMAGE
+staging_dir = $STRATA_HOME/staging
+
 [identity]
 port = $PORT_IDENTITY
 
@@ -188,9 +192,6 @@ port = $PORT_COMPUTE
 
 [blockd]
 port = $PORT_VOLUME
-
-[imaged]
-port = $PORT_IMAGE
 
 [computed]
 port = $PORT_AGENT
