@@ -225,9 +225,6 @@ static int setup_http(struct st_daemon *d)
                  (unsigned)hc.port, name);
     else if (rc < 0)
         st_error("cannot listen on %s:%u: %s", hc.bind_addr, (unsigned)hc.port, strerror(-rc));
-    else
-        st_info("strata-%s %s listening on http://%s:%u", name, STRATA_VERSION,
-                hc.bind_addr, (unsigned)st_http_port(d->http));
     return rc;
 }
 
@@ -309,6 +306,7 @@ int st_daemon_main(const struct st_daemon_desc *desc, int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     pthread_mutex_init(&d.health_lock, NULL);
     section_table_init(&d);
+    st_log_init(desc->name, ST_LOG_INFO);   /* so config warnings carry the name */
 
     if ((rc = load_config(&d, config_path)) < 0 || (rc = setup_log(&d)) < 0)
         goto out;

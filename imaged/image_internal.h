@@ -1,0 +1,97 @@
+/* image_internal.h — state shared by imaged's service files (image_service.c:
+ * records, tenancy, delete, clone; image_data.c: uploads, imports, downloads;
+ * image_reconcile.c: crash recovery).  Not for the API layer. */
+#ifndef IMAGED_IMAGE_INTERNAL_H
+#define IMAGED_IMAGE_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <rados/librados.h>
+#include <stdbool.h>
+
+#include "image_service.h"
+#include "rbd_io.h"
+#include "strata/meta.h"
+
+#define IMG_POOL_MAX 128
+
+struct img_service {
+    struct st_daemon *d;
+    struct st_meta *meta;
+    const char *owner;               /* lease owner id of this process */
+    rados_ioctx_t images;            /* the images pool */
+    char images_pool[IMG_POOL_MAX];
+    /* pools clones may be made into (volumes, vms) */
+    rados_ioctx_t clone_ioctx[2];
+    char clone_pool[2][IMG_POOL_MAX];
+    char fsid[40];
+    bool show_direct_url;
+    char staging_dir[PATH_MAX];
+    uint64_t max_image_size;
+    uint64_t max_virtual_size;
+    unsigned convert_timeout_s;
+    int64_t lease_ttl_ms;
+    int64_t reconcile_interval_ms;
+    struct img_writer_config wcfg;
+    struct st_workpool *workers;
+    /* periodic reconcile */
+    pthread_t reconciler;
+    bool reconciler_started;
+    bool stopping;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+};
+
+extern const struct st_meta_kind img_kind;
+
+/* Status names. */
+#define IMG_QUEUED "queued"
+#define IMG_SAVING "saving"
+#define IMG_UPLOADING "uploading"
+#define IMG_IMPORTING "importing"
+#define IMG_ACTIVE "active"
+#define IMG_KILLED "killed"
+#define IMG_DEACTIVATED "deactivated"
+#define IMG_DELETED "deleted"
+
+/* Lease operations. */
+#define IMG_OP_UPLOAD "upload"
+#define IMG_OP_STAGE "stage"
+#define IMG_OP_IMPORT "import"
+
+/* Record helpers (image_service.c). */
+const char *img_rec_str(const json_t *rec, const char *key);
+json_t *img_rec_private(json_t *rec);           /* the "_s" object (created if absent) */
+bool img_rec_hidden(const json_t *rec);         /* deleted: never shown */
+bool img_rec_visible(const json_t *rec, const struct st_auth_ctx *who);
+bool img_rec_editable(const json_t *rec, const struct st_auth_ctx *who);
+void img_now_iso(char *buf, size_t len);
+/* Get a record the caller may see: -ENOENT otherwise.  rec->data owned by rec. */
+int img_get_visible(struct img_service *s, const struct st_auth_ctx *who, const char *id,
+                    struct st_record *rec);
+/* Set status (and updated_at) with compare-and-swap, only if the current
+ * status is `from` (NULL = any): -ECANCELED if it is not.  extra (optional)
+ * is merged into the record (members set; "_s" members merged into "_s"). */
+int img_set_status(struct img_service *s, const char *id, const char *from, const char *to,
+                   const json_t *extra);
+/* Staging file path of an image. */
+void img_staging_path(const struct img_service *s, const char *id, const char *suffix,
+                      char *buf, size_t len);
+/* Remove the RBD image of a record and its staging files (missing is fine). */
+int img_remove_data(struct img_service *s, const char *id);
+/* Remove a hidden (deleted) image's data and record once no clone needs it:
+ * -EBUSY while clones remain (the record stays hidden). */
+int img_purge_deleted(struct img_service *s, const char *id);
+
+/* image_data.c: ingest a staged file (any format qemu-img reads) into RBD as
+ * raw and make the image active; on failure the image returns to queued. */
+int img_ingest_staged(struct img_service *s, const char *id, char *msg);
+/* Run img_ingest_staged in the worker pool; the caller holds the image's
+ * lease, which the pool renews and releases when the job ends. */
+int img_import_submit(struct img_service *s, const char *id);
+
+/* image_reconcile.c */
+int img_reconcile_start(struct img_service *s);
+void img_reconcile_stop(struct img_service *s);
+
+#endif

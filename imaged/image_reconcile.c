@@ -1,0 +1,200 @@
+/* image_reconcile.c — imaged's crash recovery, at start-up and periodically:
+ * uploads/imports whose lease went stale are undone (image back to queued, its
+ * data removed) or resumed; deleted images are purged once their last clone is
+ * gone; RBD images in the images pool that no record owns are removed. */
+#include "image_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "strata/log.h"
+#include "strata/workpool.h"
+
+static bool looks_like_image_id(const char *name)
+{
+    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+    if (strlen(name) != sizeof(shape) - 1)
+        return false;
+    for (size_t i = 0; shape[i]; i++) {
+        bool hex = (name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f');
+        if (shape[i] == '-' ? name[i] != '-' : !hex)
+            return false;
+    }
+    return true;
+}
+
+/* A lease whose holder died: undo or resume what it was doing. */
+static int reconcile_lease(struct st_meta *m, const char *id, const struct st_lease *l, void *arg)
+{
+    struct img_service *s = arg;
+    struct st_record rec = { 0 };
+    char path[PATH_MAX];
+    struct stat st;
+    int rc = st_lease_acquire(m, &img_kind, id, s->owner, l->op, st_now_ms(), s->lease_ttl_ms);
+
+    if (rc == -EBUSY || rc == -ENOENT)   /* someone else took it, or the image is gone */
+        return 0;
+    if (rc < 0)
+        return rc;
+    rc = st_meta_get(m, &img_kind, id, &rec);
+    if (rc < 0)
+        goto release;
+    const char *status = img_rec_str(rec.data, "status");
+    img_staging_path(s, id, NULL, path, sizeof(path));
+    if (status && strcmp(status, IMG_IMPORTING) == 0 && stat(path, &st) == 0) {
+        st_warn("image %s: resuming the import interrupted on %s", id, l->owner);
+        if (img_import_submit(s, id) == 0) {
+            st_record_cleanup(&rec);
+            return 0;   /* the job owns the lease now */
+        }
+    }
+    if (status && (strcmp(status, IMG_SAVING) == 0 || strcmp(status, IMG_UPLOADING) == 0 ||
+                   strcmp(status, IMG_IMPORTING) == 0)) {
+        json_t *extra = json_pack("{s:{s:b, s:s}}", "_s", "staged", 0, "last_error",
+                                  "interrupted: the daemon holding it stopped");
+        st_warn("image %s: %s interrupted (held by %s): data removed, back to queued", id,
+                l->op, l->owner);
+        img_remove_data(s, id);
+        rc = img_set_status(s, id, status, IMG_QUEUED, extra);
+        json_decref(extra);
+    }
+    st_record_cleanup(&rec);
+release:
+    st_lease_release(m, &img_kind, id, s->owner);
+    return rc;
+}
+
+/* Deleted images whose clones are gone. */
+static int sweep_deleted(struct img_service *s)
+{
+    static const struct st_meta_filter deleted = { "status", IMG_DELETED };
+    char marker[ST_META_ID_MAX + 1] = "";
+    int rc;
+
+    for (;;) {
+        struct st_record_list l = { 0 };
+        rc = st_meta_list(s->meta, &img_kind, marker[0] ? marker : NULL, 500, &deleted, 1,
+                          NULL, NULL, &l);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < l.count; i++) {
+            int prc = img_purge_deleted(s, l.items[i].id);
+            if (prc < 0 && prc != -EBUSY)
+                st_warn("image %s: purge failed: %s", l.items[i].id, strerror(-prc));
+        }
+        bool more = l.truncated;
+        snprintf(marker, sizeof(marker), "%s", l.next_marker);
+        st_record_list_cleanup(&l);
+        if (!more)
+            return 0;
+    }
+}
+
+/* RBD images that no record owns (or whose record says there is no data). */
+static int sweep_orphans(struct img_service *s)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = img_rbd_list(s->images, &names, &n);
+
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct st_record rec = { 0 };
+        struct st_lease lease;
+        bool orphan;
+
+        if (!looks_like_image_id(names[i]))
+            continue;   /* not ours to judge */
+        rc = st_meta_get(s->meta, &img_kind, names[i], &rec);
+        if (rc == -ENOENT) {
+            orphan = true;
+        } else if (rc < 0) {
+            continue;
+        } else {
+            const char *status = img_rec_str(rec.data, "status");
+            bool has_data = json_is_true(json_object_get(json_object_get(rec.data, "_s"), "rbd"));
+            bool busy = st_lease_get(s->meta, &img_kind, names[i], &lease) == 0 &&
+                        !st_lease_is_stale(&lease, s->owner, st_now_ms());
+            orphan = !has_data && !busy && status &&
+                     (strcmp(status, IMG_QUEUED) == 0 || strcmp(status, IMG_KILLED) == 0);
+            st_record_cleanup(&rec);
+        }
+        if (orphan) {
+            rc = img_rbd_remove(s->images, names[i]);
+            if (rc == 0)
+                st_warn("removed RBD image %s/%s: no image record owns it", s->images_pool,
+                        names[i]);
+            else if (rc != -ENOENT)
+                st_warn("orphan RBD image %s/%s: cannot remove: %s", s->images_pool, names[i],
+                        strerror(-rc));
+        }
+    }
+    img_rbd_list_free(names, n);
+    return 0;
+}
+
+int img_service_reconcile(struct img_service *s)
+{
+    int rc = st_lease_reconcile(s->meta, &img_kind, s->owner, st_now_ms(), reconcile_lease, s);
+    int rc2 = sweep_deleted(s);
+    int rc3 = sweep_orphans(s);
+
+    if (rc > 0)
+        st_info("reconcile: %d interrupted operation(s) handled", rc);
+    return rc < 0 ? rc : rc2 < 0 ? rc2 : rc3 < 0 ? rc3 : 0;
+}
+
+static void *reconcile_loop(void *arg)
+{
+    struct img_service *s = arg;
+
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += s->reconcile_interval_ms / 1000;
+        until.tv_nsec += (s->reconcile_interval_ms % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        while (!s->stopping && pthread_cond_timedwait(&s->cond, &s->lock, &until) == 0)
+            ;
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->lock);
+        int rc = img_service_reconcile(s);
+        if (rc < 0)
+            st_warn("periodic reconcile: %s", strerror(-rc));
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+int img_reconcile_start(struct img_service *s)
+{
+    int rc = pthread_create(&s->reconciler, NULL, reconcile_loop, s);
+    if (rc != 0)
+        return -rc;
+    s->reconciler_started = true;
+    return 0;
+}
+
+void img_reconcile_stop(struct img_service *s)
+{
+    if (!s->reconciler_started)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->reconciler, NULL);
+    s->reconciler_started = false;
+}

@@ -1,0 +1,75 @@
+/* rbd_io.h — imaged's data path on librbd: a streaming writer (several AIO
+ * writes in flight, all-zero blocks skipped, md5 + sha512 computed on their own
+ * threads off the I/O path), a read-ahead reader for downloads, and the
+ * snapshot / clone / trash helpers around them.  No JSON, no HTTP here. */
+#ifndef IMAGED_RBD_IO_H
+#define IMAGED_RBD_IO_H
+
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define IMG_SNAP_NAME "snap"
+
+struct img_writer;
+
+struct img_writer_config {
+    size_t block_size;     /* bytes per AIO write unit, default 4 MiB (object size) */
+    unsigned inflight;     /* AIO writes in flight, default 8 */
+    size_t zero_granule;   /* zero detection granularity, default 64 KiB */
+    bool hash;             /* compute md5 + sha512 */
+};
+
+/* Create RBD image `name` in ioctx and open a writer on it.  size_hint: the
+ * final size when known (the image is created at that size), or -1 when
+ * unknown (created at max_size, thin, and shrunk once at finish — never grown
+ * repeatedly).  -EEXIST if the image exists. */
+int img_writer_create(rados_ioctx_t ioctx, const char *name, int64_t size_hint,
+                      uint64_t max_size, const struct img_writer_config *cfg,
+                      struct img_writer **out);
+/* Append data (any length).  Blocks when `inflight` writes are pending
+ * (back-pressure).  -EFBIG past max_size / the declared size; -EIO etc. from
+ * librbd (the first error sticks: later calls return it). */
+int img_writer_write(struct img_writer *w, const char *buf, size_t len);
+/* Flush the tail, wait for every write, resize to the bytes written, close.
+ * md5_hex (33 bytes) / sha512_hex (129 bytes) filled when hashing.  Returns 0
+ * or the first error.  bytes_written is set in both cases. */
+int img_writer_finish(struct img_writer *w, uint64_t *bytes_written,
+                      char *md5_hex, char *sha512_hex);
+/* Abandon: wait for in-flight writes, close and REMOVE the RBD image. */
+void img_writer_abort(struct img_writer *w);
+void img_writer_destroy(struct img_writer *w);  /* after finish or abort */
+/* Bytes the writer actually sent to the OSDs (zero blocks skipped), for tests/bench. */
+uint64_t img_writer_bytes_sent(const struct img_writer *w);
+
+/* Streaming reader with read-ahead (AIO, `depth` blocks of block_size ahead),
+ * for downloads of [offset, offset+length). */
+struct img_reader;
+int img_reader_open(rados_ioctx_t ioctx, const char *name, const char *snap,
+                    uint64_t offset, uint64_t length, struct img_reader **out);
+/* Copy up to max bytes of the next data into buf: count, 0 at end, -errno. */
+ssize_t img_reader_read(struct img_reader *r, char *buf, size_t max);
+void img_reader_close(struct img_reader *r);
+
+/* Size of an image (at snap if non-NULL): -ENOENT if missing. */
+int img_rbd_size(rados_ioctx_t ioctx, const char *name, const char *snap, uint64_t *size);
+/* Create snapshot `snap` and protect it (idempotent: an existing protected
+ * snapshot is fine). */
+int img_rbd_snap_protect(rados_ioctx_t ioctx, const char *name, const char *snap);
+/* COW clone of parent@snap into dst_ioctx/dst_name, then grow to `size` if
+ * larger than the parent.  Cost independent of the parent's size. */
+int img_rbd_clone(rados_ioctx_t parent_ioctx, const char *parent, const char *snap,
+                  rados_ioctx_t dst_ioctx, const char *dst_name, uint64_t size);
+/* Number of live clones (children) of name@snap across pools (trash excluded). */
+int img_rbd_children(rados_ioctx_t ioctx, const char *name, const char *snap, size_t *count);
+/* Remove an image completely: unprotect + remove snapshots, then remove.
+ * -ENOENT if missing (callers treat as done), -EBUSY if it still has clones. */
+int img_rbd_remove(rados_ioctx_t ioctx, const char *name);
+/* Names of every image in the pool (malloc'd array of malloc'd strings). */
+int img_rbd_list(rados_ioctx_t ioctx, char ***names, size_t *count);
+void img_rbd_list_free(char **names, size_t count);
+
+#endif

@@ -1,0 +1,342 @@
+/* rbd_ops.c — the image-level RBD operations around the data path: size,
+ * protected snapshot, copy-on-write clone, children count, full removal and
+ * listing.  Each opens the image for just the call; librados' op timeouts
+ * bound every call. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rbd_io.h"
+#include "strata/log.h"
+
+/* librbd calls the progress callback unconditionally: it may not be NULL. */
+static int no_progress(uint64_t done, uint64_t total, void *arg)
+{
+    (void)done;
+    (void)total;
+    (void)arg;
+    return 0;
+}
+
+int img_rbd_size(rados_ioctx_t ioctx, const char *name, const char *snap, uint64_t *size)
+{
+    rbd_image_t img;
+    int rc;
+
+    rc = rbd_open_read_only(ioctx, name, &img, snap);
+    if (rc < 0) {
+        if (rc != -ENOENT)
+            st_error("cannot open rbd image %s: %s", name, strerror(-rc));
+        return rc;
+    }
+    rc = rbd_get_size(img, size);
+    if (rc < 0)
+        st_error("rbd image %s: cannot get its size: %s", name, strerror(-rc));
+    rbd_close(img);
+    return rc;
+}
+
+int img_rbd_snap_protect(rados_ioctx_t ioctx, const char *name, const char *snap)
+{
+    rbd_image_t img;
+    bool exists = false;
+    int rc;
+
+    rc = rbd_open(ioctx, name, &img, NULL);
+    if (rc < 0) {
+        if (rc != -ENOENT)
+            st_error("cannot open rbd image %s: %s", name, strerror(-rc));
+        return rc;
+    }
+    rc = rbd_snap_exists(img, snap, &exists);
+    if (rc == 0 && !exists) {
+        rc = rbd_snap_create(img, snap);
+        if (rc == -EEXIST) /* made meanwhile by another daemon */
+            rc = 0;
+    }
+    if (rc < 0) {
+        st_error("rbd image %s: cannot create snapshot %s: %s", name, snap, strerror(-rc));
+    } else {
+        rc = rbd_snap_protect(img, snap);
+        if (rc == -EBUSY) /* already protected */
+            rc = 0;
+        if (rc < 0)
+            st_error("rbd image %s: cannot protect snapshot %s: %s", name, snap,
+                     strerror(-rc));
+    }
+    rbd_close(img);
+    return rc;
+}
+
+int img_rbd_clone(rados_ioctx_t parent_ioctx, const char *parent, const char *snap,
+                  rados_ioctx_t dst_ioctx, const char *dst_name, uint64_t size)
+{
+    rbd_image_options_t opts = NULL;
+    rbd_image_t img = NULL;
+    uint64_t features = 0, psize = 0;
+    int rc;
+
+    rc = rbd_open_read_only(parent_ioctx, parent, &img, snap);
+    if (rc < 0) {
+        img = NULL;
+        if (rc != -ENOENT)
+            st_error("cannot open rbd image %s@%s: %s", parent, snap, strerror(-rc));
+        goto out;
+    }
+    rc = rbd_get_features(img, &features);
+    if (rc == 0)
+        rc = rbd_get_size(img, &psize);
+    rbd_close(img);
+    img = NULL;
+    if (rc < 0) {
+        st_error("rbd image %s@%s: cannot read its features: %s", parent, snap, strerror(-rc));
+        goto out;
+    }
+    rbd_image_options_create(&opts);
+    rc = rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FEATURES, features);
+    if (rc == 0)
+        rc = rbd_clone3(parent_ioctx, parent, snap, dst_ioctx, dst_name, opts);
+    if (rc < 0) {
+        if (rc == -EEXIST)
+            st_info("clone %s already exists", dst_name);
+        else
+            st_error("cannot clone %s@%s to %s: %s", parent, snap, dst_name, strerror(-rc));
+        goto out;
+    }
+    if (size > psize) {
+        rc = rbd_open(dst_ioctx, dst_name, &img, NULL);
+        if (rc == 0)
+            rc = rbd_resize2(img, size, false, no_progress, NULL);
+        if (rc < 0) {
+            st_error("cannot grow clone %s to %" PRIu64 " bytes: %s", dst_name, size,
+                     strerror(-rc));
+            if (img)
+                rbd_close(img);
+            img = NULL;
+            if (rbd_remove(dst_ioctx, dst_name) < 0)
+                st_warn("cannot remove clone %s after a failed resize", dst_name);
+        }
+    }
+out:
+    if (img)
+        rbd_close(img);
+    if (opts)
+        rbd_image_options_destroy(opts);
+    return rc;
+}
+
+/* The children of the image's open snapshot (growing the array as asked). */
+static int list_children(rbd_image_t img, rbd_linked_image_spec_t **out, size_t *n)
+{
+    rbd_linked_image_spec_t *v = NULL;
+    size_t cap = 8;
+    int rc;
+
+    for (;;) {
+        v = calloc(cap, sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        *n = cap;
+        rc = rbd_list_children3(img, v, n);
+        if (rc != -ERANGE)
+            break;
+        free(v);
+        cap = *n > cap ? *n : cap * 2;
+    }
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+int img_rbd_children(rados_ioctx_t ioctx, const char *name, const char *snap, size_t *count)
+{
+    rbd_linked_image_spec_t *v = NULL;
+    rbd_image_t img;
+    size_t n = 0, live = 0;
+    int rc;
+
+    rc = rbd_open_read_only(ioctx, name, &img, snap);
+    if (rc < 0) {
+        if (rc != -ENOENT)
+            st_error("cannot open rbd image %s@%s: %s", name, snap, strerror(-rc));
+        return rc;
+    }
+    rc = list_children(img, &v, &n);
+    if (rc < 0) {
+        st_error("rbd image %s@%s: cannot list children: %s", name, snap, strerror(-rc));
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (!v[i].trash)
+                live++;
+        rbd_linked_image_spec_list_cleanup(v, n);
+        free(v);
+        *count = live;
+    }
+    rbd_close(img);
+    return rc;
+}
+
+/* Snapshots of an open image (growing the array as asked). */
+static int list_snaps(rbd_image_t img, rbd_snap_info_t **out, int *n)
+{
+    rbd_snap_info_t *v = NULL;
+    int max = 8, rc;
+
+    for (;;) {
+        v = calloc((size_t)max + 1, sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        rc = rbd_snap_list(img, v, &max);
+        if (rc != -ERANGE)
+            break;
+        free(v);
+    }
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = rc;
+    return 0;
+}
+
+/* -EBUSY if any protected snapshot still has children (live or in trash). */
+static int check_no_children(rbd_image_t img, const char *name, const rbd_snap_info_t *snaps,
+                             int n)
+{
+    for (int i = 0; i < n; i++) {
+        rbd_linked_image_spec_t *v = NULL;
+        size_t nc = 0;
+        int prot = 0, rc;
+
+        rc = rbd_snap_is_protected(img, snaps[i].name, &prot);
+        if (rc == 0 && prot) {
+            rc = rbd_snap_set(img, snaps[i].name);
+            if (rc == 0)
+                rc = list_children(img, &v, &nc);
+            rbd_snap_set(img, NULL);
+            if (rc == 0) {
+                rbd_linked_image_spec_list_cleanup(v, nc);
+                free(v);
+            }
+        }
+        if (rc < 0) {
+            st_error("rbd image %s@%s: cannot check its clones: %s", name, snaps[i].name,
+                     strerror(-rc));
+            return rc;
+        }
+        if (nc) {
+            st_info("rbd image %s@%s has %zu clone(s): not removed", name, snaps[i].name, nc);
+            return -EBUSY;
+        }
+    }
+    return 0;
+}
+
+int img_rbd_remove(rados_ioctx_t ioctx, const char *name)
+{
+    rbd_snap_info_t *snaps = NULL;
+    rbd_image_t img = NULL;
+    int n = 0, rc;
+
+    rc = rbd_open(ioctx, name, &img, NULL);
+    if (rc < 0) {
+        img = NULL;
+        if (rc != -ENOENT)
+            st_error("cannot open rbd image %s: %s", name, strerror(-rc));
+        goto out;
+    }
+    rc = list_snaps(img, &snaps, &n);
+    if (rc < 0) {
+        st_error("rbd image %s: cannot list snapshots: %s", name, strerror(-rc));
+        goto out;
+    }
+    rc = check_no_children(img, name, snaps, n);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        int prot = 0;
+
+        rc = rbd_snap_is_protected(img, snaps[i].name, &prot);
+        if (rc == 0 && prot)
+            rc = rbd_snap_unprotect(img, snaps[i].name);
+        if (rc == 0)
+            rc = rbd_snap_remove(img, snaps[i].name);
+        if (rc == -EBUSY)
+            st_info("rbd image %s@%s gained a clone: not removed", name, snaps[i].name);
+        else if (rc < 0)
+            st_error("rbd image %s: cannot remove snapshot %s: %s", name, snaps[i].name,
+                     strerror(-rc));
+    }
+    rbd_close(img);
+    img = NULL;
+    if (rc == 0) {
+        rc = rbd_remove(ioctx, name);
+        if (rc == -EBUSY)
+            st_info("rbd image %s is still open elsewhere: not removed", name);
+        else if (rc < 0 && rc != -ENOENT)
+            st_error("cannot remove rbd image %s: %s", name, strerror(-rc));
+    }
+out:
+    if (snaps) {
+        rbd_snap_list_end(snaps);
+        free(snaps);
+    }
+    if (img)
+        rbd_close(img);
+    return rc;
+}
+
+int img_rbd_list(rados_ioctx_t ioctx, char ***names, size_t *count)
+{
+    rbd_image_spec_t *v = NULL;
+    char **out = NULL;
+    size_t n = 16;
+    int rc;
+
+    for (;;) {
+        size_t cap = n;
+
+        v = calloc(cap, sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        rc = rbd_list2(ioctx, v, &n);
+        if (rc != -ERANGE)
+            break;
+        free(v);
+        if (n <= cap)
+            n = cap * 2;
+    }
+    if (rc < 0) {
+        st_error("cannot list rbd images: %s", strerror(-rc));
+        free(v);
+        return rc;
+    }
+    out = calloc(n ? n : 1, sizeof(*out));
+    rc = out ? 0 : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        out[i] = strdup(v[i].name);
+        if (!out[i])
+            rc = -ENOMEM;
+    }
+    rbd_image_spec_list_cleanup(v, n);
+    free(v);
+    if (rc < 0) {
+        img_rbd_list_free(out, n);
+        return rc;
+    }
+    *names = out;
+    *count = n;
+    return 0;
+}
+
+void img_rbd_list_free(char **names, size_t count)
+{
+    if (!names)
+        return;
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
