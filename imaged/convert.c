@@ -429,77 +429,8 @@ bool img_format_needs_conversion(const char *disk_format)
 
 /* ---- conversion ---- */
 
-/* Append s to the rbd: filename with qemu's escaping (backslash before the
- * characters its parser splits on). */
-static int rbd_escape(char **dst, size_t *len, const char *s)
-{
-    size_t n = strlen(s);
-    char *grown = realloc(*dst, *len + 2 * n + 1);
-
-    if (!grown)
-        return -ENOMEM;
-    *dst = grown;
-    for (; *s; s++) {
-        if (strchr(":/@=\\", *s))
-            grown[(*len)++] = '\\';
-        grown[(*len)++] = *s;
-    }
-    grown[*len] = '\0';
-    return 0;
-}
-
-static int rbd_append(char **dst, size_t *len, const char *s)
-{
-    size_t n = strlen(s);
-    char *grown = realloc(*dst, *len + n + 1);
-
-    if (!grown)
-        return -ENOMEM;
-    *dst = grown;
-    memcpy(grown + *len, s, n + 1);
-    *len += n;
-    return 0;
-}
-
-/* "rbd:<pool>/<name>:id=<user>:conf=<conf>[:keyring=<keyring>]" */
-static char *rbd_target(const char *pool, const char *name, const char *user, const char *conf,
-                        const char *keyring)
-{
-    char *t = NULL;
-    size_t len = 0;
-    int rc;
-
-    rc = rbd_append(&t, &len, "rbd:");
-    if (rc == 0)
-        rc = rbd_escape(&t, &len, pool);
-    if (rc == 0)
-        rc = rbd_append(&t, &len, "/");
-    if (rc == 0)
-        rc = rbd_escape(&t, &len, name);
-    if (rc == 0 && user && user[0]) {
-        rc = rbd_append(&t, &len, ":id=");
-        if (rc == 0)
-            rc = rbd_escape(&t, &len, user);
-    }
-    if (rc == 0 && conf && conf[0]) {
-        rc = rbd_append(&t, &len, ":conf=");
-        if (rc == 0)
-            rc = rbd_escape(&t, &len, conf);
-    }
-    if (rc == 0 && keyring && keyring[0]) {
-        rc = rbd_append(&t, &len, ":keyring=");
-        if (rc == 0)
-            rc = rbd_escape(&t, &len, keyring);
-    }
-    if (rc < 0) {
-        free(t);
-        return NULL;
-    }
-    return t;
-}
-
-/* qemu-img convert -f fmt -O raw src dst; dst is a file path or an rbd:
- * filename.  what names the destination in log lines. */
+/* qemu-img convert -f fmt -O raw src dst (a file).  what names the
+ * destination in log lines. */
 static int convert_run(const char *src, const char *src_format, const char *dst,
                        const char *what, unsigned timeout_s, char *msg, size_t msglen)
 {
@@ -527,31 +458,6 @@ static int convert_run(const char *src, const char *src_format, const char *dst,
     }
     free(o.buf);
     free(e.buf);
-    return rc;
-}
-
-int img_convert_to_rbd(const char *src, const char *src_format, const char *conf,
-                       const char *keyring, const char *user, const char *pool,
-                       const char *name, unsigned timeout_s, char *msg, size_t msglen)
-{
-    char *file = NULL, *target = NULL, what[512];
-    int rc;
-
-    if (msg && msglen)
-        msg[0] = '\0';
-    if (!src || !src[0] || !src_format || !src_format[0] || !pool || !pool[0] || !name ||
-        !name[0])
-        return -EINVAL;
-    file = file_arg(src);
-    target = rbd_target(pool, name, user, conf, keyring);
-    if (!file || !target) {
-        rc = -ENOMEM;
-    } else {
-        snprintf(what, sizeof(what), "rbd image %s/%s", pool, name);
-        rc = convert_run(file, src_format, target, what, timeout_s, msg, msglen);
-    }
-    free(file);
-    free(target);
     return rc;
 }
 

@@ -1,6 +1,6 @@
 /* convert.h — disk format inspection and conversion with qemu-img (qemu-utils):
  * `qemu-img info --output=json` tells what a file really is, and
- * `qemu-img convert` turns any format it reads into a raw RBD image. */
+ * `qemu-img convert` turns any format it reads into a sparse raw file. */
 #ifndef IMAGED_CONVERT_H
 #define IMAGED_CONVERT_H
 
@@ -32,13 +32,6 @@ int img_probe_check(const struct img_probe *p, const char *declared_disk_format,
 
 /* Whether a Glance disk_format is stored as is (raw bytes) or converted to raw. */
 bool img_format_needs_conversion(const char *disk_format);
-
-/* Convert `src` (of qemu-img format `src_format`) to raw into RBD image
- * pool/name (created by qemu-img), connecting as cephx `user` with `conf` and
- * optional `keyring`.  Zeros are skipped (sparse).  timeout_s bounds the run. */
-int img_convert_to_rbd(const char *src, const char *src_format, const char *conf,
-                       const char *keyring, const char *user, const char *pool,
-                       const char *name, unsigned timeout_s, char *msg, size_t msglen);
 
 /* Convert `src` (qemu-img format `src_format`) to a sparse raw file `dst`
  * (created or truncated).  timeout_s bounds the run. */

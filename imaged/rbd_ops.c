@@ -62,8 +62,7 @@ int img_rbd_snap_protect(rados_ioctx_t ioctx, const char *name, const char *snap
         if (rc == -EBUSY) /* already protected */
             rc = 0;
         if (rc < 0)
-            st_error("rbd image %s: cannot protect snapshot %s: %s", name, snap,
-                     strerror(-rc));
+            st_error("rbd image %s: cannot protect snapshot %s: %s", name, snap, strerror(-rc));
     }
     rbd_close(img);
     return rc;
@@ -205,8 +204,7 @@ static int list_snaps(rbd_image_t img, rbd_snap_info_t **out, int *n)
 }
 
 /* -EBUSY if any protected snapshot still has children (live or in trash). */
-static int check_no_children(rbd_image_t img, const char *name, const rbd_snap_info_t *snaps,
-                             int n)
+static int check_no_children(rbd_image_t img, const char *name, const rbd_snap_info_t *snaps, int n)
 {
     for (int i = 0; i < n; i++) {
         rbd_linked_image_spec_t *v = NULL;

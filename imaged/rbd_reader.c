@@ -26,11 +26,11 @@ struct rslot {
 struct img_reader {
     rbd_image_t img;
     char *name;
-    uint64_t next;      /* next offset to issue */
+    uint64_t next; /* next offset to issue */
     uint64_t end;
     struct rslot slots[READ_DEPTH];
-    unsigned head;      /* slot served next */
-    int err;            /* sticky */
+    unsigned head; /* slot served next */
+    int err;       /* sticky */
 };
 
 static void read_done(rbd_completion_t c, void *arg)
@@ -85,8 +85,8 @@ static int reap(struct img_reader *r, struct rslot *s)
         return (int)got;
     }
     if ((size_t)got != s->len) {
-        st_error("rbd image %s: short read at %" PRIu64 " (%zd of %zu bytes)", r->name, s->off,
-                 got, s->len);
+        st_error("rbd image %s: short read at %" PRIu64 " (%zd of %zu bytes)", r->name, s->off, got,
+                 s->len);
         return -EIO;
     }
     s->have = (size_t)got;
@@ -144,8 +144,7 @@ int img_reader_open(rados_ioctx_t ioctx, const char *name, const char *snap, uin
             st_error("rbd image %s: cannot get its size: %s", name, strerror(-rc));
     }
     if (rc == 0 && offset > size) {
-        st_info("rbd image %s: offset %" PRIu64 " is past its size %" PRIu64, name, offset,
-                size);
+        st_info("rbd image %s: offset %" PRIu64 " is past its size %" PRIu64, name, offset, size);
         rc = -EINVAL;
     }
     if (rc == 0) {

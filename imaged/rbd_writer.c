@@ -17,11 +17,11 @@
 #include "rbd_io.h"
 #include "strata/log.h"
 
-#define DEFAULT_BLOCK    (4u << 20)
+#define DEFAULT_BLOCK (4u << 20)
 #define DEFAULT_INFLIGHT 8u
-#define DEFAULT_GRANULE  (64u << 10)
-#define IMAGE_ORDER      22
-#define WAIT_WARN_S      60
+#define DEFAULT_GRANULE (64u << 10)
+#define IMAGE_ORDER 22
+#define WAIT_WARN_S 60
 
 struct img_writer;
 
@@ -56,22 +56,22 @@ struct img_writer {
     uint64_t limit;        /* bytes accepted at most */
     uint64_t created_size; /* image size as created */
     bool size_known;
-    uint64_t pos;          /* bytes accepted so far */
+    uint64_t pos; /* bytes accepted so far */
     atomic_uint_fast64_t sent;
-    atomic_int err;        /* first error, sticky */
+    atomic_int err;         /* first error, sticky */
     atomic_bool aio_failed; /* err came from an AIO and is not logged yet */
     atomic_uint_fast64_t aio_err_off;
-    bool done;             /* finish or abort ran: no more writes */
+    bool done; /* finish or abort ran: no more writes */
     bool finished, aborted;
 
-    pthread_mutex_t mu;    /* free list */
+    pthread_mutex_t mu; /* free list */
     pthread_cond_t free_cond;
     struct wbuf *bufs;
     struct wbuf *free;
     unsigned nfree;
-    struct wbuf *cur;      /* being filled by write() */
+    struct wbuf *cur; /* being filled by write() */
 
-    struct hasher h[2];    /* md5, sha512 */
+    struct hasher h[2]; /* md5, sha512 */
     bool mu_init;
 };
 
@@ -122,8 +122,8 @@ static void wait_free(struct img_writer *w, unsigned want)
         ts.tv_sec += 5;
         pthread_cond_timedwait(&w->free_cond, &w->mu, &ts);
         if (!warned && w->nfree < want && time(NULL) - start >= WAIT_WARN_S) {
-            st_warn("rbd image %s: writes pending for %d s (cluster slow or down)",
-                    w->name, WAIT_WARN_S);
+            st_warn("rbd image %s: writes pending for %d s (cluster slow or down)", w->name,
+                    WAIT_WARN_S);
             warned = true;
         }
     }
@@ -278,14 +278,13 @@ static int aio_write_run(struct img_writer *w, struct wbuf *b, size_t from, size
     rc = rbd_aio_create_completion(b, aio_done, &c);
     if (rc == 0) {
         rc = rbd_aio_write2(w->img, b->off + from, to - from, b->data + from, c,
-                            LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL |
-                                LIBRADOS_OP_FLAG_FADVISE_NOCACHE);
+                            LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL | LIBRADOS_OP_FLAG_FADVISE_NOCACHE);
         if (rc < 0)
             rbd_aio_release(c);
     }
     if (rc < 0) {
-        st_error("rbd image %s: cannot queue write at %" PRIu64 ": %s", w->name,
-                 b->off + from, strerror(-rc));
+        st_error("rbd image %s: cannot queue write at %" PRIu64 ": %s", w->name, b->off + from,
+                 strerror(-rc));
         atomic_fetch_sub(&b->refs, 1);
         return rc;
     }
@@ -335,7 +334,6 @@ static int no_progress(uint64_t done, uint64_t total, void *arg)
     return 0;
 }
 
-
 static void writer_free(struct img_writer *w)
 {
     if (!w)
@@ -366,8 +364,8 @@ static int image_create(rados_ioctx_t io, const char *name, uint64_t size, bool 
      * shrink (and reads of the untouched tail) cost nothing. */
     if (rc == 0 && thin_max)
         rc = rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FEATURES_SET,
-                                          RBD_FEATURE_EXCLUSIVE_LOCK |
-                                              RBD_FEATURE_OBJECT_MAP | RBD_FEATURE_FAST_DIFF);
+                                          RBD_FEATURE_EXCLUSIVE_LOCK | RBD_FEATURE_OBJECT_MAP |
+                                              RBD_FEATURE_FAST_DIFF);
     if (rc == 0)
         rc = rbd_create4(io, name, size, opts);
     rbd_image_options_destroy(opts);
@@ -378,9 +376,8 @@ static int image_create(rados_ioctx_t io, const char *name, uint64_t size, bool 
     return rc;
 }
 
-int img_writer_create(rados_ioctx_t ioctx, const char *name, int64_t size_hint,
-                      uint64_t max_size, const struct img_writer_config *cfg,
-                      struct img_writer **out)
+int img_writer_create(rados_ioctx_t ioctx, const char *name, int64_t size_hint, uint64_t max_size,
+                      const struct img_writer_config *cfg, struct img_writer **out)
 {
     struct img_writer *w;
     bool created = false;
@@ -503,14 +500,15 @@ int img_writer_write(struct img_writer *w, const char *buf, size_t len)
     return sticky_err(w);
 }
 
-/* Send the tail, wait for every buffer, stop the hash threads. */
-static void drain(struct img_writer *w)
+/* Send the tail (unless discarding it), wait for every buffer, stop the
+ * hash threads. */
+static void drain(struct img_writer *w, bool send_tail)
 {
     if (w->cur) {
         struct wbuf *b = w->cur;
 
         w->cur = NULL;
-        if (b->len) {
+        if (b->len && send_tail) {
             dispatch(w, b);
         } else {
             atomic_store(&b->refs, 1);
@@ -538,7 +536,7 @@ int img_writer_finish(struct img_writer *w, uint64_t *bytes_written, char *md5_h
     if (w->done)
         return -EINVAL;
     w->done = w->finished = true;
-    drain(w);
+    drain(w, true);
     rc = sticky_err(w);
     if (rc == 0) {
         rc = rbd_flush(w->img);
@@ -578,7 +576,7 @@ void img_writer_abort(struct img_writer *w)
     if (!w || w->aborted)
         return;
     if (!w->done)
-        drain(w);
+        drain(w, false);
     w->done = w->aborted = true;
     if (w->img) {
         rc = rbd_close(w->img);

@@ -19,21 +19,12 @@
 #include <cmocka.h>
 
 #include "convert.h"
-#include "rbd_io.h"
 #include "strata/log.h"
-#include "strata/rados.h"
 
 #define MiB (1024ull * 1024)
 
 static char dir[64];
 static char msg[256];
-
-static const char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-
-    return v && v[0] ? v : dflt;
-}
 
 static void path_of(char *buf, size_t len, const char *file)
 {
@@ -83,13 +74,15 @@ static int group_setup(void **state)
     sh("cd %s && qemu-img create -q -f qcow2 plain.qcow2 64M", dir);
     sh("cd %s && qemu-img create -q -f qcow2 big.qcow2 20G", dir);
     sh("cd %s && qemu-img create -q -f raw base.raw 1M && "
-       "qemu-img create -q -f qcow2 -b base.raw -F raw overlay.qcow2", dir);
+       "qemu-img create -q -f qcow2 -b base.raw -F raw overlay.qcow2",
+       dir);
     sh("cd %s && qemu-img create -q -f qcow2 -o data_file=ext.raw datafile.qcow2 1M", dir);
     sh("cd %s && qemu-img create -q -f vmdk sparse.vmdk 2M", dir);
     sh("cd %s && qemu-img create -q -f vmdk -o subformat=monolithicFlat flat.vmdk 1M", dir);
     sh("cd %s && qemu-img create -q -f vpc disk.vhd 8M", dir);
     sh("cd %s && qemu-img create -q --object secret,id=s0,data=pw -f qcow2 "
-       "-o encrypt.format=luks,encrypt.key-secret=s0 crypt.qcow2 1M", dir);
+       "-o encrypt.format=luks,encrypt.key-secret=s0 crypt.qcow2 1M",
+       dir);
     return 0;
 }
 
@@ -226,7 +219,8 @@ static void test_convert_to_raw_file(void **state)
 
     (void)state;
     sh("cd %s && qemu-img create -q -f qcow2 data.qcow2 24M && "
-       "qemu-io -c 'write -P 0xab 1M 3M' -c 'write -P 0x11 20M 64k' data.qcow2 >/dev/null", dir);
+       "qemu-io -c 'write -P 0xab 1M 3M' -c 'write -P 0x11 20M 64k' data.qcow2 >/dev/null",
+       dir);
     path_of(src, sizeof(src), "data.qcow2");
     path_of(dst, sizeof(dst), "data.out.raw");
     assert_int_equal(img_convert_to_raw_file(src, "qcow2", dst, 60, msg, sizeof(msg)), 0);
@@ -241,71 +235,6 @@ static void test_convert_to_raw_file(void **state)
 }
 
 /* qcow2 with data -> RBD (escaping a ':' in the conf path), read back equal. */
-static void test_convert_to_rbd(void **state)
-{
-    const char *conf = getenv("STRATA_TEST_CEPH_CONF");
-    struct st_rados_config cfg = {
-        .conf = conf,
-        .keyring = getenv("STRATA_TEST_CEPH_KEYRING"),
-        .user = env_or("STRATA_TEST_CEPH_USER", "admin"),
-        .op_timeout_s = 30,
-        .connect_timeout_s = 20,
-    };
-    const char *pool = env_or("STRATA_TEST_IMAGES_POOL", "strata.images");
-    char src[256], raw[256], name[64], odd_conf[256], *want, *got;
-    unsigned char rnd[6];
-    struct img_reader *r;
-    rados_t cluster;
-    rados_ioctx_t io;
-    uint64_t size = 0;
-    size_t have = 0;
-    ssize_t n;
-    FILE *f;
-
-    (void)state;
-    if (!conf || !conf[0])
-        skip();
-    assert_int_equal(getrandom(rnd, sizeof(rnd), 0), (ssize_t)sizeof(rnd));
-    snprintf(name, sizeof(name), "t-convert-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
-             rnd[3], rnd[4], rnd[5]);
-    sh("cd %s && qemu-img create -q -f qcow2 rbd.qcow2 40M && "
-       "qemu-io -c 'write -P 0x5c 0 1M' -c 'write -P 0xe7 9M 5M' -c 'write -P 1 39M 1M' "
-       "rbd.qcow2 >/dev/null && qemu-img convert -f qcow2 -O raw rbd.qcow2 rbd.raw", dir);
-    sh("mkdir -p '%s/a:b' && ln -sf '%s' '%s/a:b/ceph.conf'", dir, conf, dir);
-    snprintf(odd_conf, sizeof(odd_conf), "%s/a:b/ceph.conf", dir);
-    path_of(src, sizeof(src), "rbd.qcow2");
-    path_of(raw, sizeof(raw), "rbd.raw");
-
-    assert_int_equal(st_rados_connect(&cfg, &cluster), 0);
-    assert_int_equal(st_rados_ioctx(cluster, pool, &io), 0);
-    assert_int_equal(img_convert_to_rbd(src, "qcow2", odd_conf, cfg.keyring, cfg.user, pool,
-                                        name, 120, msg, sizeof(msg)),
-                     0);
-    assert_int_equal(img_rbd_size(io, name, NULL, &size), 0);
-    assert_int_equal(size, 40 * MiB);
-    want = malloc(40 * MiB);
-    got = malloc(40 * MiB);
-    f = fopen(raw, "rb");
-    assert_non_null(f);
-    assert_int_equal(fread(want, 1, 40 * MiB, f), 40 * MiB);
-    fclose(f);
-    assert_int_equal(img_reader_open(io, name, NULL, 0, UINT64_MAX, &r), 0);
-    while ((n = img_reader_read(r, got + have, 40 * MiB - have)) > 0)
-        have += (size_t)n;
-    img_reader_close(r);
-    assert_int_equal(have, 40 * MiB);
-    assert_memory_equal(got, want, 40 * MiB);
-    /* The name is taken now. */
-    assert_int_equal(img_convert_to_rbd(src, "qcow2", conf, cfg.keyring, cfg.user, pool, name,
-                                        120, msg, sizeof(msg)),
-                     -EEXIST);
-    assert_int_equal(img_rbd_remove(io, name), 0);
-    free(want);
-    free(got);
-    rados_ioctx_destroy(io);
-    st_rados_shutdown(cluster);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,7 +246,6 @@ int main(void)
         cmocka_unit_test(test_probe_errors),
         cmocka_unit_test(test_needs_conversion),
         cmocka_unit_test(test_convert_to_raw_file),
-        cmocka_unit_test(test_convert_to_rbd),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -89,8 +89,8 @@ static struct img_writer *write_image(const char *name, int64_t size_hint, uint6
 }
 
 /* Read [off, off+len) through img_reader in reads of `step` bytes. */
-static size_t read_range(const char *name, const char *snap, uint64_t off, uint64_t len,
-                         char *out, size_t cap, size_t step)
+static size_t read_range(const char *name, const char *snap, uint64_t off, uint64_t len, char *out,
+                         size_t cap, size_t step)
 {
     struct img_reader *r = NULL;
     size_t got = 0;
@@ -124,8 +124,8 @@ static int group_setup(void **state)
     }
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         return -1;
-    snprintf(prefix, sizeof(prefix), "t-rbdio-%02x%02x%02x%02x%02x%02x-", rnd[0], rnd[1],
-             rnd[2], rnd[3], rnd[4], rnd[5]);
+    snprintf(prefix, sizeof(prefix), "t-rbdio-%02x%02x%02x%02x%02x%02x-", rnd[0], rnd[1], rnd[2],
+             rnd[3], rnd[4], rnd[5]);
     if (st_rados_connect(&cfg, &cluster) < 0 ||
         st_rados_ioctx(cluster, env_or("STRATA_TEST_IMAGES_POOL", "strata.images"), &io) < 0) {
         printf("test_imaged_rbd_io: cannot reach the cluster in %s\n", cfg.conf);
@@ -157,10 +157,10 @@ static int group_teardown(void **state)
     return 0;
 }
 
-#define NEED_CLUSTER()      \
-    do {                    \
-        if (!have_cluster)  \
-            skip();         \
+#define NEED_CLUSTER()                                                                             \
+    do {                                                                                           \
+        if (!have_cluster)                                                                         \
+            skip();                                                                                \
     } while (0)
 
 /* ~40 MiB of random data in odd chunk sizes: size, content and digests. */
@@ -419,9 +419,9 @@ static void test_reader_ranges(void **state)
     static const struct {
         uint64_t off, len;
     } ranges[] = {
-        {0, UINT64_MAX}, {1, 100},           {4 * MiB - 5, 10},  {4 * MiB, 4 * MiB},
-        {3, 9 * MiB},    {10 * MiB - 7, 100}, {10 * MiB + 3, 10}, {12345, 0},
-        {5 * MiB + 1, 5 * MiB - 1},
+        {0, UINT64_MAX},    {1, 100},     {4 * MiB - 5, 10},
+        {4 * MiB, 4 * MiB}, {3, 9 * MiB}, {10 * MiB - 7, 100},
+        {10 * MiB + 3, 10}, {12345, 0},   {5 * MiB + 1, 5 * MiB - 1},
     };
     size_t n = 10 * MiB + 3;
     char *data, *back, name[96];

@@ -47,6 +47,10 @@ osd crush chooseleaf type = 0
 auth allow insecure global id reclaim = false
 rbd default features = layering, exclusive-lock, object-map, fast-diff, deep-flatten
 
+[client]
+# many short-lived clients (CLI, daemons, tests): no admin socket to collide on
+admin socket =
+
 [mon]
 mon data = $CEPH_DIR/mon.\$id
 keyring = $CEPH_DIR/mon.\$id/keyring
