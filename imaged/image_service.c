@@ -606,7 +606,8 @@ int img_clone(struct img_service *s, const struct st_auth_ctx *who, const char *
                  (unsigned long long)size, (unsigned long long)parent_size);
         return -EINVAL;
     }
-    rc = img_rbd_clone(s->images, id, IMG_SNAP_NAME, s->clone_ioctx[idx], name, size);
+    rc = img_rbd_clone(s->images, id, IMG_SNAP_NAME, s->clone_ioctx[idx], name,
+                       size > parent_size ? size : 0);
     if (rc == -EEXIST)
         snprintf(msg, IMG_MSG_MAX, "%s/%s already exists", pool, name);
     if (rc < 0)

@@ -59,8 +59,9 @@ int img_rbd_size(rados_ioctx_t ioctx, const char *name, const char *snap, uint64
 /* Create snapshot `snap` and protect it (idempotent: an existing protected
  * snapshot is fine). */
 int img_rbd_snap_protect(rados_ioctx_t ioctx, const char *name, const char *snap);
-/* COW clone of parent@snap into dst_ioctx/dst_name, then grow to `size` if
- * larger than the parent.  Cost independent of the parent's size. */
+/* COW clone of parent@snap into dst_ioctx/dst_name (the cluster's default
+ * features), then grow it to `size` if that is larger (0 = the parent's size,
+ * no resize).  Cost independent of the parent's size. */
 int img_rbd_clone(rados_ioctx_t parent_ioctx, const char *parent, const char *snap,
                   rados_ioctx_t dst_ioctx, const char *dst_name, uint64_t size);
 /* Number of live clones (children) of name@snap across pools (trash excluded). */

@@ -71,57 +71,34 @@ int img_rbd_snap_protect(rados_ioctx_t ioctx, const char *name, const char *snap
 int img_rbd_clone(rados_ioctx_t parent_ioctx, const char *parent, const char *snap,
                   rados_ioctx_t dst_ioctx, const char *dst_name, uint64_t size)
 {
-    rbd_image_options_t opts = NULL;
+    rbd_image_options_t opts;
     rbd_image_t img = NULL;
-    uint64_t features = 0, psize = 0;
+    uint64_t csize = 0;
     int rc;
 
-    rc = rbd_open_read_only(parent_ioctx, parent, &img, snap);
-    if (rc < 0) {
-        img = NULL;
-        if (rc != -ENOENT)
-            st_error("cannot open rbd image %s@%s: %s", parent, snap, strerror(-rc));
-        goto out;
-    }
-    rc = rbd_get_features(img, &features);
-    if (rc == 0)
-        rc = rbd_get_size(img, &psize);
-    rbd_close(img);
-    img = NULL;
-    if (rc < 0) {
-        st_error("rbd image %s@%s: cannot read its features: %s", parent, snap, strerror(-rc));
-        goto out;
-    }
+    /* No options: librbd's defaults (the cluster's rbd default features).  The
+     * parent is not opened here, so the cost does not depend on it. */
     rbd_image_options_create(&opts);
-    rc = rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FEATURES, features);
+    rc = rbd_clone3(parent_ioctx, parent, snap, dst_ioctx, dst_name, opts);
+    rbd_image_options_destroy(opts);
+    if (rc == -EEXIST)
+        st_info("clone %s already exists", dst_name);
+    else if (rc < 0)
+        st_error("cannot clone %s@%s to %s: %s", parent, snap, dst_name, strerror(-rc));
+    if (rc < 0 || size == 0)
+        return rc;
+    rc = rbd_open(dst_ioctx, dst_name, &img, NULL);
     if (rc == 0)
-        rc = rbd_clone3(parent_ioctx, parent, snap, dst_ioctx, dst_name, opts);
-    if (rc < 0) {
-        if (rc == -EEXIST)
-            st_info("clone %s already exists", dst_name);
-        else
-            st_error("cannot clone %s@%s to %s: %s", parent, snap, dst_name, strerror(-rc));
-        goto out;
-    }
-    if (size > psize) {
-        rc = rbd_open(dst_ioctx, dst_name, &img, NULL);
-        if (rc == 0)
-            rc = rbd_resize2(img, size, false, no_progress, NULL);
-        if (rc < 0) {
-            st_error("cannot grow clone %s to %" PRIu64 " bytes: %s", dst_name, size,
-                     strerror(-rc));
-            if (img)
-                rbd_close(img);
-            img = NULL;
-            if (rbd_remove(dst_ioctx, dst_name) < 0)
-                st_warn("cannot remove clone %s after a failed resize", dst_name);
-        }
-    }
-out:
+        rc = rbd_get_size(img, &csize);
+    if (rc == 0 && size > csize)
+        rc = rbd_resize2(img, size, false, no_progress, NULL);
     if (img)
         rbd_close(img);
-    if (opts)
-        rbd_image_options_destroy(opts);
+    if (rc < 0) {
+        st_error("cannot grow clone %s to %" PRIu64 " bytes: %s", dst_name, size, strerror(-rc));
+        if (rbd_remove(dst_ioctx, dst_name) < 0)
+            st_warn("cannot remove clone %s after a failed resize", dst_name);
+    }
     return rc;
 }
 

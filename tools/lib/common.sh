@@ -14,7 +14,7 @@ die() { printf 'strata: error: %s\n' "$*" >&2; exit 1; }
 
 # ---- Debian packages ---------------------------------------------------------
 PACKAGES=(
-    build-essential cmake pkg-config uuid-runtime curl procps iproute2
+    build-essential cmake pkg-config uuid-runtime curl procps iproute2 wrk
     ceph-mon ceph-osd ceph-mgr ceph-common librados-dev librbd-dev
     libaio-dev libisal-dev libmicrohttpd-dev libvirt-dev
     libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-block-extra qemu-utils
