@@ -797,6 +797,15 @@ const char *st_req_query(const struct st_req *r, const char *name)
     return kv_find(r->query, r->nquery, name);
 }
 
+const char *st_req_query_nth(const struct st_req *r, const char *name, size_t nth)
+{
+    for (size_t i = 0; i < r->nquery; i++) {
+        if (strcmp(r->query[i].name, name) == 0 && nth-- == 0)
+            return r->query[i].value;
+    }
+    return NULL;
+}
+
 const char *st_req_header(const struct st_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);

@@ -174,8 +174,7 @@ static int h_show(struct st_req *r)
 
 static const char *query_get(void *arg, const char *name, size_t nth)
 {
-    /* st_req_query sees the first of repeated arguments only. */
-    return nth == 0 ? st_req_query(arg, name) : NULL;
+    return st_req_query_nth(arg, name, nth);
 }
 
 /* The page after the marker; a marker filtered out of the set is placed by

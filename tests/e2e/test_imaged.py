@@ -162,6 +162,11 @@ def test_list_show_set_delete_with_cli(url, alice, bob):
     assert props.get("os_distro") == "debian" and props.get("hw_disk_bus") == "virtio"
     listed = osc_json(url, alice, "image", "list", "--name", name + "-2")
     assert [i["ID"] for i in listed] == [img["id"]]
+    # repeated tag filters must all match
+    both = requests.get(url + "/v2/images?tag=t1&tag=t2", headers=H(alice)).json()["images"]
+    assert img["id"] in [i["id"] for i in both]
+    one = requests.get(url + "/v2/images?tag=t1&tag=nope", headers=H(alice)).json()["images"]
+    assert img["id"] not in [i["id"] for i in one]
     # bob sees nothing of alice's private/shared image
     assert osc(url, bob, "image", "show", img["id"]).returncode != 0
     assert img["id"] not in [i["ID"] for i in osc_json(url, bob, "image", "list")]

@@ -17,24 +17,7 @@
 
 #include "strata/log.h"
 
-static char *cap_buf;
-static size_t cap_len;
-static FILE *cap_fp;
-
-static void capture_start(void)
-{
-    cap_buf = NULL;
-    cap_fp = open_memstream(&cap_buf, &cap_len);
-    assert_non_null(cap_fp);
-    st_log_set_stream(cap_fp);
-}
-
-static char *capture_end(void)
-{
-    st_log_set_stream(NULL);
-    fclose(cap_fp);
-    return cap_buf;
-}
+#include "log_capture.h"
 
 static void assert_matches(const char *text, const char *pattern)
 {

@@ -87,8 +87,10 @@ const char *st_req_method(const struct st_req *r);
 const char *st_req_path(const struct st_req *r);
 /* Named path parameter ({id}), URL-decoded; NULL if absent. */
 const char *st_req_param(const struct st_req *r, const char *name);
-/* Query-string argument, decoded; NULL if absent. */
+/* Query-string argument, decoded; NULL if absent (the first if repeated). */
 const char *st_req_query(const struct st_req *r, const char *name);
+/* The nth (from 0) occurrence of a repeated argument (?tag=a&tag=b); NULL past the last. */
+const char *st_req_query_nth(const struct st_req *r, const char *name, size_t nth);
 /* Request header (case-insensitive); NULL if absent. */
 const char *st_req_header(const struct st_req *r, const char *name);
 const char *st_req_id(const struct st_req *r);

@@ -1,0 +1,28 @@
+/* options.c — the [imaged] options: one row per directive (type, default,
+ * bounds, help); validated at start and documented in etc/strata.conf.sample. */
+#include "options.h"
+
+#define SEC 1000LL
+#define MIB (1024LL * 1024)
+
+const struct st_opt imaged_options[] = {
+    { "imaged", "show_direct_url", ST_OPT_BOOL, "true", false, 0, 0, NULL,
+      "Show direct_url/locations (rbd://fsid/pool/image/snap) so Cinder and Nova can clone" },
+    { "imaged", "staging_dir", ST_OPT_STR, "/var/lib/strata/staging", false, 0, 0, NULL,
+      "Local directory for data that must be converted or is staged for import" },
+    { "imaged", "max_image_size", ST_OPT_SIZE, "1T", false, 1 * MIB, 1LL << 50, NULL,
+      "Largest image upload accepted (bytes, K/M/G/T)" },
+    { "imaged", "max_virtual_size", ST_OPT_SIZE, "1T", false, 1 * MIB, 1LL << 50, NULL,
+      "Largest virtual size of an uploaded disk image" },
+    { "imaged", "upload_block_size", ST_OPT_SIZE, "4M", false, 64 * 1024, 64 * MIB, NULL,
+      "Bytes per RBD write of an upload" },
+    { "imaged", "upload_inflight", ST_OPT_INT, "8", false, 1, 64, NULL,
+      "RBD writes in flight per upload" },
+    { "imaged", "workers", ST_OPT_INT, "4", false, 1, 64, NULL,
+      "Background workers (imports)" },
+    { "imaged", "convert_timeout", ST_OPT_DURATION, "1h", false, 10 * SEC, 24 * 3600 * SEC, NULL,
+      "Longest qemu-img conversion" },
+    { "imaged", "reconcile_interval", ST_OPT_DURATION, "60s", false, 1 * SEC, 3600 * SEC, NULL,
+      "How often interrupted uploads, deferred deletes and orphans are reconciled" },
+    ST_OPT_END,
+};
