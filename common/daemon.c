@@ -183,16 +183,23 @@ static int health_check(void *arg, char *why, size_t whylen)
 
     if (!d->meta_ioctx)
         return 0;
-    pthread_mutex_lock(&d->health_lock);
+    /* One probe at a time: others answer from the last result at once instead
+     * of holding server threads while Ceph is slow. */
+    if (pthread_mutex_trylock(&d->health_lock) != 0) {
+        rc = __atomic_load_n(&d->health_result, __ATOMIC_RELAXED);
+        goto out;
+    }
     if (now - d->health_checked >= HEALTH_CACHE_S) {
         uint64_t size;
         time_t mtime;
         rc = rados_stat(d->meta_ioctx, "strata.healthz", &size, &mtime);
-        d->health_result = (rc == 0 || rc == -ENOENT) ? 0 : rc;
+        __atomic_store_n(&d->health_result, (rc == 0 || rc == -ENOENT) ? 0 : rc,
+                         __ATOMIC_RELAXED);
         d->health_checked = now;
     }
     rc = d->health_result;
     pthread_mutex_unlock(&d->health_lock);
+out:
     if (rc < 0)
         snprintf(why, whylen, "metadata pool unreachable: %s", strerror(-rc));
     return rc;
@@ -248,6 +255,21 @@ static void daemon_cleanup(struct st_daemon *d)
         st_log_set_stream(stderr);
         fclose(d->log_file);
     }
+}
+
+/* A lease must outlive the slowest renewal (a read and a write, each bounded
+ * by the op timeout), or a live owner could lose it to another. */
+static int check_lease_ttl(const struct st_daemon *d)
+{
+    int64_t ttl = st_config_duration_ms(d->cfg, "lease", "ttl");
+    int64_t op = st_config_duration_ms(d->cfg, "ceph", "op_timeout");
+
+    if (ttl >= 3 * op)
+        return 0;
+    st_error("%s: [lease] ttl (%lld ms) must be at least 3 x [ceph] op_timeout (%lld ms)",
+             st_config_path(d->cfg) ? st_config_path(d->cfg) : "(defaults)", (long long)ttl,
+             (long long)op);
+    return -EINVAL;
 }
 
 static int parse_args(const char *name, int argc, char **argv, const char **config)
@@ -317,7 +339,14 @@ int st_daemon_main(const struct st_daemon_desc *desc, int argc, char **argv)
         gethostname(host, sizeof(host) - 1);
         node = host;
     }
-    if ((rc = st_lease_owner_new(node, d.owner, sizeof(d.owner))) < 0 ||
+    /* Lease owners are "<node>:<daemon>:<port>/<incarnation>": unique per
+     * instance on a host and stable across its restarts, so a restarted
+     * instance takes over its own dead leases at once and never another's. */
+    char instance[128];
+    snprintf(instance, sizeof(instance), "%s:%s:%lld", node, desc->name,
+             (long long)st_config_int(d.cfg, desc->name, "port"));
+    if ((rc = check_lease_ttl(&d)) < 0 ||
+        (rc = st_lease_owner_new(instance, d.owner, sizeof(d.owner))) < 0 ||
         (rc = setup_auth(&d)) < 0 || (rc = st_metrics_create(&d.metrics)) < 0)
         goto out;
     if (desc->needs_rados && (rc = setup_rados(&d)) < 0)

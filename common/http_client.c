@@ -15,7 +15,7 @@
 #include <time.h>
 
 #define RESP_MAX (64u * 1024 * 1024) /* larger replies fail with -EFBIG */
-#define HEADER_MAX 512
+#define HEADER_MAX 8192 /* "name: value" of one request header (tokens run to ~4 KiB) */
 
 struct st_httpc {
     struct st_httpc_config cfg;
@@ -40,7 +40,7 @@ int st_httpc_create(const struct st_httpc_config *cfg, struct st_httpc **out)
 {
     struct st_httpc *c;
 
-    if (!cfg || !out)
+    if (!cfg || !out || cfg->timeout_ms == 0)   /* 0 would mean no timeout at all */
         return -EINVAL;
     pthread_once(&g_curl_once, curl_init_once);
     if (g_curl_init_rc != CURLE_OK) {

@@ -69,8 +69,8 @@ const struct st_opt st_common_options[] = {
     { "node", "name", ST_OPT_STR, "", false, 0, 0, NULL, "Name of this node (empty = hostname)" },
     { "node", "zone", ST_OPT_STR, "nova", false, 0, 0, NULL, "Availability zone of this node" },
 
-    { "lease", "ttl", ST_OPT_DURATION, "30s", false, 3 * SEC, 1 * HOUR, NULL,
-      "Lifetime of an operation lease unless renewed (3s..1h)" },
+    { "lease", "ttl", ST_OPT_DURATION, "90s", false, 3 * SEC, 1 * HOUR, NULL,
+      "Lifetime of an operation lease unless renewed (3s..1h; at least 3 x [ceph] op_timeout)" },
 
     ST_OPT_END,
 };

@@ -227,8 +227,10 @@ static int h_list(struct st_req *r)
 
     if (rc < 0)
         return fail(r, rc, msg, NULL);
+    /* Plain equality filters narrow the service's scan; "in:a,b" ones are
+     * applied here only (imgj_list_filter re-applies every filter anyway). */
     for (size_t i = 0; i < q.narg; i++) {
-        if (q.arg[i].service)
+        if (q.arg[i].service && strncmp(q.arg[i].value, "in:", 3) != 0)
             filters[nfilters++] = (struct img_filter){q.arg[i].name, q.arg[i].value};
     }
     rc = img_list(svc(r), who(r), filters, nfilters, &all);
@@ -513,8 +515,17 @@ static int h_clone(struct st_req *r)
     if (rc < 0)
         return rc;
     rc = imgj_clone_req(body, &c, msg);
+    /* Only services (admin role) make clones; the image must be visible to
+     * the project they act for, so a user cannot clone another's image. */
+    struct st_auth_ctx behalf = { .nroles = 1, .roles = { "member" } };
+    const struct st_auth_ctx *as = who(r);
+    if (rc == 0 && c.project_id) {
+        snprintf(behalf.project_id, sizeof(behalf.project_id), "%s", c.project_id);
+        snprintf(behalf.user_id, sizeof(behalf.user_id), "%s", as ? as->user_id : "");
+        as = &behalf;
+    }
     if (rc == 0)
-        rc = img_clone(svc(r), who(r), id, c.pool, c.name, c.size, &out, msg);
+        rc = img_clone(svc(r), as, id, c.pool, c.name, c.size, &out, msg);
     rc = rc == 0 ? reply_doc(r, 201, out) : fail(r, rc, msg, id);
     json_decref(body);
     return rc;
@@ -540,7 +551,7 @@ const struct st_route img_api_routes[] = {
     {"GET",    "/v2/images/{id}/file",                h_download,      0, NULL, NULL},
     {"PUT",    "/v2/images/{id}/stage",               NULL, ST_ROUTE_STREAM_BODY, &stage_ops, NULL},
     {"POST",   "/v2/images/{id}/import",              h_import,        0, NULL, NULL},
-    {"POST",   "/internal/v1/images/{id}/clone",      h_clone,         0, NULL, NULL},
+    {"POST",   "/internal/v1/images/{id}/clone",      h_clone,         ST_ROUTE_ADMIN, NULL, NULL},
     ST_ROUTE_END,
 };
 /* clang-format on */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ struct img_upload {
     int64_t declared_len;
     char expected_md5[33];
     int64_t renewed_ms;
+    bool lost;                  /* our lease was taken over: touch nothing any more */
+    EVP_MD_CTX *md5;            /* staged data with a declared checksum */
     char msg[IMG_MSG_MAX];      /* why data() failed, for the reply */
 };
 
@@ -49,6 +52,7 @@ static int renew_if_due(struct img_upload *u)
         return 0;
     rc = st_lease_renew(u->s->meta, &img_kind, u->id, u->s->owner, now, u->s->lease_ttl_ms);
     if (rc < 0) {
+        u->lost = true;
         st_error("image %s: lost the %s lease (%s): abandoning the upload", u->id, u->op,
                  strerror(-rc));
         snprintf(u->msg, sizeof(u->msg), "The upload of image %s was taken over", u->id);
@@ -58,12 +62,23 @@ static int renew_if_due(struct img_upload *u)
     return 0;
 }
 
-/* Put the image back to queued and drop the lease (after a failed upload). */
+/* Put the image back to queued and drop the lease (after a failed upload).
+ * After a lost lease the new owner decides: only our own handles are closed. */
 static void upload_undo(struct img_upload *u)
 {
-    json_t *extra = json_pack("{s:{s:b}}", "_s", "staged", 0);
+    json_t *extra;
     int rc;
 
+    if (u->lost) {
+        if (u->w)
+            img_writer_destroy(u->w);   /* the image is the new owner's to remove */
+        u->w = NULL;
+        if (u->fd >= 0)
+            close(u->fd);
+        u->fd = -1;
+        return;
+    }
+    extra = json_pack("{s:{s:b}}", "_s", "staged", 0);
     if (u->w) {
         img_writer_abort(u->w);
         img_writer_destroy(u->w);
@@ -83,8 +98,16 @@ static void upload_undo(struct img_upload *u)
 
 static void upload_free(struct img_upload *u)
 {
+    EVP_MD_CTX_free(u->md5);
     free(u->head);
     free(u);
+}
+
+/* Still ours?  Checked right before a step that others must not see twice. */
+static int still_owner(struct img_upload *u)
+{
+    u->renewed_ms = 0;   /* force a renewal now */
+    return renew_if_due(u);
 }
 
 int img_upload_begin(struct img_service *s, const struct st_auth_ctx *who, const char *id,
@@ -149,6 +172,19 @@ int img_upload_begin(struct img_service *s, const struct st_auth_ctx *who, const
         st_lease_release(s->meta, &img_kind, id, s->owner);
         goto fail;
     }
+    /* The format checked below must be the one stored: a PATCH may have
+     * changed it between our read and the status change. */
+    st_record_cleanup(&rec);
+    rc = st_meta_get(s->meta, &img_kind, id, &rec);
+    const char *stored = rc == 0 ? img_rec_str(rec.data, "disk_format") : NULL;
+    if (rc == 0 && (!stored || strcmp(stored, u->disk_format) != 0)) {
+        snprintf(msg, IMG_MSG_MAX, "Image %s changed during the request; upload refused", id);
+        rc = -ECANCELED;
+    }
+    if (rc < 0) {
+        upload_undo(u);
+        goto fail;
+    }
     if (u->to_file) {
         char path[PATH_MAX];
         img_staging_path(s, id, NULL, path, sizeof(path));
@@ -180,6 +216,15 @@ out:
     return rc;
 }
 
+static int expect_md5_hex(struct img_upload *u)
+{
+    /* Raw uploads: the writer hashes.  Staged data: hash it on the way to the file. */
+    if (!u->to_file)
+        return 0;
+    u->md5 = EVP_MD_CTX_new();
+    return u->md5 && EVP_DigestInit_ex(u->md5, EVP_md5(), NULL) ? 0 : -ENOMEM;
+}
+
 int img_upload_expect_md5(struct img_upload *u, const char *content_md5)
 {
     size_t n = strlen(content_md5);
@@ -187,13 +232,13 @@ int img_upload_expect_md5(struct img_upload *u, const char *content_md5)
     if (n == 32 && strspn(content_md5, "0123456789abcdefABCDEF") == 32) {
         for (size_t i = 0; i <= n; i++)
             u->expected_md5[i] = (char)(content_md5[i] | (content_md5[i] >= 'A' ? 0x20 : 0));
-        return 0;
+        return expect_md5_hex(u);
     }
     unsigned char raw[32];
     if (n == 24 && EVP_DecodeBlock(raw, (const unsigned char *)content_md5, 24) == 18) {
         for (int i = 0; i < 16; i++)
             snprintf(u->expected_md5 + 2 * i, 3, "%02x", raw[i]);
-        return 0;
+        return expect_md5_hex(u);
     }
     return -EINVAL;
 }
@@ -255,8 +300,11 @@ int img_upload_data(struct img_upload *u, const char *buf, size_t len)
                  u->bytes > u->s->max_image_size ? "the size limit" : "the declared size");
         return -EFBIG;
     }
-    if (u->to_file)
+    if (u->to_file) {
+        if (u->md5 && !EVP_DigestUpdate(u->md5, buf, len))
+            return -EIO;
         return write_all(u->fd, buf, len);
+    }
     if (!u->probed) {
         size_t take = PROBE_BYTES - u->head_len < len ? PROBE_BYTES - u->head_len : len;
         memcpy(u->head + u->head_len, buf, take);
@@ -273,8 +321,11 @@ int img_upload_data(struct img_upload *u, const char *buf, size_t len)
 
 static int kill_image(struct img_upload *u, const char *why)
 {
-    json_t *extra = json_pack("{s:{s:s}}", "_s", "killed_reason", why);
+    json_t *extra;
 
+    if (still_owner(u) < 0)
+        return -EINVAL;
+    extra = json_pack("{s:{s:s}}", "_s", "killed_reason", why);
     st_warn("image %s killed: %s", u->id, why);
     img_remove_data(u->s, u->id);
     img_set_status(u->s, u->id, u->status, IMG_KILLED, extra);
@@ -315,9 +366,10 @@ static int finish_raw(struct img_upload *u, char *msg)
         return kill_image(u, msg);
     }
     rc = img_rbd_snap_protect(u->s->images, u->id, IMG_SNAP_NAME);
+    if (rc == 0)
+        rc = still_owner(u);   /* never go active on data another owner may undo */
     if (rc < 0) {
-        snprintf(msg, IMG_MSG_MAX, "Cannot protect the snapshot of image %s: %s", u->id,
-                 strerror(-rc));
+        snprintf(msg, IMG_MSG_MAX, "Cannot finish image %s: %s", u->id, strerror(-rc));
         upload_undo(u);
         return rc;
     }
@@ -337,6 +389,52 @@ static int finish_raw(struct img_upload *u, char *msg)
     return 0;
 }
 
+/* Staged data complete: check the declared checksum, then either wait for
+ * POST /import (stage) or convert and store it now (PUT /file of qcow2 etc.). */
+static int finish_staged(struct img_upload *u, char *msg)
+{
+    struct img_service *s = u->s;
+    int rc;
+
+    close(u->fd);
+    u->fd = -1;
+    if (u->md5) {
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned n = 0;
+        char hex[33];
+        EVP_DigestFinal_ex(u->md5, d, &n);
+        for (unsigned i = 0; i < n && i < 16; i++)
+            snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        if (strcmp(hex, u->expected_md5) != 0) {
+            snprintf(msg, IMG_MSG_MAX, "Image checksum %s does not match the declared %s", hex,
+                     u->expected_md5);
+            return kill_image(u, msg);
+        }
+    }
+    if (strcmp(u->op, IMG_OP_STAGE) == 0) {
+        json_t *extra = json_pack("{s:{s:b, s:I}}", "_s", "staged", 1, "staged_bytes",
+                                  (json_int_t)u->bytes);
+        rc = still_owner(u);
+        /* stays "uploading" until POST /import */
+        if (rc == 0)
+            rc = img_set_status(s, u->id, IMG_UPLOADING, IMG_UPLOADING, extra);
+        json_decref(extra);
+        if (rc < 0)
+            upload_undo(u);
+        else
+            st_lease_release(s->meta, &img_kind, u->id, s->owner);
+        return rc;
+    }
+    /* Conversion can take long: a worker runs it while the pool renews our
+     * lease, and this request waits for the outcome. */
+    rc = img_ingest_wait(s, u->id, msg);
+    if (rc == -EAGAIN || rc == -ESHUTDOWN) {
+        snprintf(msg, IMG_MSG_MAX, "Image %s cannot be converted now; try again later", u->id);
+        upload_undo(u);
+    }
+    return rc;
+}
+
 int img_upload_end(struct img_upload *u, int err, json_t **out, char *msg)
 {
     struct img_service *s = u->s;
@@ -352,18 +450,7 @@ int img_upload_end(struct img_upload *u, int err, json_t **out, char *msg)
     } else if (!u->to_file) {
         rc = finish_raw(u, msg);
     } else {
-        close(u->fd);
-        u->fd = -1;
-        if (strcmp(u->op, IMG_OP_STAGE) == 0) {
-            json_t *extra = json_pack("{s:{s:b, s:I}}", "_s", "staged", 1, "staged_bytes",
-                                      (json_int_t)u->bytes);
-            /* stays "uploading" until POST /import */
-            rc = img_set_status(s, id, IMG_UPLOADING, IMG_UPLOADING, extra);
-            json_decref(extra);
-        } else {
-            rc = img_ingest_staged(s, id, msg);
-        }
-        st_lease_release(s->meta, &img_kind, id, s->owner);
+        rc = finish_staged(u, msg);
     }
     upload_free(u);
     if (rc == 0 && out) {
@@ -449,6 +536,10 @@ int img_ingest_staged(struct img_service *s, const char *id, char *msg)
         rc = img_convert_to_raw_file(path, p.format, raw, s->convert_timeout_s, msg, IMG_MSG_MAX);
         src = raw;
     }
+    if (rc == 0) {   /* a resumed import may find its earlier, partial RBD image */
+        rc = img_rbd_remove(s->images, id);
+        rc = rc == -ENOENT ? 0 : rc;
+    }
     if (rc == 0)
         rc = copy_file_to_rbd(s, id, src, &size, md5, sha512, msg);
     if (rc == 0)
@@ -472,7 +563,7 @@ int img_ingest_staged(struct img_service *s, const char *id, char *msg)
                                   msg[0] ? msg : strerror(-rc));
         st_warn("image %s: import failed: %s", id, msg[0] ? msg : strerror(-rc));
         img_rbd_remove(s->images, id);
-        img_set_status(s, id, NULL, IMG_QUEUED, extra);
+        img_set_status(s, id, from, IMG_QUEUED, extra);
         json_decref(extra);
         return rc;
     }
@@ -484,18 +575,32 @@ int img_ingest_staged(struct img_service *s, const char *id, char *msg)
 struct import_job {
     struct img_service *s;
     char id[ST_META_ID_MAX + 1];
+    /* a waiting request (img_ingest_wait), or none (POST /import) */
+    bool waited;
+    bool done;
+    int rc;
+    char msg[IMG_MSG_MAX];
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
 };
 
 static void import_job(void *arg)
 {
     struct import_job *j = arg;
-    char msg[IMG_MSG_MAX] = "";
+    int rc = img_ingest_staged(j->s, j->id, j->msg);
 
-    img_ingest_staged(j->s, j->id, msg);
-    free(j);
+    if (!j->waited) {
+        free(j);
+        return;
+    }
+    pthread_mutex_lock(&j->lock);
+    j->rc = rc;
+    j->done = true;
+    pthread_cond_signal(&j->cond);
+    pthread_mutex_unlock(&j->lock);
 }
 
-int img_import_submit(struct img_service *s, const char *id)
+static int import_submit(struct img_service *s, const char *id, struct import_job **waiter)
 {
     struct import_job *j = calloc(1, sizeof(*j));
     int rc;
@@ -504,10 +609,40 @@ int img_import_submit(struct img_service *s, const char *id)
         return -ENOMEM;
     j->s = s;
     snprintf(j->id, sizeof(j->id), "%s", id);
+    if (waiter) {
+        j->waited = true;
+        pthread_mutex_init(&j->lock, NULL);
+        pthread_cond_init(&j->cond, NULL);
+        *waiter = j;
+    }
     rc = st_workpool_submit_leased(s->workers, s->meta, &img_kind, id, s->owner,
                                    s->lease_ttl_ms, import_job, j);
     if (rc < 0)
         free(j);
+    return rc;
+}
+
+int img_import_submit(struct img_service *s, const char *id)
+{
+    return import_submit(s, id, NULL);
+}
+
+int img_ingest_wait(struct img_service *s, const char *id, char *msg)
+{
+    struct import_job *j = NULL;
+    int rc = import_submit(s, id, &j);
+
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&j->lock);
+    while (!j->done)
+        pthread_cond_wait(&j->cond, &j->lock);
+    pthread_mutex_unlock(&j->lock);
+    rc = j->rc;
+    snprintf(msg, IMG_MSG_MAX, "%s", j->msg);
+    pthread_cond_destroy(&j->cond);
+    pthread_mutex_destroy(&j->lock);
+    free(j);
     return rc;
 }
 

@@ -89,6 +89,8 @@ int img_ingest_staged(struct img_service *s, const char *id, char *msg);
 /* Run img_ingest_staged in the worker pool; the caller holds the image's
  * lease, which the pool renews and releases when the job ends. */
 int img_import_submit(struct img_service *s, const char *id);
+/* The same, waiting for the outcome (PUT /file of a format to convert). */
+int img_ingest_wait(struct img_service *s, const char *id, char *msg);
 
 /* image_reconcile.c */
 int img_reconcile_start(struct img_service *s);

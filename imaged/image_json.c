@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "strata/auth.h"
+
 #define PROP_NAME_MAX 255
 #define PROP_VALUE_MAX 65535
 #define INT_PROP_MAX 2147483647
@@ -1584,9 +1586,15 @@ int imgj_clone_req(const json_t *body, struct imgj_clone_req *out, char *msg)
 
     if (!pool || !name)
         return fail(msg, -EINVAL, "A clone needs a 'pool' and a 'name' (no '/' or '@').");
+    json_t *project = json_object_get(body, "project_id");
+
     if (size && !json_is_null(size) && (!json_is_integer(size) || json_integer_value(size) < 0))
         return fail(msg, -EINVAL, "'size' must be a number of bytes.");
+    if (project && (!json_is_string(project) || json_string_length(project) == 0 ||
+                    json_string_length(project) > ST_ID_MAX))
+        return fail(msg, -EINVAL, "'project_id' must be a project id.");
     *out = (struct imgj_clone_req){pool, name,
-                                   json_is_integer(size) ? (uint64_t)json_integer_value(size) : 0};
+                                   json_is_integer(size) ? (uint64_t)json_integer_value(size) : 0,
+                                   json_string_value(project)};
     return 0;
 }

@@ -138,8 +138,9 @@ struct imgj_clone_req {
     const char *pool; /* borrowed from the body */
     const char *name;
     uint64_t size; /* 0 = the image's size */
+    const char *project_id; /* on whose behalf (visibility is checked for it); NULL = caller */
 };
-/* POST /internal/v1/images/{id}/clone: {"pool", "name", "size"?}. */
+/* POST /internal/v1/images/{id}/clone: {"pool", "name", "size"?, "project_id"?}. */
 int imgj_clone_req(const json_t *body, struct imgj_clone_req *out, char *msg);
 
 #endif

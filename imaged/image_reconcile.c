@@ -57,9 +57,17 @@ static int reconcile_lease(struct st_meta *m, const char *id, const struct st_le
                    strcmp(status, IMG_IMPORTING) == 0)) {
         json_t *extra = json_pack("{s:{s:b, s:s}}", "_s", "staged", 0, "last_error",
                                   "interrupted: the daemon holding it stopped");
+        rc = img_remove_data(s, id);
+        if (rc < 0) {
+            /* keep the lease unrenewed: it goes stale and a later pass retries */
+            st_warn("image %s: cannot remove the data of an interrupted %s: %s", id, l->op,
+                    strerror(-rc));
+            json_decref(extra);
+            st_record_cleanup(&rec);
+            return rc;
+        }
         st_warn("image %s: %s interrupted (held by %s): data removed, back to queued", id,
                 l->op, l->owner);
-        img_remove_data(s, id);
         rc = img_set_status(s, id, status, IMG_QUEUED, extra);
         json_decref(extra);
     }
@@ -96,6 +104,24 @@ static int sweep_deleted(struct img_service *s)
 }
 
 /* RBD images that no record owns (or whose record says there is no data). */
+/* Whether the record of `id` says it has no RBD data (queued or killed):
+ * 1 yes, 0 no, -ENOENT no record at all. */
+static int record_wants_no_data(struct img_service *s, const char *id)
+{
+    struct st_record rec = { 0 };
+    int rc = st_meta_get(s->meta, &img_kind, id, &rec);
+
+    if (rc < 0)
+        return rc;
+    const char *status = img_rec_str(rec.data, "status");
+    bool has_data = json_is_true(json_object_get(json_object_get(rec.data, "_s"), "rbd"));
+    rc = !has_data && status &&
+         (strcmp(status, IMG_QUEUED) == 0 || strcmp(status, IMG_KILLED) == 0);
+    st_record_cleanup(&rec);
+    return rc;
+}
+
+/* RBD images that no record owns (or whose record says there is no data). */
 static int sweep_orphans(struct img_service *s)
 {
     char **names = NULL;
@@ -105,35 +131,32 @@ static int sweep_orphans(struct img_service *s)
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        struct st_record rec = { 0 };
-        struct st_lease lease;
-        bool orphan;
+        const char *id = names[i];
+        bool leased = false;
 
-        if (!looks_like_image_id(names[i]))
+        if (!looks_like_image_id(id))
             continue;   /* not ours to judge */
-        rc = st_meta_get(s->meta, &img_kind, names[i], &rec);
-        if (rc == -ENOENT) {
-            orphan = true;
-        } else if (rc < 0) {
-            continue;
-        } else {
-            const char *status = img_rec_str(rec.data, "status");
-            bool has_data = json_is_true(json_object_get(json_object_get(rec.data, "_s"), "rbd"));
-            bool busy = st_lease_get(s->meta, &img_kind, names[i], &lease) == 0 &&
-                        !st_lease_is_stale(&lease, s->owner, st_now_ms());
-            orphan = !has_data && !busy && status &&
-                     (strcmp(status, IMG_QUEUED) == 0 || strcmp(status, IMG_KILLED) == 0);
-            st_record_cleanup(&rec);
+        rc = record_wants_no_data(s, id);
+        if (rc == 1) {
+            /* A candidate: judge again under the image's lease, so that no
+             * upload can be starting on it meanwhile. */
+            if (st_lease_acquire(s->meta, &img_kind, id, s->owner, "sweep", st_now_ms(),
+                                 s->lease_ttl_ms) < 0)
+                continue;
+            leased = true;
+            rc = record_wants_no_data(s, id);
         }
-        if (orphan) {
-            rc = img_rbd_remove(s->images, names[i]);
-            if (rc == 0)
-                st_warn("removed RBD image %s/%s: no image record owns it", s->images_pool,
-                        names[i]);
-            else if (rc != -ENOENT)
-                st_warn("orphan RBD image %s/%s: cannot remove: %s", s->images_pool, names[i],
-                        strerror(-rc));
+        /* -ENOENT: no record at all (an upload always creates it first). */
+        if (rc == 1 || rc == -ENOENT) {
+            int rrc = img_rbd_remove(s->images, id);
+            if (rrc == 0)
+                st_warn("removed RBD image %s/%s: no image record owns it", s->images_pool, id);
+            else if (rrc != -ENOENT)
+                st_warn("orphan RBD image %s/%s: cannot remove: %s", s->images_pool, id,
+                        strerror(-rrc));
         }
+        if (leased)
+            st_lease_release(s->meta, &img_kind, id, s->owner);
     }
     img_rbd_list_free(names, n);
     return 0;

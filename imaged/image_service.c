@@ -117,6 +117,8 @@ static int apply_status(json_t *rec, void *arg)
     const char *cur = img_rec_str(rec, "status");
     char now[32];
 
+    if (img_rec_hidden(rec))   /* deleted: nothing may bring it back */
+        return -ENOENT;
     if (c->from && (!cur || strcmp(cur, c->from) != 0))
         return -ECANCELED;
     if (c->extra) {
@@ -176,12 +178,17 @@ int img_create(struct img_service *s, const struct st_auth_ctx *who, const json_
 
     if (!rec)
         return -ENOMEM;
-    if (!json_is_string(json_object_get(rec, "id"))) {
+    if (json_is_string(json_object_get(rec, "id"))) {
+        /* one spelling per image: RBD names and reconcile expect lowercase */
+        snprintf(id, sizeof(id), "%s", img_rec_str(rec, "id"));
+        for (char *p = id; *p; p++)
+            *p = (char)(*p >= 'A' && *p <= 'F' ? *p + ('a' - 'A') : *p);
+    } else {
         uuid_t u;
         uuid_generate_random(u);
         uuid_unparse_lower(u, id);
-        json_object_set_new(rec, "id", json_string(id));
     }
+    json_object_set_new(rec, "id", json_string(id));
     for (int i = 0; null_fields[i]; i++)
         if (!json_object_get(rec, null_fields[i]))
             json_object_set_new(rec, null_fields[i], json_null());
@@ -502,15 +509,18 @@ int img_delete(struct img_service *s, const struct st_auth_ctx *who, const char 
         snprintf(msg, IMG_MSG_MAX, "Image %s is protected and cannot be deleted", id);
         return -EPERM;
     }
-    /* An upload or import in progress (live lease) finishes or fails first. */
-    if (st_lease_get(s->meta, &img_kind, id, &lease) == 0 &&
-        !st_lease_is_stale(&lease, s->owner, st_now_ms())) {
+    /* Take the image's lease: an upload or import in progress finishes or
+     * fails first, and none can start while it is being hidden. */
+    rc = st_lease_acquire(s->meta, &img_kind, id, s->owner, "delete", st_now_ms(),
+                          s->lease_ttl_ms);
+    if (rc == -EBUSY && st_lease_get(s->meta, &img_kind, id, &lease) == 0)
         snprintf(msg, IMG_MSG_MAX, "Image %s is busy (%s in progress); try again later", id,
                  lease.op);
-        return -ECANCELED;
-    }
+    if (rc < 0)
+        return rc == -EBUSY ? -ECANCELED : rc;
     /* Hide it first: from now on the API never shows it, whatever happens next. */
     rc = st_meta_modify(s->meta, &img_kind, id, mark_deleted, NULL, NULL);
+    st_lease_release(s->meta, &img_kind, id, s->owner);
     if (rc < 0)
         return rc;
     rc = img_purge_deleted(s, id);

@@ -235,6 +235,42 @@ def test_qcow2_with_backing_file_is_refused(url, alice, tmp_path, cluster):
     assert img["id"] not in rbd_names(cluster)
 
 
+def test_staged_and_converted_uploads_check_content_md5(url, alice, tmp_path, cluster):
+    raw = make_file(str(tmp_path / "m.raw"), MIB)
+    qcow = str(tmp_path / "m.qcow2")
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, qcow], check=True)
+    data = open(qcow, "rb").read()
+    img = create(url, alice, disk_format="qcow2")
+    assert upload(url, alice, img["id"], data, **{"Content-MD5": "f" * 32}).status_code == 400
+    assert requests.get(url + "/v2/images/" + img["id"], headers=H(alice)).json()["status"] == "killed"
+    img = create(url, alice, disk_format="qcow2")
+    good = hashlib.md5(data).hexdigest()
+    assert upload(url, alice, img["id"], data, **{"Content-MD5": good}).status_code == 204
+    assert requests.get(url + "/v2/images/" + img["id"], headers=H(alice)).json()["status"] == "active"
+
+
+def test_glance_direct_import(url, alice, tmp_path):
+    raw = make_file(str(tmp_path / "i.raw"), 2 * MIB)
+    img = create(url, alice)
+    info = requests.get(url + "/v2/info/import", headers=H(alice)).json()
+    assert "glance-direct" in info["import-methods"]["value"]
+    r = requests.put(url + "/v2/images/%s/stage" % img["id"],
+                     headers=H(alice, **{"Content-Type": "application/octet-stream"}),
+                     data=open(raw, "rb").read())
+    assert r.status_code == 204, r.text
+    assert requests.get(url + "/v2/images/" + img["id"], headers=H(alice)).json()["status"] == "uploading"
+    r = requests.post(url + "/v2/images/%s/import" % img["id"], headers=H(alice),
+                      json={"method": {"name": "glance-direct"}})
+    assert r.status_code == 202, r.text
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        st = requests.get(url + "/v2/images/" + img["id"], headers=H(alice)).json()
+        if st["status"] == "active":
+            break
+        time.sleep(0.2)
+    assert st["status"] == "active" and st["checksum"] == digests(raw)[0]
+
+
 def test_declared_raw_but_qcow2_is_refused(url, alice, tmp_path, cluster):
     q = str(tmp_path / "x.qcow2")
     subprocess.run(["qemu-img", "create", "-f", "qcow2", q, "64M"], check=True)
@@ -327,18 +363,25 @@ def kill_and_restart(home, sig):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
-def test_delete_with_clones_keeps_the_data(url, alice, home, cluster):
+def test_delete_with_clones_keeps_the_data(url, alice, bob, admin_tok, home, cluster):
     img = create(url, alice)
     payload = os.urandom(2 * MIB)
     assert upload(url, alice, img["id"], payload).status_code == 204
     name = "volume-" + str(uuid.uuid4())
-    r = requests.post(url + "/internal/v1/images/%s/clone" % img["id"], headers=H(alice),
-                      json={"pool": "strata.volumes", "name": name, "size": 8 * MIB})
+    clone = url + "/internal/v1/images/%s/clone" % img["id"]
+    # the clone API is for services (admin role), acting for a project
+    assert requests.post(clone, headers=H(alice), json={"pool": "strata.volumes",
+                                                        "name": name}).status_code == 403
+    r = requests.post(clone, headers=H(admin_tok), json={"pool": "strata.volumes", "name": name,
+                                                         "project_id": "p-bob"})
+    assert r.status_code == 404   # not visible to bob's project
+    r = requests.post(clone, headers=H(admin_tok),
+                      json={"pool": "strata.volumes", "name": name, "size": 8 * MIB,
+                            "project_id": "p-alice"})
     assert r.status_code == 201, r.text
     assert r.json()["parent"]["image"] == img["id"]
     # not into any other pool
-    r2 = requests.post(url + "/internal/v1/images/%s/clone" % img["id"], headers=H(alice),
-                       json={"pool": "strata.backups", "name": name})
+    r2 = requests.post(clone, headers=H(admin_tok), json={"pool": "strata.backups", "name": name})
     assert r2.status_code == 400
     assert requests.delete(url + "/v2/images/" + img["id"], headers=H(alice)).status_code == 204
     assert requests.get(url + "/v2/images/" + img["id"], headers=H(alice)).status_code == 404

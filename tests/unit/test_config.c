@@ -235,7 +235,7 @@ static void test_defaults_without_file(void **state)
     assert_int_equal(st_config_duration_ms(cfg, "http", "stop_timeout"), 30000);
     assert_string_equal(st_config_str(cfg, "node", "name"), "");
     assert_string_equal(st_config_str(cfg, "node", "zone"), "nova");
-    assert_int_equal(st_config_duration_ms(cfg, "lease", "ttl"), 30000);
+    assert_int_equal(st_config_duration_ms(cfg, "lease", "ttl"), 90000);
     assert_false(st_config_is_set(cfg, "http", "threads"));
     st_config_destroy(cfg);
     st_config_destroy(NULL);
