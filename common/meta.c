@@ -23,7 +23,7 @@
 #define LIST_PAGE_MAX 1000
 #define LIST_DEFAULT 1000
 #define CAS_CMP_MAX 2
-#define CAS_KEYS_MAX 3
+#define CAS_KEYS_MAX 4
 
 struct st_meta {
     rados_ioctx_t io;
@@ -36,6 +36,7 @@ struct target {
     char rkey[KEY_MAX];
     char vkey[KEY_MAX];
     char lkey[KEY_MAX];
+    char okey[KEY_MAX];   /* the lease's owner alone, for fenced writes */
 };
 
 /* One omap value read back (NUL-terminated copy). */
@@ -102,6 +103,7 @@ static int target_init(struct st_meta *m, const struct st_meta_kind *k, const ch
     make_key(t->rkey, 'r', id);
     make_key(t->vkey, 'v', id);
     make_key(t->lkey, 'l', id);
+    make_key(t->okey, 'o', id);
     return 0;
 }
 
@@ -351,8 +353,10 @@ static int create_record(struct st_meta *m, const struct st_meta_kind *k, const 
     cas_cmp(&c, t.vkey, LIBRADOS_CMPXATTR_OP_EQ, "");
     cas_set(&c, t.rkey, text);
     cas_set(&c, t.vkey, ver);
-    if (ltext)
+    if (ltext) {
         cas_set(&c, t.lkey, ltext);
+        cas_set(&c, t.okey, ls->owner);
+    }
     rc = cas_run(m, t.oid, &c);
     if (rc == -ECANCELED)
         rc = -EEXIST;
@@ -407,8 +411,11 @@ int st_meta_get(struct st_meta *m, const struct st_meta_kind *k, const char *id,
     return rc;
 }
 
-int st_meta_update(struct st_meta *m, const struct st_meta_kind *k, const char *id,
-                   uint64_t expected, const json_t *data, uint64_t *new_version)
+/* The version guard, plus (owner != NULL) the guard that `owner` still holds
+ * the record's lease: -ESTALE when another took it over. */
+static int update_guarded(struct st_meta *m, const struct st_meta_kind *k, const char *id,
+                          uint64_t expected, const json_t *data, const char *owner,
+                          uint64_t *new_version)
 {
     char old_ver[VERSION_LEN + 1], new_ver[VERSION_LEN + 1];
     char *text = NULL;
@@ -424,9 +431,19 @@ int st_meta_update(struct st_meta *m, const struct st_meta_kind *k, const char *
     format_version(expected, old_ver);
     format_version(expected + 1, new_ver);
     cas_cmp(&c, t.vkey, LIBRADOS_CMPXATTR_OP_EQ, old_ver);
+    if (owner)
+        cas_cmp(&c, t.okey, LIBRADOS_CMPXATTR_OP_EQ, owner);
     cas_set(&c, t.rkey, text);
     cas_set(&c, t.vkey, new_ver);
     rc = cas_run(m, t.oid, &c);
+    if (rc == -ECANCELED && owner) {
+        const char *keys[] = {t.okey};
+        struct kv o[1];
+        if (read_keys(m, t.oid, keys, 1, o) == 0 &&
+            (!o[0].present || strcmp(o[0].val, owner) != 0))
+            rc = -ESTALE;
+        kv_free(o, 1);
+    }
     if (rc == -ECANCELED)
         rc = cancel_reason(m, &t);
     if (rc == 0 && new_version)
@@ -434,6 +451,12 @@ int st_meta_update(struct st_meta *m, const struct st_meta_kind *k, const char *
 out:
     free(text);
     return rc;
+}
+
+int st_meta_update(struct st_meta *m, const struct st_meta_kind *k, const char *id,
+                   uint64_t expected, const json_t *data, uint64_t *new_version)
+{
+    return update_guarded(m, k, id, expected, data, NULL, new_version);
 }
 
 int st_meta_delete(struct st_meta *m, const struct st_meta_kind *k, const char *id,
@@ -456,6 +479,7 @@ int st_meta_delete(struct st_meta *m, const struct st_meta_kind *k, const char *
     cas_rm(&c, t.rkey);
     cas_rm(&c, t.vkey);
     cas_rm(&c, t.lkey);
+    cas_rm(&c, t.okey);
     rc = cas_run(m, t.oid, &c);
     if (rc == -ECANCELED)
         rc = expected ? cancel_reason(m, &t) : -ENOENT;
@@ -464,7 +488,8 @@ int st_meta_delete(struct st_meta *m, const struct st_meta_kind *k, const char *
 
 /* One try: read, copy, edit, CAS.  -ECANCELED means try again. */
 static int modify_once(struct st_meta *m, const struct st_meta_kind *k, const char *id,
-                       st_meta_modify_fn fn, void *arg, struct st_record *out)
+                       const char *owner, st_meta_modify_fn fn, void *arg,
+                       struct st_record *out)
 {
     struct st_record cur = {0};
     json_t *copy = NULL;
@@ -483,7 +508,7 @@ static int modify_once(struct st_meta *m, const struct st_meta_kind *k, const ch
     if (rc > 0) {
         rc = 0; /* unchanged: hand back what is stored */
     } else if (rc == 0) {
-        rc = st_meta_update(m, k, id, cur.version, copy, &nv);
+        rc = update_guarded(m, k, id, cur.version, copy, owner, &nv);
         if (rc == 0) {
             json_t *old = cur.data;
 
@@ -517,8 +542,9 @@ static void backoff(unsigned attempt)
     nanosleep(&ts, NULL);
 }
 
-int st_meta_modify(struct st_meta *m, const struct st_meta_kind *k, const char *id,
-                   st_meta_modify_fn fn, void *arg, struct st_record *out)
+static int modify_retry(struct st_meta *m, const struct st_meta_kind *k, const char *id,
+                        const char *owner, st_meta_modify_fn fn, void *arg,
+                        struct st_record *out)
 {
     int rc = -ECANCELED;
 
@@ -527,13 +553,27 @@ int st_meta_modify(struct st_meta *m, const struct st_meta_kind *k, const char *
     for (unsigned attempt = 0; attempt < MODIFY_TRIES; attempt++) {
         if (attempt)
             backoff(attempt);
-        rc = modify_once(m, k, id, fn, arg, out);
+        rc = modify_once(m, k, id, owner, fn, arg, out);
         if (rc != -ECANCELED)
             break;
     }
     if (rc == -ECANCELED)
         st_warn("meta: %s/%s still contended after %d tries", k->name, id, MODIFY_TRIES);
     return rc;
+}
+
+int st_meta_modify(struct st_meta *m, const struct st_meta_kind *k, const char *id,
+                   st_meta_modify_fn fn, void *arg, struct st_record *out)
+{
+    return modify_retry(m, k, id, NULL, fn, arg, out);
+}
+
+int st_meta_modify_as(struct st_meta *m, const struct st_meta_kind *k, const char *id,
+                      const char *owner, st_meta_modify_fn fn, void *arg, struct st_record *out)
+{
+    if (!owner || !owner[0])
+        return -EINVAL;
+    return modify_retry(m, k, id, owner, fn, arg, out);
 }
 
 /* ---- listing ---- */
@@ -846,10 +886,13 @@ static int lease_step(struct st_meta *m, const struct target *t, const struct le
     cas_cmp(&c, t->lkey, LIBRADOS_CMPXATTR_OP_EQ, kv[0].present ? kv[0].val : "");
     if (q->mode == LEASE_ACQUIRE)
         cas_cmp(&c, t->vkey, LIBRADOS_CMPXATTR_OP_GT, ""); /* the record still exists */
-    if (next)
+    if (next) {
         cas_set(&c, t->lkey, next);
-    else
+        cas_set(&c, t->okey, q->owner);
+    } else {
         cas_rm(&c, t->lkey);
+        cas_rm(&c, t->okey);
+    }
     rc = cas_run(m, t->oid, &c);
     if (rc == -ENOENT && q->mode != LEASE_ACQUIRE)
         rc = q->mode == LEASE_RENEW ? -ESTALE : 0;

@@ -89,7 +89,7 @@ static void upload_undo(struct img_upload *u)
         u->fd = -1;
     }
     img_remove_data(u->s, u->id);
-    rc = img_set_status(u->s, u->id, u->status, IMG_QUEUED, extra);
+    rc = img_set_status_leased(u->s, u->id, u->status, IMG_QUEUED, extra);
     json_decref(extra);
     if (rc < 0 && rc != -ENOENT)
         st_warn("image %s: cannot reset to queued (%s): reconcile will", u->id, strerror(-rc));
@@ -165,7 +165,7 @@ int img_upload_begin(struct img_service *s, const struct st_auth_ctx *who, const
         snprintf(msg, IMG_MSG_MAX, "Image %s is already being uploaded", id);
     if (rc < 0)
         goto fail;
-    rc = img_set_status(s, id, IMG_QUEUED, u->status, NULL);
+    rc = img_set_status_leased(s, id, IMG_QUEUED, u->status, NULL);
     if (rc < 0) {
         if (rc == -ECANCELED)
             snprintf(msg, IMG_MSG_MAX, "Image %s changed state; upload refused", id);
@@ -328,7 +328,7 @@ static int kill_image(struct img_upload *u, const char *why)
     extra = json_pack("{s:{s:s}}", "_s", "killed_reason", why);
     st_warn("image %s killed: %s", u->id, why);
     img_remove_data(u->s, u->id);
-    img_set_status(u->s, u->id, u->status, IMG_KILLED, extra);
+    img_set_status_leased(u->s, u->id, u->status, IMG_KILLED, extra);
     json_decref(extra);
     st_lease_release(u->s->meta, &img_kind, u->id, u->s->owner);
     return -EINVAL;
@@ -376,7 +376,7 @@ static int finish_raw(struct img_upload *u, char *msg)
     json_t *extra = json_pack("{s:I, s:I, s:s, s:s, s:s, s:{s:b}}", "size", (json_int_t)written,
                               "virtual_size", (json_int_t)written, "checksum", md5,
                               "os_hash_algo", "sha512", "os_hash_value", sha512, "_s", "rbd", 1);
-    rc = img_set_status(u->s, u->id, u->status, IMG_ACTIVE, extra);
+    rc = img_set_status_leased(u->s, u->id, u->status, IMG_ACTIVE, extra);
     json_decref(extra);
     if (rc < 0) {   /* deleted or reset behind our back: leave nothing behind */
         snprintf(msg, IMG_MSG_MAX, "Image %s changed during the upload", u->id);
@@ -417,7 +417,7 @@ static int finish_staged(struct img_upload *u, char *msg)
         rc = still_owner(u);
         /* stays "uploading" until POST /import */
         if (rc == 0)
-            rc = img_set_status(s, u->id, IMG_UPLOADING, IMG_UPLOADING, extra);
+            rc = img_set_status_leased(s, u->id, IMG_UPLOADING, IMG_UPLOADING, extra);
         json_decref(extra);
         if (rc < 0)
             upload_undo(u);
@@ -553,7 +553,7 @@ int img_ingest_staged(struct img_service *s, const char *id, char *msg)
                                   "os_hash_value", sha512,
                                   "disk_format", converted ? "raw" : fmt,
                                   "_s", "rbd", 1, "staged", 0, "source_format", p.format);
-        rc = img_set_status(s, id, from, IMG_ACTIVE, extra);
+        rc = img_set_status_leased(s, id, from, IMG_ACTIVE, extra);
         json_decref(extra);
     }
     unlink(path);
@@ -563,7 +563,7 @@ int img_ingest_staged(struct img_service *s, const char *id, char *msg)
                                   msg[0] ? msg : strerror(-rc));
         st_warn("image %s: import failed: %s", id, msg[0] ? msg : strerror(-rc));
         img_rbd_remove(s->images, id);
-        img_set_status(s, id, from, IMG_QUEUED, extra);
+        img_set_status_leased(s, id, from, IMG_QUEUED, extra);
         json_decref(extra);
         return rc;
     }
@@ -676,9 +676,9 @@ int img_import(struct img_service *s, const struct st_auth_ctx *who, const char 
     rc = st_lease_acquire(s->meta, &img_kind, id, s->owner, IMG_OP_IMPORT, st_now_ms(),
                           s->lease_ttl_ms);
     if (rc == 0) {
-        rc = img_set_status(s, id, IMG_UPLOADING, IMG_IMPORTING, NULL);
+        rc = img_set_status_leased(s, id, IMG_UPLOADING, IMG_IMPORTING, NULL);
         if (rc == 0 && (rc = img_import_submit(s, id)) < 0)
-            img_set_status(s, id, IMG_IMPORTING, IMG_UPLOADING, NULL);
+            img_set_status_leased(s, id, IMG_IMPORTING, IMG_UPLOADING, NULL);
         if (rc < 0)
             st_lease_release(s->meta, &img_kind, id, s->owner);
     }

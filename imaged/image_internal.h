@@ -74,6 +74,11 @@ int img_get_visible(struct img_service *s, const struct st_auth_ctx *who, const 
  * is merged into the record (members set; "_s" members merged into "_s"). */
 int img_set_status(struct img_service *s, const char *id, const char *from, const char *to,
                    const json_t *extra);
+/* The same, fenced: only while this process holds the image's lease
+ * (-ESTALE once another owner took it).  Every step of an upload, import or
+ * reconcile uses it, so a paused process cannot undo its successor's work. */
+int img_set_status_leased(struct img_service *s, const char *id, const char *from,
+                          const char *to, const json_t *extra);
 /* Staging file path of an image. */
 void img_staging_path(const struct img_service *s, const char *id, const char *suffix,
                       char *buf, size_t len);

@@ -68,7 +68,7 @@ static int reconcile_lease(struct st_meta *m, const char *id, const struct st_le
         }
         st_warn("image %s: %s interrupted (held by %s): data removed, back to queued", id,
                 l->op, l->owner);
-        rc = img_set_status(s, id, status, IMG_QUEUED, extra);
+        rc = img_set_status_leased(s, id, status, IMG_QUEUED, extra);
         json_decref(extra);
     }
     st_record_cleanup(&rec);

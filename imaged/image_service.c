@@ -144,6 +144,17 @@ int img_set_status(struct img_service *s, const char *id, const char *from, cons
     return st_meta_modify(s->meta, &img_kind, id, apply_status, &c, NULL);
 }
 
+int img_set_status_leased(struct img_service *s, const char *id, const char *from,
+                          const char *to, const json_t *extra)
+{
+    struct status_change c = { from, to, extra };
+    int rc = st_meta_modify_as(s->meta, &img_kind, id, s->owner, apply_status, &c, NULL);
+
+    if (rc == -ESTALE)
+        st_warn("image %s: not set %s: this process no longer holds its lease", id, to);
+    return rc;
+}
+
 int img_remove_data(struct img_service *s, const char *id)
 {
     char path[PATH_MAX];

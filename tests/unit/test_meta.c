@@ -745,6 +745,47 @@ static void test_lease_basic(void **state)
     assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "rec", oa, "op", now, 0), -EINVAL);
 }
 
+static int set_step(json_t *data, void *arg)
+{
+    json_object_set_new(data, "step", json_string(arg));
+    return 0;
+}
+
+/* Fencing: once another owner took the lease, the old one's writes fail. */
+static void test_lease_fences_writes(void **state)
+{
+    char oa[128], ob[128];
+    struct st_record r = {0};
+    int64_t now = st_now_ms();
+
+    NEED_CLUSTER();
+    assert_int_equal(st_lease_owner_new("nodeA", oa, sizeof(oa)), 0);
+    assert_int_equal(st_lease_owner_new("nodeB", ob, sizeof(ob)), 0);
+    assert_int_equal(create_json(A.m, &K_LEASE, "fenced", "{}", NULL), 0);
+    /* No lease at all: a fenced write is refused. */
+    assert_int_equal(st_meta_modify_as(A.m, &K_LEASE, "fenced", oa, set_step, "x", NULL),
+                     -ESTALE);
+    assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "fenced", oa, "op", now, 1000), 0);
+    assert_int_equal(st_meta_modify_as(A.m, &K_LEASE, "fenced", oa, set_step, "a1", NULL), 0);
+    assert_int_equal(st_meta_modify_as(B.m, &K_LEASE, "fenced", ob, set_step, "b0", NULL),
+                     -ESTALE);
+    /* A's lease expires (A paused): still A's until someone takes it... */
+    assert_int_equal(st_meta_modify_as(A.m, &K_LEASE, "fenced", oa, set_step, "a2", NULL), 0);
+    /* ...then B takes it and A can no longer write, whatever A believes. */
+    assert_int_equal(st_lease_acquire(B.m, &K_LEASE, "fenced", ob, "op", now + 2000, 1000), 0);
+    assert_int_equal(st_meta_modify_as(A.m, &K_LEASE, "fenced", oa, set_step, "a3", NULL),
+                     -ESTALE);
+    assert_int_equal(st_meta_modify_as(B.m, &K_LEASE, "fenced", ob, set_step, "b1", &r), 0);
+    assert_string_equal(json_string_value(json_object_get(r.data, "step")), "b1");
+    st_record_cleanup(&r);
+    /* Unfenced writes are unaffected; release ends B's fence too. */
+    assert_int_equal(st_meta_modify(A.m, &K_LEASE, "fenced", set_step, "plain", NULL), 0);
+    assert_int_equal(st_lease_release(B.m, &K_LEASE, "fenced", ob), 0);
+    assert_int_equal(st_meta_modify_as(B.m, &K_LEASE, "fenced", ob, set_step, "b2", NULL),
+                     -ESTALE);
+    assert_int_equal(st_meta_delete(A.m, &K_LEASE, "fenced", 0), 0);
+}
+
 static void test_lease_create_leased(void **state)
 {
     char oa[128], ob[128];
@@ -1022,6 +1063,7 @@ int main(void)
         cmocka_unit_test(test_lease_stale_rules),
         cmocka_unit_test(test_lease_owner_new),
         cmocka_unit_test(test_lease_basic),
+        cmocka_unit_test(test_lease_fences_writes),
         cmocka_unit_test(test_lease_create_leased),
         cmocka_unit_test(test_lease_incarnation),
         cmocka_unit_test(test_lease_reconcile),

@@ -61,6 +61,14 @@ typedef int (*st_meta_modify_fn)(json_t *data, void *arg);
 int st_meta_modify(struct st_meta *m, const struct st_meta_kind *k, const char *id,
                    st_meta_modify_fn fn, void *arg, struct st_record *out);
 
+/* The same, fenced: the write also requires that `owner` still holds the
+ * record's lease (-ESTALE once another owner took it over, even if our lease
+ * merely expired and nobody else took it the write is allowed).  Use it for
+ * every step of a leased operation, so a process that lost its lease (paused,
+ * partitioned) can never overwrite its successor's work. */
+int st_meta_modify_as(struct st_meta *m, const struct st_meta_kind *k, const char *id,
+                      const char *owner, st_meta_modify_fn fn, void *arg, struct st_record *out);
+
 /* Listing: records in id order after `marker` (NULL = from the start), at most
  * `limit` (0 = default 1000) that match every filter (top-level field equals
  * string value; a NULL value matches a JSON null or absent field) and the
