@@ -389,6 +389,12 @@ static int finish_raw(struct img_upload *u, char *msg)
     return 0;
 }
 
+/* The instance part of a lease owner ("<node>:<daemon>:<port>/<incarnation>"). */
+static void instance_of(const char *owner, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.*s", (int)strcspn(owner, "/"), owner);
+}
+
 /* Staged data complete: check the declared checksum, then either wait for
  * POST /import (stage) or convert and store it now (PUT /file of qcow2 etc.). */
 static int finish_staged(struct img_upload *u, char *msg)
@@ -412,8 +418,11 @@ static int finish_staged(struct img_upload *u, char *msg)
         }
     }
     if (strcmp(u->op, IMG_OP_STAGE) == 0) {
-        json_t *extra = json_pack("{s:{s:b, s:I}}", "_s", "staged", 1, "staged_bytes",
-                                  (json_int_t)u->bytes);
+        /* Staged data is a local file: only this instance can import it. */
+        char here[128];
+        instance_of(s->owner, here, sizeof(here));
+        json_t *extra = json_pack("{s:{s:b, s:I, s:s}}", "_s", "staged", 1, "staged_bytes",
+                                  (json_int_t)u->bytes, "staged_on", here);
         rc = still_owner(u);
         /* stays "uploading" until POST /import */
         if (rc == 0)
@@ -662,12 +671,22 @@ int img_import(struct img_service *s, const struct st_auth_ctx *who, const char 
         return rc;
     bool editable = img_rec_editable(rec.data, who);
     const char *status = img_rec_str(rec.data, "status");
+    json_t *priv = json_object_get(rec.data, "_s");
     bool staged = status && strcmp(status, IMG_UPLOADING) == 0 &&
-                  json_is_true(json_object_get(json_object_get(rec.data, "_s"), "staged"));
+                  json_is_true(json_object_get(priv, "staged"));
+    char here[128], there[128];
+    instance_of(s->owner, here, sizeof(here));
+    const char *on = json_string_value(json_object_get(priv, "staged_on"));
+    snprintf(there, sizeof(there), "%s", on ? on : "");
     st_record_cleanup(&rec);
     if (!editable) {
         snprintf(msg, IMG_MSG_MAX, "You are not permitted to import image %s", id);
         return -EPERM;
+    }
+    if (staged && there[0] && strcmp(there, here) != 0) {
+        snprintf(msg, IMG_MSG_MAX, "Image %s was staged on %s; import it through that instance",
+                 id, there);
+        return -ECANCELED;
     }
     if (!staged) {
         snprintf(msg, IMG_MSG_MAX, "Image %s has no staged data to import", id);
