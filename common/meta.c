@@ -851,8 +851,10 @@ static int lease_decide(const struct lease_req *q, const struct kv *cur, char **
     ours = parsed && strcmp(l.owner, q->owner) == 0;
     switch (q->mode) {
     case LEASE_ACQUIRE:
-        /* An unreadable lease protects nothing: it may be taken. */
-        if (parsed && !ours && !st_lease_is_stale(&l, q->owner, q->now_ms))
+        /* A live lease is exclusive, also against its own owner: two
+         * operations of one process on a record must not share it (the second
+         * would release the first's).  An unreadable lease protects nothing. */
+        if (parsed && !st_lease_is_stale(&l, q->owner, q->now_ms))
             return -EBUSY;
         return lease_encode(q->owner, q->op, q->now_ms + q->ttl_ms, next);
     case LEASE_RENEW:

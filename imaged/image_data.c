@@ -17,6 +17,7 @@
 
 #include "convert.h"
 #include "strata/log.h"
+#include "strata/rbd.h"
 #include "strata/workpool.h"
 
 #define PROBE_BYTES (1024 * 1024)   /* head of a raw upload checked by qemu-img */
@@ -365,7 +366,7 @@ static int finish_raw(struct img_upload *u, char *msg)
                  u->expected_md5);
         return kill_image(u, msg);
     }
-    rc = img_rbd_snap_protect(u->s->images, u->id, IMG_SNAP_NAME);
+    rc = st_rbd_snap_protect(u->s->images, u->id, IMG_SNAP_NAME);
     if (rc == 0)
         rc = still_owner(u);   /* never go active on data another owner may undo */
     if (rc < 0) {
@@ -546,13 +547,13 @@ int img_ingest_staged(struct img_service *s, const char *id, char *msg)
         src = raw;
     }
     if (rc == 0) {   /* a resumed import may find its earlier, partial RBD image */
-        rc = img_rbd_remove(s->images, id);
+        rc = st_rbd_remove(s->images, id);
         rc = rc == -ENOENT ? 0 : rc;
     }
     if (rc == 0)
         rc = copy_file_to_rbd(s, id, src, &size, md5, sha512, msg);
     if (rc == 0)
-        rc = img_rbd_snap_protect(s->images, id, IMG_SNAP_NAME);
+        rc = st_rbd_snap_protect(s->images, id, IMG_SNAP_NAME);
     if (rc == 0) {
         bool converted = strcmp(p.format, "raw") != 0;
         /* Stored data is raw: size and hashes describe what a download returns. */
@@ -571,7 +572,7 @@ int img_ingest_staged(struct img_service *s, const char *id, char *msg)
         json_t *extra = json_pack("{s:{s:b, s:s}}", "_s", "staged", 0, "last_error",
                                   msg[0] ? msg : strerror(-rc));
         st_warn("image %s: import failed: %s", id, msg[0] ? msg : strerror(-rc));
-        img_rbd_remove(s->images, id);
+        st_rbd_remove(s->images, id);
         img_set_status_leased(s, id, from, IMG_QUEUED, extra);
         json_decref(extra);
         return rc;

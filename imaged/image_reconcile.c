@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "strata/log.h"
+#include "strata/rbd.h"
 #include "strata/workpool.h"
 
 static bool looks_like_image_id(const char *name)
@@ -126,7 +127,7 @@ static int sweep_orphans(struct img_service *s)
 {
     char **names = NULL;
     size_t n = 0;
-    int rc = img_rbd_list(s->images, &names, &n);
+    int rc = st_rbd_list(s->images, &names, &n);
 
     if (rc < 0)
         return rc;
@@ -148,7 +149,7 @@ static int sweep_orphans(struct img_service *s)
         }
         /* -ENOENT: no record at all (an upload always creates it first). */
         if (rc == 1 || rc == -ENOENT) {
-            int rrc = img_rbd_remove(s->images, id);
+            int rrc = st_rbd_remove(s->images, id);
             if (rrc == 0)
                 st_warn("removed RBD image %s/%s: no image record owns it", s->images_pool, id);
             else if (rrc != -ENOENT)
@@ -158,7 +159,7 @@ static int sweep_orphans(struct img_service *s)
         if (leased)
             st_lease_release(s->meta, &img_kind, id, s->owner);
     }
-    img_rbd_list_free(names, n);
+    st_rbd_list_free(names, n);
     return 0;
 }
 

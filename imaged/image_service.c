@@ -17,6 +17,7 @@
 #include "strata/daemon.h"
 #include "strata/log.h"
 #include "strata/rados.h"
+#include "strata/rbd.h"
 #include "strata/workpool.h"
 
 static int validate_image(const json_t *data)
@@ -158,7 +159,7 @@ int img_set_status_leased(struct img_service *s, const char *id, const char *fro
 int img_remove_data(struct img_service *s, const char *id)
 {
     char path[PATH_MAX];
-    int rc = img_rbd_remove(s->images, id);
+    int rc = st_rbd_remove(s->images, id);
 
     if (rc == -ENOENT)
         rc = 0;
@@ -489,7 +490,7 @@ static int mark_deleted(json_t *rec, void *arg)
 int img_purge_deleted(struct img_service *s, const char *id)
 {
     size_t children = 0;
-    int rc = img_rbd_children(s->images, id, IMG_SNAP_NAME, &children);
+    int rc = st_rbd_children(s->images, id, IMG_SNAP_NAME, &children);
 
     if (rc == -ENOENT)
         children = 0;
@@ -627,8 +628,8 @@ int img_clone(struct img_service *s, const struct st_auth_ctx *who, const char *
                  (unsigned long long)size, (unsigned long long)parent_size);
         return -EINVAL;
     }
-    rc = img_rbd_clone(s->images, id, IMG_SNAP_NAME, s->clone_ioctx[idx], name,
-                       size > parent_size ? size : 0);
+    rc = st_rbd_clone(s->images, id, IMG_SNAP_NAME, s->clone_ioctx[idx], name,
+                      size > parent_size ? size : 0);
     if (rc == -EEXIST)
         snprintf(msg, IMG_MSG_MAX, "%s/%s already exists", pool, name);
     if (rc < 0)

@@ -1,7 +1,8 @@
 /* rbd_io.h — imaged's data path on librbd: a streaming writer (several AIO
  * writes in flight, all-zero blocks skipped, md5 + sha512 computed on their own
- * threads off the I/O path), a read-ahead reader for downloads, and the
- * snapshot / clone / trash helpers around them.  No JSON, no HTTP here. */
+ * threads off the I/O path) and a read-ahead reader for downloads.  The
+ * image-level operations (snapshot, clone, remove...) are in strata/rbd.h.
+ * No JSON, no HTTP here. */
 #ifndef IMAGED_RBD_IO_H
 #define IMAGED_RBD_IO_H
 
@@ -53,24 +54,5 @@ int img_reader_open(rados_ioctx_t ioctx, const char *name, const char *snap,
 /* Copy up to max bytes of the next data into buf: count, 0 at end, -errno. */
 ssize_t img_reader_read(struct img_reader *r, char *buf, size_t max);
 void img_reader_close(struct img_reader *r);
-
-/* Size of an image (at snap if non-NULL): -ENOENT if missing. */
-int img_rbd_size(rados_ioctx_t ioctx, const char *name, const char *snap, uint64_t *size);
-/* Create snapshot `snap` and protect it (idempotent: an existing protected
- * snapshot is fine). */
-int img_rbd_snap_protect(rados_ioctx_t ioctx, const char *name, const char *snap);
-/* COW clone of parent@snap into dst_ioctx/dst_name (the cluster's default
- * features), then grow it to `size` if that is larger (0 = the parent's size,
- * no resize).  Cost independent of the parent's size. */
-int img_rbd_clone(rados_ioctx_t parent_ioctx, const char *parent, const char *snap,
-                  rados_ioctx_t dst_ioctx, const char *dst_name, uint64_t size);
-/* Number of live clones (children) of name@snap across pools (trash excluded). */
-int img_rbd_children(rados_ioctx_t ioctx, const char *name, const char *snap, size_t *count);
-/* Remove an image completely: unprotect + remove snapshots, then remove.
- * -ENOENT if missing (callers treat as done), -EBUSY if it still has clones. */
-int img_rbd_remove(rados_ioctx_t ioctx, const char *name);
-/* Names of every image in the pool (malloc'd array of malloc'd strings). */
-int img_rbd_list(rados_ioctx_t ioctx, char ***names, size_t *count);
-void img_rbd_list_free(char **names, size_t count);
 
 #endif

@@ -11,33 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
 
+#include "ceph_test.h"
 #include "rbd_io.h"
-#include "strata/log.h"
-#include "strata/rados.h"
 
 #define MiB (1024ull * 1024)
-
-static rados_t cluster;
-static rados_ioctx_t io;
-static bool have_cluster;
-static char prefix[48];
-
-static const char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-
-    return v && v[0] ? v : dflt;
-}
-
-static void img_name(char *buf, size_t len, const char *what)
-{
-    snprintf(buf, len, "%s%s", prefix, what);
-}
 
 static void fill_random(char *p, size_t n)
 {
@@ -106,62 +87,17 @@ static size_t read_range(const char *name, const char *snap, uint64_t off, uint6
 
 static int group_setup(void **state)
 {
-    struct st_rados_config cfg = {
-        .conf = getenv("STRATA_TEST_CEPH_CONF"),
-        .keyring = getenv("STRATA_TEST_CEPH_KEYRING"),
-        .user = env_or("STRATA_TEST_CEPH_USER", "admin"),
-        .op_timeout_s = 30,
-        .connect_timeout_s = 20,
-    };
-    unsigned char rnd[6];
-
     (void)state;
-    st_log_init("test_imaged_rbd_io", ST_LOG_WARN);
-    if (!cfg.conf || !cfg.conf[0]) {
-        printf("test_imaged_rbd_io: STRATA_TEST_CEPH_CONF is not set: skipping every test "
-               "(they need a real Ceph cluster)\n");
-        return 0;
-    }
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-        return -1;
-    snprintf(prefix, sizeof(prefix), "t-rbdio-%02x%02x%02x%02x%02x%02x-", rnd[0], rnd[1], rnd[2],
-             rnd[3], rnd[4], rnd[5]);
-    if (st_rados_connect(&cfg, &cluster) < 0 ||
-        st_rados_ioctx(cluster, env_or("STRATA_TEST_IMAGES_POOL", "strata.images"), &io) < 0) {
-        printf("test_imaged_rbd_io: cannot reach the cluster in %s\n", cfg.conf);
-        return -1;
-    }
-    have_cluster = true;
-    return 0;
+    return ceph_test_setup("test_imaged_rbd_io", "rbdio",
+                           env_or("STRATA_TEST_IMAGES_POOL", "strata.images"));
 }
 
-/* Remove whatever this run left behind (clones first: they pin parents). */
 static int group_teardown(void **state)
 {
-    char **names = NULL;
-    size_t n = 0;
-
     (void)state;
-    if (!have_cluster)
-        return 0;
-    for (int pass = 0; pass < 2; pass++) {
-        if (img_rbd_list(io, &names, &n) < 0)
-            break;
-        for (size_t i = 0; i < n; i++)
-            if (strncmp(names[i], prefix, strlen(prefix)) == 0)
-                img_rbd_remove(io, names[i]);
-        img_rbd_list_free(names, n);
-    }
-    rados_ioctx_destroy(io);
-    st_rados_shutdown(cluster);
+    ceph_test_teardown();
     return 0;
 }
-
-#define NEED_CLUSTER()                                                                             \
-    do {                                                                                           \
-        if (!have_cluster)                                                                         \
-            skip();                                                                                \
-    } while (0)
 
 /* ~40 MiB of random data in odd chunk sizes: size, content and digests. */
 static void test_known_size_odd_chunks(void **state)
@@ -190,7 +126,7 @@ static void test_known_size_odd_chunks(void **state)
     img_writer_destroy(w);
     assert_string_equal(md5, want_md5);
     assert_string_equal(sha, want_sha);
-    assert_int_equal(img_rbd_size(io, name, NULL, &size), 0);
+    assert_int_equal(st_rbd_size(io, name, NULL, &size), 0);
     assert_int_equal(size, n);
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         memset(back, 0x5a, n);
@@ -199,7 +135,7 @@ static void test_known_size_odd_chunks(void **state)
     }
     /* An existing name is refused. */
     assert_int_equal(img_writer_create(io, name, 10, 0, NULL, &w), -EEXIST);
-    assert_int_equal(img_rbd_remove(io, name), 0);
+    assert_int_equal(st_rbd_remove(io, name), 0);
     free(data);
     free(back);
 }
@@ -278,7 +214,7 @@ static void test_sparse(void **state)
     assert_int_equal(got, 0);
     assert_int_equal(at, total);
     img_reader_close(r);
-    assert_int_equal(img_rbd_remove(io, name), 0);
+    assert_int_equal(st_rbd_remove(io, name), 0);
     EVP_MD_CTX_free(m5);
     EVP_MD_CTX_free(s5);
     free(buf);
@@ -322,7 +258,7 @@ static void test_small_config(void **state)
     img_writer_destroy(w);
     assert_int_equal(read_range(name, NULL, 0, UINT64_MAX, back, n, 65536), n);
     assert_memory_equal(back, data, n);
-    assert_int_equal(img_rbd_remove(io, name), 0);
+    assert_int_equal(st_rbd_remove(io, name), 0);
     free(data);
     free(back);
 }
@@ -343,16 +279,16 @@ static void test_unknown_size_shrinks(void **state)
     fill_random(data, n);
     img_name(name, sizeof(name), "unknown");
     w = write_image(name, -1, 1024 * 1024 * MiB, data, n, chunks, 3);
-    assert_int_equal(img_rbd_size(io, name, NULL, &size), 0);
+    assert_int_equal(st_rbd_size(io, name, NULL, &size), 0);
     assert_int_equal(size, 1024 * 1024 * MiB);
     assert_int_equal(img_writer_finish(w, &written, NULL, NULL), 0);
     assert_int_equal(written, n);
     img_writer_destroy(w);
-    assert_int_equal(img_rbd_size(io, name, NULL, &size), 0);
+    assert_int_equal(st_rbd_size(io, name, NULL, &size), 0);
     assert_int_equal(size, n);
     assert_int_equal(read_range(name, NULL, 0, UINT64_MAX, back, n + 10, 1000003), n);
     assert_memory_equal(back, data, n);
-    assert_int_equal(img_rbd_remove(io, name), 0);
+    assert_int_equal(st_rbd_remove(io, name), 0);
     /* Unknown size needs a ceiling. */
     assert_int_equal(img_writer_create(io, name, -1, 0, NULL, &w), -EINVAL);
     free(data);
@@ -378,14 +314,14 @@ static void test_overflow(void **state)
     assert_int_equal(written, 8192);
     img_writer_abort(w); /* after a failed finish: removes */
     img_writer_destroy(w);
-    assert_int_equal(img_rbd_size(io, name, NULL, &size), -ENOENT);
+    assert_int_equal(st_rbd_size(io, name, NULL, &size), -ENOENT);
 
     /* Unknown size: max_size is the ceiling. */
     assert_int_equal(img_writer_create(io, name, -1, 4096, NULL, &w), 0);
     assert_int_equal(img_writer_write(w, buf, 4000), 0);
     assert_int_equal(img_writer_write(w, buf, 97), -EFBIG);
     img_writer_destroy(w); /* neither finished nor aborted: removes */
-    assert_int_equal(img_rbd_size(io, name, NULL, &size), -ENOENT);
+    assert_int_equal(st_rbd_size(io, name, NULL, &size), -ENOENT);
     /* A declared size above max_size is refused up front. */
     assert_int_equal(img_writer_create(io, name, 8192, 4096, NULL, &w), -EFBIG);
 }
@@ -408,7 +344,7 @@ static void test_abort_removes(void **state)
     img_writer_abort(w); /* twice is harmless */
     img_writer_destroy(w);
     img_writer_destroy(NULL);
-    assert_int_equal(img_rbd_size(io, name, NULL, &size), -ENOENT);
+    assert_int_equal(st_rbd_size(io, name, NULL, &size), -ENOENT);
     free(data);
 }
 
@@ -454,7 +390,7 @@ static void test_reader_ranges(void **state)
     assert_int_equal(img_reader_open(io, name, "nosuchsnap", 0, 1, &r), -ENOENT);
 
     /* At the snapshot: later writes to the head don't show. */
-    assert_int_equal(img_rbd_snap_protect(io, name, IMG_SNAP_NAME), 0);
+    assert_int_equal(st_rbd_snap_protect(io, name, IMG_SNAP_NAME), 0);
     {
         rbd_image_t img;
 
@@ -466,7 +402,7 @@ static void test_reader_ranges(void **state)
     assert_memory_equal(back, data, 64);
     assert_int_equal(read_range(name, NULL, 0, 4, back, 64, 64), 4);
     assert_memory_equal(back, "XXXX", 4);
-    assert_int_equal(img_rbd_remove(io, name), 0);
+    assert_int_equal(st_rbd_remove(io, name), 0);
     free(data);
     free(back);
 }
@@ -494,45 +430,45 @@ static void test_snap_clone_remove(void **state)
     assert_int_equal(img_writer_finish(w, &written, NULL, NULL), 0);
     img_writer_destroy(w);
 
-    assert_int_equal(img_rbd_snap_protect(io, parent, IMG_SNAP_NAME), 0);
-    assert_int_equal(img_rbd_snap_protect(io, parent, IMG_SNAP_NAME), 0);
-    assert_int_equal(img_rbd_children(io, parent, IMG_SNAP_NAME, &kids), 0);
+    assert_int_equal(st_rbd_snap_protect(io, parent, IMG_SNAP_NAME), 0);
+    assert_int_equal(st_rbd_snap_protect(io, parent, IMG_SNAP_NAME), 0);
+    assert_int_equal(st_rbd_children(io, parent, IMG_SNAP_NAME, &kids), 0);
     assert_int_equal(kids, 0);
-    assert_int_equal(img_rbd_clone(io, parent, IMG_SNAP_NAME, io, clone, 16 * MiB), 0);
-    assert_int_equal(img_rbd_clone(io, parent, IMG_SNAP_NAME, io, clone, 16 * MiB), -EEXIST);
-    assert_int_equal(img_rbd_size(io, clone, NULL, &size), 0);
+    assert_int_equal(st_rbd_clone(io, parent, IMG_SNAP_NAME, io, clone, 16 * MiB), 0);
+    assert_int_equal(st_rbd_clone(io, parent, IMG_SNAP_NAME, io, clone, 16 * MiB), -EEXIST);
+    assert_int_equal(st_rbd_size(io, clone, NULL, &size), 0);
     assert_int_equal(size, 16 * MiB);
     assert_int_equal(read_range(clone, NULL, 0, UINT64_MAX, back, 16 * MiB, 3 * MiB), 16 * MiB);
     assert_memory_equal(back, data, n);
     for (size_t i = n; i < 16 * MiB; i++)
         if (back[i])
             fail_msg("clone byte %zu is not zero", i);
-    assert_int_equal(img_rbd_children(io, parent, IMG_SNAP_NAME, &kids), 0);
+    assert_int_equal(st_rbd_children(io, parent, IMG_SNAP_NAME, &kids), 0);
     assert_int_equal(kids, 1);
 
-    assert_int_equal(img_rbd_list(io, &names, &count), 0);
+    assert_int_equal(st_rbd_list(io, &names, &count), 0);
     for (size_t i = 0; i < count; i++) {
         seen_parent |= strcmp(names[i], parent) == 0;
         seen_clone |= strcmp(names[i], clone) == 0;
     }
-    img_rbd_list_free(names, count);
+    st_rbd_list_free(names, count);
     assert_true(seen_parent && seen_clone);
 
     /* The parent is pinned by its clone, and left intact. */
-    assert_int_equal(img_rbd_remove(io, parent), -EBUSY);
-    assert_int_equal(img_rbd_size(io, parent, IMG_SNAP_NAME, &size), 0);
+    assert_int_equal(st_rbd_remove(io, parent), -EBUSY);
+    assert_int_equal(st_rbd_size(io, parent, IMG_SNAP_NAME, &size), 0);
     assert_int_equal(read_range(clone, NULL, 0, 4096, back, 4096, 4096), 4096);
     assert_memory_equal(back, data, 4096);
 
-    assert_int_equal(img_rbd_remove(io, clone), 0);
-    assert_int_equal(img_rbd_children(io, parent, IMG_SNAP_NAME, &kids), 0);
+    assert_int_equal(st_rbd_remove(io, clone), 0);
+    assert_int_equal(st_rbd_children(io, parent, IMG_SNAP_NAME, &kids), 0);
     assert_int_equal(kids, 0);
-    assert_int_equal(img_rbd_remove(io, parent), 0);
-    assert_int_equal(img_rbd_remove(io, parent), -ENOENT);
-    assert_int_equal(img_rbd_size(io, parent, NULL, &size), -ENOENT);
-    assert_int_equal(img_rbd_children(io, parent, IMG_SNAP_NAME, &kids), -ENOENT);
-    assert_int_equal(img_rbd_snap_protect(io, parent, IMG_SNAP_NAME), -ENOENT);
-    assert_int_equal(img_rbd_clone(io, parent, IMG_SNAP_NAME, io, clone, 0), -ENOENT);
+    assert_int_equal(st_rbd_remove(io, parent), 0);
+    assert_int_equal(st_rbd_remove(io, parent), -ENOENT);
+    assert_int_equal(st_rbd_size(io, parent, NULL, &size), -ENOENT);
+    assert_int_equal(st_rbd_children(io, parent, IMG_SNAP_NAME, &kids), -ENOENT);
+    assert_int_equal(st_rbd_snap_protect(io, parent, IMG_SNAP_NAME), -ENOENT);
+    assert_int_equal(st_rbd_clone(io, parent, IMG_SNAP_NAME, io, clone, 0), -ENOENT);
     free(data);
     free(back);
 }
@@ -555,12 +491,12 @@ static void test_clone_keeps_parent_size(void **state)
     w = write_image(parent, (int64_t)n, 0, data, n, chunks, 1);
     assert_int_equal(img_writer_finish(w, &written, NULL, NULL), 0);
     img_writer_destroy(w);
-    assert_int_equal(img_rbd_snap_protect(io, parent, IMG_SNAP_NAME), 0);
-    assert_int_equal(img_rbd_clone(io, parent, IMG_SNAP_NAME, io, clone, MiB), 0);
-    assert_int_equal(img_rbd_size(io, clone, NULL, &size), 0);
+    assert_int_equal(st_rbd_snap_protect(io, parent, IMG_SNAP_NAME), 0);
+    assert_int_equal(st_rbd_clone(io, parent, IMG_SNAP_NAME, io, clone, MiB), 0);
+    assert_int_equal(st_rbd_size(io, clone, NULL, &size), 0);
     assert_int_equal(size, n);
-    assert_int_equal(img_rbd_remove(io, clone), 0);
-    assert_int_equal(img_rbd_remove(io, parent), 0);
+    assert_int_equal(st_rbd_remove(io, clone), 0);
+    assert_int_equal(st_rbd_remove(io, parent), 0);
     free(data);
 }
 

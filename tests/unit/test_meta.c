@@ -716,10 +716,12 @@ static void test_lease_basic(void **state)
     assert_int_equal(l.expires_ms, now + 15000);
     assert_string_equal(l.op, "create");
     assert_record(A.m, &K_LEASE, "rec", 1, "{}");
-    /* Re-acquiring our own lease refreshes it. */
-    assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "rec", oa, "extend", now, 20000), 0);
+    /* A live lease is exclusive against its own owner too (one operation at
+     * a time); renewing is how the owner extends it. */
+    assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "rec", oa, "extend", now, 20000), -EBUSY);
+    assert_int_equal(st_lease_renew(A.m, &K_LEASE, "rec", oa, now, 20000), 0);
     assert_int_equal(st_lease_get(A.m, &K_LEASE, "rec", &l), 0);
-    assert_string_equal(l.op, "extend");
+    assert_string_equal(l.op, "create");
     assert_int_equal(l.expires_ms, now + 20000);
     /* Once expired, another owner takes it; the old owner has lost it. */
     assert_int_equal(st_lease_acquire(B.m, &K_LEASE, "rec", ob, "delete", now + 20000, 10000), 0);

@@ -192,6 +192,7 @@ port = $PORT_COMPUTE
 
 [blockd]
 port = $PORT_VOLUME
+image_url = http://127.0.0.1:$PORT_IMAGE
 
 [computed]
 port = $PORT_AGENT

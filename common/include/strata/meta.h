@@ -99,8 +99,9 @@ struct st_lease {
     char op[64];        /* e.g. "create", "delete", "extend" */
 };
 
-/* Take the lease: -EBUSY if another owner holds an unexpired one at now_ms,
- * -ENOENT if the record does not exist.  Re-acquiring our own lease refreshes it. */
+/* Take the lease: -EBUSY while anyone (this owner too: one operation per
+ * record at a time) holds a lease that is not stale at now_ms, -ENOENT if the
+ * record does not exist.  Use st_lease_renew to extend a lease one holds. */
 int st_lease_acquire(struct st_meta *m, const struct st_meta_kind *k, const char *id,
                      const char *owner, const char *op, int64_t now_ms, int64_t ttl_ms);
 /* Extend our lease: -ESTALE if we no longer hold it. */

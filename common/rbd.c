@@ -1,14 +1,18 @@
-/* rbd_ops.c — the image-level RBD operations around the data path: size,
- * protected snapshot, copy-on-write clone, children count, full removal and
- * listing.  Each opens the image for just the call; librados' op timeouts
- * bound every call. */
+/* rbd.c — RBD image operations shared by the daemons: create, size, resize,
+ * snapshots, copy-on-write clone, flatten, parent chain, children count, full
+ * removal and listing.  Each opens the image for just the call; librados' op
+ * timeouts bound every call. */
+#include "strata/rbd.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rbd_io.h"
 #include "strata/log.h"
+
+/* A parent chain longer than this is taken as a loop (librbd allows far less). */
+#define ST_RBD_MAX_DEPTH 256u
 
 /* librbd calls the progress callback unconditionally: it may not be NULL. */
 static int no_progress(uint64_t done, uint64_t total, void *arg)
@@ -19,7 +23,7 @@ static int no_progress(uint64_t done, uint64_t total, void *arg)
     return 0;
 }
 
-int img_rbd_size(rados_ioctx_t ioctx, const char *name, const char *snap, uint64_t *size)
+int st_rbd_size(rados_ioctx_t ioctx, const char *name, const char *snap, uint64_t *size)
 {
     rbd_image_t img;
     int rc;
@@ -37,18 +41,56 @@ int img_rbd_size(rados_ioctx_t ioctx, const char *name, const char *snap, uint64
     return rc;
 }
 
-int img_rbd_snap_protect(rados_ioctx_t ioctx, const char *name, const char *snap)
+/* Open name (read-write) for one call: -ENOENT quietly, other errors logged. */
+static int open_image(rados_ioctx_t ioctx, const char *name, rbd_image_t *img)
+{
+    int rc = rbd_open(ioctx, name, img, NULL);
+
+    if (rc < 0 && rc != -ENOENT)
+        st_error("cannot open rbd image %s: %s", name, strerror(-rc));
+    return rc;
+}
+
+int st_rbd_create(rados_ioctx_t ioctx, const char *name, uint64_t size)
+{
+    rbd_image_options_t opts;
+    int rc;
+
+    /* No options: the cluster's rbd default features, striping and order (22). */
+    rbd_image_options_create(&opts);
+    rc = rbd_create4(ioctx, name, size, opts);
+    rbd_image_options_destroy(opts);
+    if (rc == -EEXIST)
+        st_info("rbd image %s already exists", name);
+    else if (rc < 0)
+        st_error("cannot create rbd image %s (%" PRIu64 " bytes): %s", name, size, strerror(-rc));
+    return rc;
+}
+
+int st_rbd_resize(rados_ioctx_t ioctx, const char *name, uint64_t size)
+{
+    rbd_image_t img;
+    int rc;
+
+    rc = open_image(ioctx, name, &img);
+    if (rc < 0)
+        return rc;
+    rc = rbd_resize2(img, size, false, no_progress, NULL);
+    if (rc < 0)
+        st_error("cannot resize rbd image %s to %" PRIu64 " bytes: %s", name, size, strerror(-rc));
+    rbd_close(img);
+    return rc;
+}
+
+int st_rbd_snap_create(rados_ioctx_t ioctx, const char *name, const char *snap, bool protect)
 {
     rbd_image_t img;
     bool exists = false;
     int rc;
 
-    rc = rbd_open(ioctx, name, &img, NULL);
-    if (rc < 0) {
-        if (rc != -ENOENT)
-            st_error("cannot open rbd image %s: %s", name, strerror(-rc));
+    rc = open_image(ioctx, name, &img);
+    if (rc < 0)
         return rc;
-    }
     rc = rbd_snap_exists(img, snap, &exists);
     if (rc == 0 && !exists) {
         rc = rbd_snap_create(img, snap);
@@ -57,7 +99,7 @@ int img_rbd_snap_protect(rados_ioctx_t ioctx, const char *name, const char *snap
     }
     if (rc < 0) {
         st_error("rbd image %s: cannot create snapshot %s: %s", name, snap, strerror(-rc));
-    } else {
+    } else if (protect) {
         rc = rbd_snap_protect(img, snap);
         if (rc == -EBUSY) /* already protected */
             rc = 0;
@@ -68,8 +110,13 @@ int img_rbd_snap_protect(rados_ioctx_t ioctx, const char *name, const char *snap
     return rc;
 }
 
-int img_rbd_clone(rados_ioctx_t parent_ioctx, const char *parent, const char *snap,
-                  rados_ioctx_t dst_ioctx, const char *dst_name, uint64_t size)
+int st_rbd_snap_protect(rados_ioctx_t ioctx, const char *name, const char *snap)
+{
+    return st_rbd_snap_create(ioctx, name, snap, true);
+}
+
+int st_rbd_clone(rados_ioctx_t parent_ioctx, const char *parent, const char *snap,
+                 rados_ioctx_t dst_ioctx, const char *dst_name, uint64_t size)
 {
     rbd_image_options_t opts;
     rbd_image_t img = NULL;
@@ -128,7 +175,7 @@ static int list_children(rbd_image_t img, rbd_linked_image_spec_t **out, size_t 
     return 0;
 }
 
-int img_rbd_children(rados_ioctx_t ioctx, const char *name, const char *snap, size_t *count)
+int st_rbd_children(rados_ioctx_t ioctx, const char *name, const char *snap, size_t *count)
 {
     rbd_linked_image_spec_t *v = NULL;
     rbd_image_t img;
@@ -153,6 +200,163 @@ int img_rbd_children(rados_ioctx_t ioctx, const char *name, const char *snap, si
         *count = live;
     }
     rbd_close(img);
+    return rc;
+}
+
+int st_rbd_snap_remove(rados_ioctx_t ioctx, const char *name, const char *snap)
+{
+    rbd_linked_image_spec_t *v = NULL;
+    rbd_image_t img;
+    bool exists = false;
+    size_t nc = 0;
+    int prot = 0, rc;
+
+    rc = open_image(ioctx, name, &img);
+    if (rc < 0)
+        return rc;
+    rc = rbd_snap_exists(img, snap, &exists);
+    if (rc == 0 && !exists) {
+        rbd_close(img);
+        return -ENOENT;
+    }
+    /* Clones (live or in the trash) pin the snapshot whether protected or not:
+     * with clone v2 librbd would otherwise move it to the trash namespace. */
+    if (rc == 0)
+        rc = rbd_snap_set(img, snap);
+    if (rc == 0) {
+        rc = list_children(img, &v, &nc);
+        rbd_snap_set(img, NULL);
+    }
+    if (rc == 0) {
+        rbd_linked_image_spec_list_cleanup(v, nc);
+        free(v);
+        if (nc) {
+            st_info("rbd image %s@%s has %zu clone(s): not removed", name, snap, nc);
+            rbd_close(img);
+            return -EBUSY;
+        }
+        rc = rbd_snap_is_protected(img, snap, &prot);
+    }
+    if (rc == 0 && prot)
+        rc = rbd_snap_unprotect(img, snap);
+    if (rc == 0)
+        rc = rbd_snap_remove(img, snap);
+    if (rc == -EBUSY)
+        st_info("rbd image %s@%s gained a clone: not removed", name, snap);
+    else if (rc == -ENOENT)
+        st_info("rbd image %s@%s was removed meanwhile", name, snap);
+    else if (rc < 0)
+        st_error("rbd image %s: cannot remove snapshot %s: %s", name, snap, strerror(-rc));
+    rbd_close(img);
+    return rc;
+}
+
+int st_rbd_rollback(rados_ioctx_t ioctx, const char *name, const char *snap)
+{
+    rbd_image_t img;
+    int rc;
+
+    rc = open_image(ioctx, name, &img);
+    if (rc < 0)
+        return rc;
+    rc = rbd_snap_rollback_with_progress(img, snap, no_progress, NULL);
+    if (rc < 0 && rc != -ENOENT)
+        st_error("cannot roll rbd image %s back to %s: %s", name, snap, strerror(-rc));
+    rbd_close(img);
+    return rc;
+}
+
+int st_rbd_flatten(rados_ioctx_t ioctx, const char *name)
+{
+    rbd_image_t img;
+    int rc;
+
+    rc = open_image(ioctx, name, &img);
+    if (rc < 0)
+        return rc;
+    rc = rbd_flatten_with_progress(img, no_progress, NULL);
+    if (rc < 0)
+        st_error("cannot flatten rbd image %s: %s", name, strerror(-rc));
+    rbd_close(img);
+    return rc;
+}
+
+/* Open the parent described by spec@snap read-only, in its own pool (and
+ * namespace); *pio is the I/O context the caller destroys after closing. */
+static int open_parent(rados_ioctx_t ioctx, const rbd_linked_image_spec_t *spec,
+                       const rbd_snap_spec_t *snap, rados_ioctx_t *pio, rbd_image_t *img)
+{
+    int rc;
+
+    rc = rados_ioctx_create(rados_ioctx_get_cluster(ioctx), spec->pool_name, pio);
+    if (rc < 0)
+        return rc;
+    rados_ioctx_set_namespace(*pio, spec->pool_namespace);
+    /* By id: a parent in the trash keeps its id but has no name. */
+    rc = rbd_open_by_id_read_only(*pio, spec->image_id, img, NULL);
+    if (rc == 0) {
+        rc = rbd_snap_set_by_id(*img, snap->id);
+        if (rc < 0)
+            rbd_close(*img);
+    }
+    if (rc < 0)
+        rados_ioctx_destroy(*pio);
+    return rc;
+}
+
+int st_rbd_parent_depth(rados_ioctx_t ioctx, const char *name, unsigned *depth)
+{
+    rados_ioctx_t cur_io = NULL;
+    rbd_image_t img;
+    unsigned n = 0;
+    int rc;
+
+    rc = rbd_open_read_only(ioctx, name, &img, NULL);
+    if (rc < 0) {
+        if (rc != -ENOENT)
+            st_error("cannot open rbd image %s: %s", name, strerror(-rc));
+        return rc;
+    }
+    for (;;) {
+        rbd_linked_image_spec_t spec;
+        rbd_snap_spec_t snap;
+        rados_ioctx_t pio;
+        rbd_image_t parent;
+
+        rc = rbd_get_parent(img, &spec, &snap);
+        if (rc == -ENOENT) { /* no parent: the top of the chain */
+            rc = 0;
+            break;
+        }
+        if (rc < 0) {
+            st_error("rbd image %s: cannot read its parent at depth %u: %s", name, n,
+                     strerror(-rc));
+            break;
+        }
+        if (++n > ST_RBD_MAX_DEPTH) {
+            st_error("rbd image %s: parent chain longer than %u", name, ST_RBD_MAX_DEPTH);
+            rc = -ELOOP;
+        } else {
+            rc = open_parent(ioctx, &spec, &snap, &pio, &parent);
+            if (rc < 0)
+                st_error("rbd image %s: cannot open its ancestor %s/%s@%s: %s", name,
+                         spec.pool_name, spec.image_name, snap.name, strerror(-rc));
+        }
+        rbd_linked_image_spec_cleanup(&spec);
+        rbd_snap_spec_cleanup(&snap);
+        if (rc < 0)
+            break;
+        rbd_close(img);
+        if (cur_io)
+            rados_ioctx_destroy(cur_io);
+        img = parent;
+        cur_io = pio;
+    }
+    rbd_close(img);
+    if (cur_io)
+        rados_ioctx_destroy(cur_io);
+    if (rc == 0)
+        *depth = n;
     return rc;
 }
 
@@ -212,7 +416,7 @@ static int check_no_children(rbd_image_t img, const char *name, const rbd_snap_i
     return 0;
 }
 
-int img_rbd_remove(rados_ioctx_t ioctx, const char *name)
+int st_rbd_remove(rados_ioctx_t ioctx, const char *name)
 {
     rbd_snap_info_t *snaps = NULL;
     rbd_image_t img = NULL;
@@ -264,7 +468,7 @@ out:
     return rc;
 }
 
-int img_rbd_list(rados_ioctx_t ioctx, char ***names, size_t *count)
+int st_rbd_list(rados_ioctx_t ioctx, char ***names, size_t *count)
 {
     rbd_image_spec_t *v = NULL;
     char **out = NULL;
@@ -299,7 +503,7 @@ int img_rbd_list(rados_ioctx_t ioctx, char ***names, size_t *count)
     rbd_image_spec_list_cleanup(v, n);
     free(v);
     if (rc < 0) {
-        img_rbd_list_free(out, n);
+        st_rbd_list_free(out, n);
         return rc;
     }
     *names = out;
@@ -307,7 +511,7 @@ int img_rbd_list(rados_ioctx_t ioctx, char ***names, size_t *count)
     return 0;
 }
 
-void img_rbd_list_free(char **names, size_t count)
+void st_rbd_list_free(char **names, size_t count)
 {
     if (!names)
         return;

@@ -1,0 +1,471 @@
+/* api_volumes.c — the Cinder Block Storage API v3 of blockd: every v3 handler
+ * first settles the microversion and the URL's project (v3_begin), then checks
+ * the request with vol_json.c, calls vol_service.h and answers with Cinder's
+ * status codes and views.  No Ceph calls here. */
+#include "api_volumes.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vol_json.h"
+#include "vol_service.h"
+
+_Static_assert(VOLJ_MSG_MAX <= VOL_MSG_MAX, "vol_json messages must fit VOL_MSG_MAX");
+
+#define BASE_MAX 300
+
+/* What every v3 handler knows once v3_begin has passed. */
+struct v3 {
+    struct volj_ctx ctx;
+    char base[BASE_MAX];
+};
+
+typedef int (*v3_fn)(struct st_req *r, const struct v3 *v);
+
+/* ---- helpers ---- */
+
+static struct vol_service *svc(const struct st_req *r)
+{
+    return st_req_app(r);
+}
+
+static const struct st_auth_ctx *who(const struct st_req *r)
+{
+    return st_req_auth(r);
+}
+
+static bool is_admin(const struct st_req *r)
+{
+    const struct st_auth_ctx *a = st_req_auth(r);
+
+    return a && a->is_admin;
+}
+
+/* Answer a failure with the service's (or vol_json's) message when there is
+ * one, Cinder's text for an unknown volume/snapshot, else the status's
+ * generic text (from the common layer).  Returns rc for the handler. */
+static int fail(struct st_req *r, int rc, const char *msg, const char *kind, const char *id)
+{
+    if (msg && msg[0])
+        st_reply_error(r, st_errno_to_http(rc), "%s", msg);
+    else if (rc == -ENOENT && kind && id)
+        st_reply_error(r, 404, "%s %s could not be found.", kind, id);
+    return rc;
+}
+
+static int reply_doc(struct st_req *r, unsigned status, json_t *doc)
+{
+    return doc ? st_reply_json(r, status, doc) : -ENOMEM;
+}
+
+/* {"<member>": view} (takes view). */
+static int reply_one(struct st_req *r, unsigned status, const char *member, json_t *view)
+{
+    return reply_doc(r, status, view ? json_pack("{s:o}", member, view) : NULL);
+}
+
+static const char *query_get(void *arg, const char *name, size_t nth)
+{
+    return st_req_query_nth(arg, name, nth);
+}
+
+/* Microversion (406/400 when unusable), its reply headers, the URL's project
+ * (the caller's own unless admin) and the links' base URL. */
+static int v3_begin(struct st_req *r, struct v3 *v)
+{
+    const char *project = st_req_param(r, "project_id");
+    const struct st_auth_ctx *a = who(r);
+    char msg[VOLJ_MSG_MAX] = "", hdr[32];
+    unsigned mv = 0;
+    int rc = volj_microversion(st_req_header(r, "OpenStack-API-Version"),
+                               st_req_header(r, "X-OpenStack-Volume-API-Version"), &mv, msg);
+
+    st_reply_header(r, "Vary", "OpenStack-API-Version");
+    if (rc < 0) {
+        st_reply_error(r, rc == -ERANGE ? 406 : 400, "%s", msg);
+        return rc;
+    }
+    snprintf(hdr, sizeof(hdr), "volume 3.%u", mv);
+    st_reply_header(r, "OpenStack-API-Version", hdr);
+    if (!a || !project || (!a->is_admin && strcmp(project, a->project_id) != 0)) {
+        st_reply_error(r, 403, "Project ID in the URL does not match the token's project.");
+        return -EPERM;
+    }
+    if (volj_base_url(st_req_header(r, "Host"), v->base, sizeof(v->base)) < 0)
+        return -EINVAL;
+    v->ctx = (struct volj_ctx){v->base, project, mv, a->is_admin};
+    return 0;
+}
+
+static int v3_run(struct st_req *r, v3_fn fn)
+{
+    struct v3 v;
+    int rc = v3_begin(r, &v);
+
+    return rc < 0 ? rc : fn(r, &v);
+}
+
+/* One route handler per v3 function. */
+#define V3_HANDLER(fn)                                                                             \
+    static int h_##fn(struct st_req *r)                                                            \
+    {                                                                                              \
+        return v3_run(r, fn);                                                                      \
+    }
+
+/* ---- documents ---- */
+
+static int h_root(struct st_req *r)
+{
+    return reply_doc(r, 300, volj_versions(st_req_header(r, "Host")));
+}
+
+static int h_v3_root(struct st_req *r)
+{
+    return reply_doc(r, 200, volj_version(st_req_header(r, "Host")));
+}
+
+/* ---- volumes ---- */
+
+static int reply_volume(struct st_req *r, const struct v3 *v, unsigned status, const json_t *rec,
+                        enum volj_view_kind kind)
+{
+    return reply_one(r, status, "volume", volj_volume_view(rec, kind, &v->ctx));
+}
+
+static int volume_create(struct st_req *r, const struct v3 *v)
+{
+    char msg[VOL_MSG_MAX] = "";
+    struct volj_create c;
+    json_t *body = NULL, *rec = NULL;
+    int rc = st_req_json(r, &body);
+
+    if (rc < 0)
+        return rc;
+    rc = volj_volume_create(body, &c, msg);
+    if (rc == 0) {
+        struct vol_create_req req = {
+            .name = c.name,
+            .description = c.description,
+            .size_gb = c.size_gb,
+            .snapshot_id = c.snapshot_id,
+            .source_volid = c.source_volid,
+            .image_id = c.image_id,
+            .volume_type = c.volume_type,
+            .availability_zone = c.availability_zone,
+            .metadata = c.metadata,
+        };
+        rc = vol_create(svc(r), who(r), &req, &rec, msg);
+    }
+    rc = rc == 0 ? reply_volume(r, v, 202, rec, VOLJ_BASIC) : fail(r, rc, msg, NULL, NULL);
+    json_decref(body);
+    json_decref(rec);
+    return rc;
+}
+
+static int volume_show(struct st_req *r, const struct v3 *v)
+{
+    const char *id = st_req_param(r, "id");
+    json_t *rec = NULL;
+    int rc = vol_get(svc(r), who(r), id, &rec);
+
+    rc = rc == 0 ? reply_volume(r, v, 200, rec, VOLJ_DETAIL) : fail(r, rc, NULL, "Volume", id);
+    json_decref(rec);
+    return rc;
+}
+
+typedef int (*list_fn)(struct vol_service *s, const struct st_auth_ctx *who, bool all_projects,
+                       const struct vol_filter *filters, size_t nfilters, json_t **out);
+typedef int (*get_fn)(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                      json_t **out);
+
+/* The visible, filtered, sorted page of a list and its total. */
+static int list_page(struct st_req *r, const struct volj_list_query *q, list_fn list, get_fn get,
+                     json_t **page, bool *more, size_t *count)
+{
+    struct vol_filter filters[VOLJ_FILTERS_MAX];
+    json_t *all = NULL, *mrec = NULL;
+    size_t n = 0;
+    int rc;
+
+    for (size_t i = 0; i < q->nfilter; i++) {
+        if (q->filter[i].service)
+            filters[n++] = (struct vol_filter){q->filter[i].name, q->filter[i].value};
+    }
+    rc = list(svc(r), who(r), q->all_tenants && is_admin(r), filters, n, &all);
+    if (rc < 0)
+        return fail(r, rc, NULL, NULL, NULL);
+    volj_list_filter(all, q);
+    *count = json_array_size(all);
+    rc = volj_list_page(all, q, NULL, page, more);
+    if (rc == -ENOENT) {
+        /* A marker filtered out of the set is placed by its own record. */
+        if (get(svc(r), who(r), q->marker, &mrec) == 0)
+            rc = volj_list_page(all, q, mrec, page, more);
+        else
+            st_reply_error(r, 404, "Marker %s could not be found.", q->marker);
+    }
+    json_decref(mrec);
+    json_decref(all);
+    return rc;
+}
+
+typedef json_t *(*view_fn)(const json_t *rec, int kind, const struct volj_ctx *c);
+
+static json_t *volume_list_view(const json_t *rec, int kind, const struct volj_ctx *c)
+{
+    return volj_volume_view(rec, (enum volj_view_kind)kind, c);
+}
+
+static json_t *snapshot_list_view(const json_t *rec, int kind, const struct volj_ctx *c)
+{
+    return volj_snapshot_view(rec, kind == VOLJ_DETAIL, c);
+}
+
+static int reply_list(struct st_req *r, const struct v3 *v, const struct volj_list_query *q,
+                      const json_t *page, bool more, size_t count, bool detail, view_fn fn)
+{
+    json_t *views = json_array(), *rec;
+    const char *next = NULL;
+    size_t i;
+
+    json_array_foreach(page, i, rec)
+    {
+        if (!views || json_array_append_new(
+                          views, fn(rec, detail ? VOLJ_DETAIL : VOLJ_SUMMARY, &v->ctx)) < 0) {
+            json_decref(views);
+            return -ENOMEM;
+        }
+        next = json_string_value(json_object_get(rec, "id"));
+    }
+    return reply_doc(r, 200, volj_list_body(views, q, &v->ctx, detail, more ? next : NULL, count));
+}
+
+static int list_common(struct st_req *r, const struct v3 *v, enum volj_list_kind kind, bool detail)
+{
+    bool vols = kind == VOLJ_LIST_VOLUMES;
+    struct volj_list_query q;
+    char msg[VOL_MSG_MAX] = "";
+    json_t *page = NULL;
+    bool more = false;
+    size_t count = 0;
+    int rc = volj_list_parse(kind, query_get, r, v->ctx.mv, &q, msg);
+
+    if (rc < 0)
+        return fail(r, rc, msg, NULL, NULL);
+    rc = list_page(r, &q, vols ? vol_list : snap_list, vols ? vol_get : snap_get, &page, &more,
+                   &count);
+    if (rc == 0)
+        rc = reply_list(r, v, &q, page, more, count, detail,
+                        vols ? volume_list_view : snapshot_list_view);
+    json_decref(page);
+    volj_list_query_clear(&q);
+    return rc;
+}
+
+static int volume_list(struct st_req *r, const struct v3 *v)
+{
+    return list_common(r, v, VOLJ_LIST_VOLUMES, false);
+}
+
+static int volume_list_detail(struct st_req *r, const struct v3 *v)
+{
+    return list_common(r, v, VOLJ_LIST_VOLUMES, true);
+}
+
+static int volume_update(struct st_req *r, const struct v3 *v)
+{
+    const char *id = st_req_param(r, "id");
+    char msg[VOL_MSG_MAX] = "";
+    struct volj_update u;
+    json_t *body = NULL, *rec = NULL;
+    int rc = st_req_json(r, &body);
+
+    if (rc < 0)
+        return rc;
+    rc = volj_volume_update(body, &u, msg);
+    if (rc == 0)
+        rc = vol_update(svc(r), who(r), id, u.name, u.description, u.metadata, &rec, msg);
+    rc = rc == 0 ? reply_volume(r, v, 200, rec, VOLJ_BASIC) : fail(r, rc, msg, "Volume", id);
+    json_decref(body);
+    json_decref(rec);
+    return rc;
+}
+
+static int volume_delete(struct st_req *r, const struct v3 *v)
+{
+    const char *id = st_req_param(r, "id"), *cascade = st_req_query(r, "cascade");
+    char msg[VOL_MSG_MAX] = "";
+    bool all = false;
+    int rc;
+
+    (void)v;
+    if (cascade && volj_bool_parse(cascade, &all) < 0) {
+        st_reply_error(r, 400, "Invalid input received: cascade must be a boolean.");
+        return -EINVAL;
+    }
+    rc = vol_delete(svc(r), who(r), id, all, msg);
+    return rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Volume", id);
+}
+
+static int volume_action(struct st_req *r, const struct v3 *v)
+{
+    const char *id = st_req_param(r, "id");
+    char msg[VOL_MSG_MAX] = "";
+    struct volj_action a;
+    json_t *body = NULL;
+    int rc = st_req_json(r, &body);
+
+    (void)v;
+    if (rc < 0)
+        return rc;
+    rc = volj_volume_action(body, &a, msg);
+    if (rc == 0 && a.kind == VOLJ_ACT_EXTEND) {
+        rc = vol_extend(svc(r), who(r), id, a.new_size, msg);
+    } else if (rc == 0 && !is_admin(r)) {
+        rc = -EPERM;
+        snprintf(msg, sizeof(msg),
+                 "Policy doesn't allow "
+                 "volume_extension:volume_admin_actions:reset_status to be "
+                 "performed.");
+    } else if (rc == 0) {
+        rc = vol_reset_status(svc(r), who(r), id, a.status, msg);
+    }
+    rc = rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Volume", id);
+    json_decref(body);
+    return rc;
+}
+
+/* ---- snapshots ---- */
+
+static int reply_snapshot(struct st_req *r, const struct v3 *v, unsigned status, const json_t *rec,
+                          bool extended)
+{
+    return reply_one(r, status, "snapshot", volj_snapshot_view(rec, extended, &v->ctx));
+}
+
+static int snapshot_create(struct st_req *r, const struct v3 *v)
+{
+    char msg[VOL_MSG_MAX] = "";
+    struct volj_snap_create c = {0};
+    json_t *body = NULL, *rec = NULL;
+    int rc = st_req_json(r, &body);
+
+    if (rc < 0)
+        return rc;
+    rc = volj_snapshot_create(body, &c, msg);
+    if (rc == 0)
+        rc = snap_create(svc(r), who(r), c.volume_id, c.name, c.description, c.force, c.metadata,
+                         &rec, msg);
+    rc = rc == 0 ? reply_snapshot(r, v, 202, rec, false) : fail(r, rc, msg, "Volume", c.volume_id);
+    json_decref(body);
+    json_decref(rec);
+    return rc;
+}
+
+static int snapshot_show(struct st_req *r, const struct v3 *v)
+{
+    const char *id = st_req_param(r, "id");
+    json_t *rec = NULL;
+    int rc = snap_get(svc(r), who(r), id, &rec);
+
+    rc = rc == 0 ? reply_snapshot(r, v, 200, rec, true) : fail(r, rc, NULL, "Snapshot", id);
+    json_decref(rec);
+    return rc;
+}
+
+static int snapshot_list(struct st_req *r, const struct v3 *v)
+{
+    return list_common(r, v, VOLJ_LIST_SNAPSHOTS, false);
+}
+
+static int snapshot_list_detail(struct st_req *r, const struct v3 *v)
+{
+    return list_common(r, v, VOLJ_LIST_SNAPSHOTS, true);
+}
+
+static int snapshot_update(struct st_req *r, const struct v3 *v)
+{
+    const char *id = st_req_param(r, "id");
+    char msg[VOL_MSG_MAX] = "";
+    struct volj_update u;
+    json_t *body = NULL, *rec = NULL;
+    int rc = st_req_json(r, &body);
+
+    if (rc < 0)
+        return rc;
+    rc = volj_snapshot_update(body, &u, msg);
+    if (rc == 0)
+        rc = snap_update(svc(r), who(r), id, u.name, u.description, NULL, &rec, msg);
+    rc = rc == 0 ? reply_snapshot(r, v, 200, rec, false) : fail(r, rc, msg, "Snapshot", id);
+    json_decref(body);
+    json_decref(rec);
+    return rc;
+}
+
+static int snapshot_delete(struct st_req *r, const struct v3 *v)
+{
+    const char *id = st_req_param(r, "id");
+    char msg[VOL_MSG_MAX] = "";
+    int rc = snap_delete(svc(r), who(r), id, msg);
+
+    (void)v;
+    return rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Snapshot", id);
+}
+
+/* ---- volume types: the one default type ---- */
+
+static int type_list(struct st_req *r, const struct v3 *v)
+{
+    (void)v;
+    return reply_doc(r, 200, volj_types());
+}
+
+static int type_show(struct st_req *r, const struct v3 *v)
+{
+    const char *id = st_req_param(r, "id");
+
+    (void)v;
+    if (!volj_type_is_default(id))
+        return st_reply_error(r, 404, "Volume type %s could not be found.", id);
+    return reply_one(r, 200, "volume_type", volj_type_view());
+}
+
+V3_HANDLER(volume_create)
+V3_HANDLER(volume_show)
+V3_HANDLER(volume_list)
+V3_HANDLER(volume_list_detail)
+V3_HANDLER(volume_update)
+V3_HANDLER(volume_delete)
+V3_HANDLER(volume_action)
+V3_HANDLER(snapshot_create)
+V3_HANDLER(snapshot_show)
+V3_HANDLER(snapshot_list)
+V3_HANDLER(snapshot_list_detail)
+V3_HANDLER(snapshot_update)
+V3_HANDLER(snapshot_delete)
+V3_HANDLER(type_list)
+V3_HANDLER(type_show)
+
+/* clang-format off */
+const struct st_route vol_api_routes[] = {
+    {"GET",    "/",                                     h_root,                 ST_ROUTE_PUBLIC, NULL, NULL},
+    {"GET",    "/v3",                                   h_v3_root,              ST_ROUTE_PUBLIC, NULL, NULL},
+    {"POST",   "/v3/{project_id}/volumes",              h_volume_create,        0, NULL, NULL},
+    {"GET",    "/v3/{project_id}/volumes",              h_volume_list,          0, NULL, NULL},
+    {"GET",    "/v3/{project_id}/volumes/detail",       h_volume_list_detail,   0, NULL, NULL},
+    {"GET",    "/v3/{project_id}/volumes/{id}",         h_volume_show,          0, NULL, NULL},
+    {"PUT",    "/v3/{project_id}/volumes/{id}",         h_volume_update,        0, NULL, NULL},
+    {"DELETE", "/v3/{project_id}/volumes/{id}",         h_volume_delete,        0, NULL, NULL},
+    {"POST",   "/v3/{project_id}/volumes/{id}/action",  h_volume_action,        0, NULL, NULL},
+    {"POST",   "/v3/{project_id}/snapshots",            h_snapshot_create,      0, NULL, NULL},
+    {"GET",    "/v3/{project_id}/snapshots",            h_snapshot_list,        0, NULL, NULL},
+    {"GET",    "/v3/{project_id}/snapshots/detail",     h_snapshot_list_detail, 0, NULL, NULL},
+    {"GET",    "/v3/{project_id}/snapshots/{id}",       h_snapshot_show,        0, NULL, NULL},
+    {"PUT",    "/v3/{project_id}/snapshots/{id}",       h_snapshot_update,      0, NULL, NULL},
+    {"DELETE", "/v3/{project_id}/snapshots/{id}",       h_snapshot_delete,      0, NULL, NULL},
+    {"GET",    "/v3/{project_id}/types",                h_type_list,            0, NULL, NULL},
+    {"GET",    "/v3/{project_id}/types/{id}",           h_type_show,            0, NULL, NULL},
+    ST_ROUTE_END,
+};
+/* clang-format on */

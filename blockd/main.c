@@ -1,0 +1,34 @@
+/* main.c — strata-blockd: the block service (Cinder v3-compatible) on RBD.
+ * The descriptor below is all there is: options, routes, service life cycle. */
+#include "api_volumes.h"
+#include "options.h"
+#include "strata/daemon.h"
+#include "vol_service.h"
+
+static const struct st_route *const routes[] = { vol_api_routes, NULL };
+
+static int blockd_init(struct st_daemon *d, void **app)
+{
+    return vol_service_create(d, (struct vol_service **)app);
+}
+
+static void blockd_fini(struct st_daemon *d, void *app)
+{
+    (void)d;
+    vol_service_destroy(app);
+}
+
+static const struct st_daemon_desc blockd_desc = {
+    .name = "blockd",
+    .default_port = 8776,
+    .options = blockd_options,
+    .routes = routes,
+    .needs_rados = true,
+    .init = blockd_init,
+    .fini = blockd_fini,
+};
+
+int main(int argc, char **argv)
+{
+    return st_daemon_main(&blockd_desc, argc, argv);
+}

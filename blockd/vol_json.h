@@ -1,0 +1,168 @@
+/* vol_json.h — the Cinder Block Storage v3 shapes of blockd, as pure
+ * functions (no I/O): microversions and version documents, the volume,
+ * snapshot and volume-type views of stored records, request-body checks, and
+ * list filtering, sorting and paging with Cinder's *_links. */
+#ifndef BLOCKD_VOL_JSON_H
+#define BLOCKD_VOL_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Size of every `msg` buffer below (fits the service's VOL_MSG_MAX). */
+#define VOLJ_MSG_MAX 256
+#define VOLJ_MV_MIN 0       /* 3.0 */
+#define VOLJ_MV_MAX 70      /* 3.70: the fields of cinder-volume-show-mv3.70 */
+#define VOLJ_LIMIT_MAX 1000 /* Cinder's osapi_max_limit */
+#define VOLJ_DEFAULT_TYPE_NAME "__DEFAULT__"
+#define VOLJ_DEFAULT_TYPE_ID "5a8e2f2c-0b7e-4c2f-9b1f-5d7a0c3e9d10"
+
+/* Errors: -EINVAL (400), -EPERM (403), -ENOENT (404), -ERANGE (406, a
+ * microversion out of range), -ENOMEM; msg (VOLJ_MSG_MAX bytes) says why, in
+ * Cinder's words where it has some.  Nothing is written to an out-parameter
+ * on failure. */
+
+/* ---- microversions and documents ---- */
+/* The minor number of the "volume 3.N" a request asks for: from
+ * `OpenStack-API-Version` ("volume 3.44", "volume latest", possibly among
+ * other services' entries, comma-separated), else the legacy
+ * `X-OpenStack-Volume-API-Version` ("3.44"); neither → 3.0.  A malformed
+ * version → -EINVAL; major other than 3 or minor past VOLJ_MV_MAX → -ERANGE. */
+int volj_microversion(const char *header, const char *legacy, unsigned *minor, char *msg);
+/* "http://<host>" into buf (host from the Host header; "localhost" when
+ * absent or not a plausible host[:port]). */
+int volj_base_url(const char *host, char *buf, size_t len);
+/* GET /: {"versions": [v3.0]}; GET /v3/: {"version": v3.0}.  NULL: ENOMEM. */
+json_t *volj_versions(const char *host);
+json_t *volj_version(const char *host);
+
+/* ---- views ---- */
+enum volj_view_kind {
+    VOLJ_SUMMARY, /* id, name, links (GET /volumes) */
+    VOLJ_BASIC,   /* the detail view without the extension attributes (create, update) */
+    VOLJ_DETAIL,  /* + os-vol-tenant-attr, and for admins os-vol-host-attr/mig-status (show, detail)
+                   */
+};
+struct volj_ctx {
+    const char *base_url;   /* "http://host:port" */
+    const char *project_id; /* of the URL: links are under it */
+    unsigned mv;            /* microversion minor */
+    bool is_admin;
+};
+/* Cinder's JSON for a stored volume record: only the members Cinder shows
+ * (never "_s" or anything unknown), null/defaults where unset, times in
+ * Cinder's "YYYY-MM-DDTHH:MM:SS.ffffff" form.  NULL: ENOMEM. */
+json_t *volj_volume_view(const json_t *rec, enum volj_view_kind kind, const struct volj_ctx *c);
+/* The same for a snapshot (summary = detail without the extended attributes). */
+json_t *volj_snapshot_view(const json_t *rec, bool extended, const struct volj_ctx *c);
+/* A stored time (unix seconds, or ISO 8601 text) in Cinder's form; JSON null when unset. */
+json_t *volj_time(const json_t *v);
+/* The one volume type: its view, the {"volume_types": [...]} list, and
+ * whether an id ("default", its uuid or its name) names it. */
+json_t *volj_type_view(void);
+json_t *volj_types(void);
+bool volj_type_is_default(const char *id);
+
+/* ---- request bodies (parsed values are borrowed from the body) ---- */
+struct volj_create {
+    const char *name, *description;
+    int64_t size_gb; /* 0: the source's */
+    const char *snapshot_id, *source_volid, *image_id;
+    const char *volume_type; /* NULL = default */
+    const char *availability_zone;
+    const json_t *metadata; /* NULL = none */
+};
+/* POST /volumes: {"volume": {...}}. */
+int volj_volume_create(const json_t *body, struct volj_create *out, char *msg);
+struct volj_update {
+    const char *name, *description; /* NULL = unchanged */
+    const json_t *metadata;         /* NULL = unchanged */
+};
+/* PUT /volumes/{id} ({"volume": ...}) and PUT /snapshots/{id} ({"snapshot":
+ * ...}, no metadata): at least one known member, nothing else. */
+int volj_volume_update(const json_t *body, struct volj_update *out, char *msg);
+int volj_snapshot_update(const json_t *body, struct volj_update *out, char *msg);
+struct volj_snap_create {
+    const char *volume_id, *name, *description;
+    bool force;
+    const json_t *metadata;
+};
+/* POST /snapshots: {"snapshot": {...}}. */
+int volj_snapshot_create(const json_t *body, struct volj_snap_create *out, char *msg);
+/* POST /volumes/{id}/action. */
+enum volj_action_kind { VOLJ_ACT_EXTEND, VOLJ_ACT_RESET_STATUS };
+struct volj_action {
+    enum volj_action_kind kind;
+    int64_t new_size;   /* os-extend */
+    const char *status; /* os-reset_status */
+};
+int volj_volume_action(const json_t *body, struct volj_action *out, char *msg);
+/* Metadata as Cinder takes it: an object of ≤255-char strings under keys of
+ * [A-Za-z0-9-_:. /]{1,255}. */
+int volj_metadata_check(const json_t *md, char *msg);
+/* A boolean query/body word: true/false/1/0/yes/no/on/off/t/f/y/n. */
+int volj_bool_parse(const char *s, bool *out);
+
+/* ---- lists ---- */
+#define VOLJ_FILTERS_MAX 16
+#define VOLJ_SORT_MAX 8
+
+enum volj_list_kind { VOLJ_LIST_VOLUMES, VOLJ_LIST_SNAPSHOTS };
+typedef const char *(*volj_query_fn)(void *arg, const char *name, size_t nth);
+
+struct volj_list_filter {
+    const char *name;  /* record member ("name", "status", "volume_id"...) */
+    const char *value; /* borrowed from the query */
+    bool service;      /* a plain equality the service's list can apply */
+};
+struct volj_list_sort {
+    const char *key;
+    bool desc;
+};
+struct volj_list_arg {
+    const char *name, *value; /* borrowed from the query, repeated in next links */
+};
+struct volj_list_query {
+    enum volj_list_kind kind;
+    struct volj_list_arg arg[VOLJ_FILTERS_MAX + 8];
+    size_t narg;
+    struct volj_list_filter filter[VOLJ_FILTERS_MAX];
+    size_t nfilter;
+    json_t *metadata; /* metadata={"k":"v"} (owned: volj_list_query_clear) */
+    struct volj_list_sort sort[VOLJ_SORT_MAX + 2]; /* + created_at, id tie-breaks */
+    size_t nsort;
+    unsigned limit; /* VOLJ_LIMIT_MAX unless given */
+    bool limit_given;
+    unsigned offset;
+    const char *marker;
+    bool all_tenants; /* asked for (honoured for admins only) */
+    bool with_count;  /* 3.45 */
+};
+/* Parse the query of GET /volumes[/detail] or /snapshots[/detail]: filters
+ * (volumes: name, status, metadata, bootable, availability_zone, size,
+ * volume_type; snapshots: name, status, volume_id, metadata), all_tenants,
+ * limit, marker, offset (refused), sort=k[:dir],... or sort_key/sort_dir,
+ * with_count.  Unknown arguments are ignored (Cinder before 3.34). */
+int volj_list_parse(enum volj_list_kind kind, volj_query_fn get, void *arg, unsigned mv,
+                    struct volj_list_query *q, char *msg);
+void volj_list_query_clear(struct volj_list_query *q);
+/* Parse `metadata={"k": "v"}` (JSON or cinderclient's Python-literal quotes)
+ * into a new object of strings. */
+int volj_metadata_query(const char *text, json_t **out, char *msg);
+bool volj_list_match(const json_t *rec, const struct volj_list_query *q);
+/* Remove the records of `recs` (array) that do not match. */
+void volj_list_filter(json_t *recs, const struct volj_list_query *q);
+/* Sort `recs` in place, then return in *page (new array, new references) the
+ * `limit` records after the marker and *more whether any remain.  The marker
+ * is looked up in `recs` unless marker_rec is given (a marker filtered out of
+ * the set: placed by its sort keys); -ENOENT when absent. */
+int volj_list_page(json_t *recs, const struct volj_list_query *q, const json_t *marker_rec,
+                   json_t **page, bool *more);
+/* {"volumes"|"snapshots": views[, "count": total][, "*_links": [{"href", "rel":
+ * "next"}]]}: the next link is <base>/v3/<project>/<collection>[/detail]?
+ * with the query's own arguments and marker=next_marker.  Takes `views`. */
+json_t *volj_list_body(json_t *views, const struct volj_list_query *q, const struct volj_ctx *c,
+                       bool detail, const char *next_marker, size_t count);
+
+#endif

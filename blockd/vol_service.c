@@ -1,0 +1,1163 @@
+/* vol_service.c — volumes and snapshots: records, Cinder's state machine,
+ * tenancy, and the long operations on RBD.  Every long operation is recorded
+ * first with a lease (create: record + lease in one write), run by a worker
+ * whose lease the pool renews, and each of its steps is a fenced write, so a
+ * crash or a paused process never leaves a volume half-made or half-deleted. */
+#include "vol_service.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <rados/librados.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+#include "strata/config.h"
+#include "strata/daemon.h"
+#include "strata/httpc.h"
+#include "strata/log.h"
+#include "strata/meta.h"
+#include "strata/rados.h"
+#include "strata/rbd.h"
+#include "strata/workpool.h"
+
+#define GIB (1ULL << 30)
+#define NAME_MAX_LEN 96
+
+struct vol_service {
+    struct st_daemon *d;
+    struct st_meta *meta;
+    const char *owner;
+    rados_ioctx_t vols;
+    char pool[128];
+    char image_url[256];
+    char service_token[4200];
+    char az[64];
+    int max_depth;
+    int64_t ttl_ms;
+    int64_t reconcile_ms;
+    struct st_httpc *http;
+    struct st_workpool *workers;
+    pthread_t reconciler;
+    bool reconciler_started, stopping;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+};
+
+static int validate_rec(const json_t *d)
+{
+    return json_is_string(json_object_get(d, "id")) && json_is_string(json_object_get(d, "status"))
+               ? 0
+               : -EINVAL;
+}
+
+static const struct st_meta_kind vol_kind = { "volume", validate_rec };
+static const struct st_meta_kind snap_kind = { "snapshot", validate_rec };
+
+/* ---- the state machine ---- */
+
+enum vol_op { OP_DELETE, OP_EXTEND, OP_SNAPSHOT, OP_SNAPSHOT_FORCE, OP_SOURCE, OP_SNAP_DELETE };
+
+/* Which statuses each operation may start from (Cinder's rules). */
+static const struct {
+    enum vol_op op;
+    const char *const from[6];
+} rules[] = {
+    { OP_DELETE, { "available", "error", "error_restoring", "error_extending", "error_managing", NULL } },
+    { OP_EXTEND, { "available", NULL } },
+    { OP_SNAPSHOT, { "available", NULL } },
+    { OP_SNAPSHOT_FORCE, { "available", "in-use", NULL } },
+    { OP_SOURCE, { "available", "in-use", NULL } },
+    { OP_SNAP_DELETE, { "available", "error", "error_deleting", NULL } },
+};
+
+static const char *const *rule_from(enum vol_op op)
+{
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+        if (rules[i].op == op)
+            return rules[i].from;
+    return NULL;
+}
+
+static bool status_in(const char *status, const char *const *set)
+{
+    for (; set && *set; set++)
+        if (status && strcmp(status, *set) == 0)
+            return true;
+    return false;
+}
+
+/* ---- records ---- */
+
+static const char *rstr(const json_t *rec, const char *key)
+{
+    return json_string_value(json_object_get(rec, key));
+}
+
+static json_t *rpriv(json_t *rec)
+{
+    json_t *p = json_object_get(rec, "_s");
+    if (!json_is_object(p)) {
+        p = json_object();
+        json_object_set_new(rec, "_s", p);
+    }
+    return p;
+}
+
+static bool rhidden(const json_t *rec)
+{
+    return json_is_true(json_object_get(json_object_get(rec, "_s"), "deleted"));
+}
+
+static bool rvisible(const json_t *rec, const struct st_auth_ctx *who)
+{
+    const char *p = rstr(rec, "project_id");
+    return !rhidden(rec) && (who->is_admin || (p && strcmp(p, who->project_id) == 0));
+}
+
+/* Cinder's timestamp form. */
+static void now_ts(char *buf, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    char base[32];
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%06ld", base, ts.tv_nsec / 1000);
+}
+
+static void vol_rbd_name(const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, "volume-%s", id);
+}
+
+static void snap_rbd_name(const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, "snapshot-%s", id);
+}
+
+static int get_visible(struct vol_service *s, const struct st_meta_kind *k,
+                       const struct st_auth_ctx *who, const char *id, struct st_record *rec)
+{
+    int rc = st_meta_get(s->meta, k, id, rec);
+
+    if (rc == -EINVAL)
+        return -ENOENT;
+    if (rc < 0)
+        return rc;
+    if (!rvisible(rec->data, who)) {
+        st_record_cleanup(rec);
+        return -ENOENT;
+    }
+    return 0;
+}
+
+/* A status change guarded by the allowed current statuses; fenced when the
+ * caller holds the record's lease. */
+struct transition {
+    const char *const *from;   /* NULL = any */
+    const char *to;
+    const json_t *extra;       /* members to set ("_s" merged) */
+    char cur[32];              /* the status found (for messages) */
+};
+
+static int apply_transition(json_t *rec, void *arg)
+{
+    struct transition *t = arg;
+    const char *cur = rstr(rec, "status");
+    char now[40];
+
+    snprintf(t->cur, sizeof(t->cur), "%s", cur ? cur : "");
+    if (rhidden(rec))
+        return -ENOENT;
+    if (t->from && !status_in(cur, t->from))
+        return -ECANCELED;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)t->extra, k, v) {
+        if (strcmp(k, "_s") == 0)
+            json_object_update(rpriv(rec), v);
+        else
+            json_object_set(rec, k, v);
+    }
+    if (t->to)
+        json_object_set_new(rec, "status", json_string(t->to));
+    now_ts(now, sizeof(now));
+    json_object_set_new(rec, "updated_at", json_string(now));
+    return 0;
+}
+
+static int transition(struct vol_service *s, const struct st_meta_kind *k, const char *id,
+                      bool fenced, struct transition *t)
+{
+    return fenced ? st_meta_modify_as(s->meta, k, id, s->owner, apply_transition, t, NULL)
+                  : st_meta_modify(s->meta, k, id, apply_transition, t, NULL);
+}
+
+/* Fenced step of a job: to `to` from `from` (one status), with extra members. */
+static int step(struct vol_service *s, const struct st_meta_kind *k, const char *id,
+                const char *from, const char *to, json_t *extra)
+{
+    const char *fromset[2] = { from, NULL };
+    struct transition t = { from ? fromset : NULL, to, extra, "" };
+    int rc = transition(s, k, id, true, &t);
+
+    if (rc < 0)
+        st_warn("%s %s: not moved to %s: %s", k->name, id, to ? to : "(same)", strerror(-rc));
+    json_decref(extra);
+    return rc;
+}
+
+/* ---- jobs ---- */
+
+enum job_kind { JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_SNAP_CREATE, JOB_SNAP_DELETE };
+
+struct job {
+    struct vol_service *s;
+    enum job_kind kind;
+    char id[ST_META_ID_MAX + 1];
+};
+
+static void run_job(void *arg);
+
+/* Hand a leased operation on (kind, id) to a worker.  The caller holds the
+ * lease; the pool renews it and releases it when the job ends. */
+static int submit(struct vol_service *s, enum job_kind kind, const char *id)
+{
+    const struct st_meta_kind *k =
+        kind == JOB_SNAP_CREATE || kind == JOB_SNAP_DELETE ? &snap_kind : &vol_kind;
+    struct job *j = calloc(1, sizeof(*j));
+    int rc;
+
+    if (!j)
+        return -ENOMEM;
+    j->s = s;
+    j->kind = kind;
+    snprintf(j->id, sizeof(j->id), "%s", id);
+    rc = st_workpool_submit_leased(s->workers, s->meta, k, id, s->owner, s->ttl_ms, run_job, j);
+    if (rc < 0) {
+        st_error("%s %s: cannot queue the operation: %s", k->name, id, strerror(-rc));
+        free(j);
+    }
+    return rc;
+}
+
+/* Start a leased operation on an existing record: lease, fenced transition
+ * from the allowed statuses, then the worker. */
+static int begin_op(struct vol_service *s, const struct st_meta_kind *k, const char *id,
+                    const char *lease_op, enum vol_op rule, const char *to, json_t *extra,
+                    enum job_kind job, char *msg)
+{
+    struct transition t = { rule_from(rule), to, extra, "" };
+    int rc = st_lease_acquire(s->meta, k, id, s->owner, lease_op, st_now_ms(), s->ttl_ms);
+
+    if (rc == -EBUSY) {   /* another operation runs: say which, and the status */
+        struct st_record rec = { 0 };
+        struct st_lease l = { .op = "an operation" };
+        st_lease_get(s->meta, k, id, &l);
+        st_meta_get(s->meta, k, id, &rec);
+        snprintf(msg, VOL_MSG_MAX, "Invalid %s: %s %s is %s (%s in progress)", k->name, k->name,
+                 id, rec.data && rstr(rec.data, "status") ? rstr(rec.data, "status") : "busy",
+                 l.op);
+        st_record_cleanup(&rec);
+        rc = -ECANCELED;
+    }
+    if (rc == 0) {
+        rc = transition(s, k, id, true, &t);
+        if (rc == -ECANCELED)
+            snprintf(msg, VOL_MSG_MAX, "Invalid %s: %s %s is %s; this needs one of: %s%s%s",
+                     k->name, k->name, id, t.cur, t.from[0], t.from[1] ? ", " : "",
+                     t.from[1] ? t.from[1] : "");
+        if (rc == 0 && (rc = submit(s, job, id)) < 0)
+            step(s, k, id, to, t.cur, NULL);   /* put it back */
+        if (rc < 0)
+            st_lease_release(s->meta, k, id, s->owner);
+    }
+    json_decref(extra);
+    return rc;
+}
+
+/* ---- imaged, for volumes from images ---- */
+
+/* The image as the service sees it, checked for the project: 0, -ENOENT
+ * (missing or not visible to the project), -EINVAL (not active). */
+static int image_lookup(struct vol_service *s, const char *image_id, const char *project,
+                        json_t **image, char *msg)
+{
+    struct st_httpc_resp r = { 0 };
+    char url[512];
+    int rc;
+
+    snprintf(url, sizeof(url), "%s/v2/images/%s", s->image_url, image_id);
+    rc = st_httpc_request(s->http, "GET", url, s->service_token, NULL, &r);
+    if (rc < 0) {
+        snprintf(msg, VOL_MSG_MAX, "The image service is unreachable: %s", strerror(-rc));
+        return -EIO;
+    }
+    const char *owner = r.body ? json_string_value(json_object_get(r.body, "owner")) : NULL;
+    const char *vis = r.body ? json_string_value(json_object_get(r.body, "visibility")) : NULL;
+    const char *status = r.body ? json_string_value(json_object_get(r.body, "status")) : NULL;
+    bool visible = r.status == 200 &&
+                   ((owner && strcmp(owner, project) == 0) ||
+                    (vis && (strcmp(vis, "public") == 0 || strcmp(vis, "community") == 0)));
+    if (!visible) {
+        snprintf(msg, VOL_MSG_MAX,
+                 "Invalid image identifier or unable to access requested image.");
+        rc = -EINVAL;
+    } else if (!status || strcmp(status, "active") != 0) {
+        snprintf(msg, VOL_MSG_MAX, "Image %s is not active.", image_id);
+        rc = -EINVAL;
+    } else {
+        *image = json_incref(r.body);
+    }
+    st_httpc_resp_cleanup(&r);
+    return rc;
+}
+
+/* Cinder's volume_image_metadata: string values from the image. */
+static json_t *image_metadata(const json_t *image)
+{
+    static const char *const keys[] = { "checksum", "container_format", "disk_format",
+                                         "min_disk", "min_ram", "size", NULL };
+    json_t *m = json_object();
+    char buf[64];
+
+    json_object_set_new(m, "image_id", json_string(rstr(image, "id")));
+    json_object_set_new(m, "image_name", json_string(rstr(image, "name") ? rstr(image, "name") : ""));
+    for (int i = 0; keys[i]; i++) {
+        json_t *v = json_object_get(image, keys[i]);
+        if (json_is_string(v))
+            json_object_set(m, keys[i], v);
+        else if (json_is_integer(v)) {
+            snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+            json_object_set_new(m, keys[i], json_string(buf));
+        }
+    }
+    return m;
+}
+
+static int clone_image(struct vol_service *s, const json_t *rec, const char *rbd_name,
+                       uint64_t bytes, char *msg)
+{
+    const char *image_id = json_string_value(json_object_get(json_object_get(rec, "_s"), "image_id"));
+    json_t *body = json_pack("{s:s, s:s, s:I, s:s}", "pool", s->pool, "name", rbd_name,
+                             "size", (json_int_t)bytes, "project_id", rstr(rec, "project_id"));
+    struct st_httpc_resp r = { 0 };
+    char url[512];
+    int rc;
+
+    snprintf(url, sizeof(url), "%s/internal/v1/images/%s/clone", s->image_url, image_id);
+    rc = st_httpc_request(s->http, "POST", url, s->service_token, body, &r);
+    json_decref(body);
+    if (rc == 0 && r.status != 201) {
+        snprintf(msg, VOL_MSG_MAX, "The image service refused the clone (%ld): %.150s", r.status,
+                 r.raw ? r.raw : "");
+        rc = r.status == 409 ? -EEXIST : -EIO;
+    }
+    st_httpc_resp_cleanup(&r);
+    return rc;
+}
+
+/* ---- job bodies ---- */
+
+static int make_volume(struct vol_service *s, const json_t *rec, char *msg)
+{
+    char name[NAME_MAX_LEN], parent[NAME_MAX_LEN], snap[NAME_MAX_LEN];
+    const char *id = rstr(rec, "id");
+    uint64_t bytes = (uint64_t)json_integer_value(json_object_get(rec, "size")) * GIB;
+    const char *snapshot_id = rstr(rec, "snapshot_id");
+    const char *source = rstr(rec, "source_volid");
+    const json_t *priv = json_object_get(rec, "_s");
+    int rc;
+
+    vol_rbd_name(id, name, sizeof(name));
+    if (json_is_string(json_object_get(priv, "image_id")))
+        return clone_image(s, rec, name, bytes, msg);
+    if (snapshot_id) {
+        snap_rbd_name(snapshot_id, snap, sizeof(snap));
+        vol_rbd_name(json_string_value(json_object_get(priv, "parent_volume")), parent,
+                     sizeof(parent));
+        rc = st_rbd_clone(s->vols, parent, snap, s->vols, name, bytes);
+        unsigned depth = 0;
+        if (rc == 0 && st_rbd_parent_depth(s->vols, name, &depth) == 0 &&
+            depth > (unsigned)s->max_depth) {
+            st_info("volume %s: clone depth %u > %d: flattening", id, depth, s->max_depth);
+            rc = st_rbd_flatten(s->vols, name);
+        }
+        return rc;
+    }
+    if (source) {
+        /* snapshot + clone, then flatten and drop the snapshot: the new volume
+         * is independent of its source from then on */
+        vol_rbd_name(source, parent, sizeof(parent));
+        snprintf(snap, sizeof(snap), "clone-%s", id);
+        rc = st_rbd_snap_create(s->vols, parent, snap, true);
+        if (rc == 0)
+            rc = st_rbd_clone(s->vols, parent, snap, s->vols, name, bytes);
+        if (rc == 0)
+            rc = st_rbd_flatten(s->vols, name);
+        if (rc == 0 || rc == -EEXIST)
+            st_rbd_snap_remove(s->vols, parent, snap);
+        return rc;
+    }
+    return st_rbd_create(s->vols, name, bytes);
+}
+
+static void job_create(struct vol_service *s, const char *id)
+{
+    struct st_record rec = { 0 };
+    char msg[VOL_MSG_MAX] = "", name[NAME_MAX_LEN];
+    int rc = st_meta_get(s->meta, &vol_kind, id, &rec);
+
+    if (rc < 0)
+        return;
+    rc = make_volume(s, rec.data, msg);
+    bool bootable = json_is_string(json_object_get(json_object_get(rec.data, "_s"), "image_id"));
+    st_record_cleanup(&rec);
+    if (rc == 0) {
+        step(s, &vol_kind, id, "creating", "available",
+             json_pack("{s:s}", "bootable", bootable ? "true" : "false"));
+        st_info("volume %s: available", id);
+        return;
+    }
+    st_warn("volume %s: create failed: %s", id, msg[0] ? msg : strerror(-rc));
+    vol_rbd_name(id, name, sizeof(name));
+    if (rc != -EEXIST)
+        st_rbd_remove(s->vols, name);
+    step(s, &vol_kind, id, "creating", "error",
+         json_pack("{s:{s:s}}", "_s", "error", msg[0] ? msg : strerror(-rc)));
+}
+
+static int hide(json_t *rec, void *arg)
+{
+    char now[40];
+
+    (void)arg;
+    now_ts(now, sizeof(now));
+    json_object_set_new(rpriv(rec), "deleted", json_true());
+    json_object_set_new(rec, "status", json_string("deleted"));
+    json_object_set_new(rec, "updated_at", json_string(now));
+    return 0;
+}
+
+/* Remove a snapshot's RBD snapshot and record; while clones of it live, keep
+ * the data and hide the record (purged once they are gone). */
+static int purge_snapshot(struct vol_service *s, const json_t *rec, bool fenced)
+{
+    char vol[NAME_MAX_LEN], snap[NAME_MAX_LEN];
+    const char *id = rstr(rec, "id");
+    int rc;
+
+    vol_rbd_name(rstr(rec, "volume_id"), vol, sizeof(vol));
+    snap_rbd_name(id, snap, sizeof(snap));
+    rc = st_rbd_snap_remove(s->vols, vol, snap);
+    if (rc == -EBUSY) {
+        st_info("snapshot %s: clones still use it: kept hidden until they are gone", id);
+        return fenced ? st_meta_modify_as(s->meta, &snap_kind, id, s->owner, hide, NULL, NULL)
+                      : st_meta_modify(s->meta, &snap_kind, id, hide, NULL, NULL);
+    }
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    rc = st_meta_delete(s->meta, &snap_kind, id, 0);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+static int snapshots_of(struct vol_service *s, const char *volume_id, json_t **out);
+
+static void job_delete(struct vol_service *s, const char *id)
+{
+    char name[NAME_MAX_LEN];
+    json_t *snaps = NULL, *snap;
+    size_t i;
+    int rc = snapshots_of(s, id, &snaps);
+
+    /* cascade: vol_delete refused volumes with snapshots unless asked to */
+    json_array_foreach(snaps, i, snap) {
+        if (rc == 0 && !rhidden(snap))
+            rc = purge_snapshot(s, snap, false);
+    }
+    json_decref(snaps);
+    vol_rbd_name(id, name, sizeof(name));
+    if (rc == 0) {
+        rc = st_rbd_remove(s->vols, name);
+        if (rc == -ENOENT)
+            rc = 0;
+    }
+    if (rc == -EBUSY) {   /* snapshots of it still have clones: keep the data hidden */
+        st_meta_modify_as(s->meta, &vol_kind, id, s->owner, hide, NULL, NULL);
+        st_info("volume %s deleted; its RBD image stays hidden until its clones are gone", id);
+        return;
+    }
+    if (rc == 0)
+        rc = st_meta_delete(s->meta, &vol_kind, id, 0);
+    if (rc < 0 && rc != -ENOENT) {
+        st_warn("volume %s: delete failed: %s", id, strerror(-rc));
+        step(s, &vol_kind, id, "deleting", "error_deleting", NULL);
+        return;
+    }
+    st_info("volume %s: deleted", id);
+}
+
+static void job_extend(struct vol_service *s, const char *id)
+{
+    struct st_record rec = { 0 };
+    char name[NAME_MAX_LEN];
+    int rc = st_meta_get(s->meta, &vol_kind, id, &rec);
+
+    if (rc < 0)
+        return;
+    json_int_t to = json_integer_value(json_object_get(json_object_get(rec.data, "_s"), "extend_to"));
+    st_record_cleanup(&rec);
+    vol_rbd_name(id, name, sizeof(name));
+    rc = st_rbd_resize(s->vols, name, (uint64_t)to * GIB);
+    if (rc == 0)
+        step(s, &vol_kind, id, "extending", "available", json_pack("{s:I}", "size", to));
+    else
+        step(s, &vol_kind, id, "extending", "error_extending", NULL);
+}
+
+static void job_snap_create(struct vol_service *s, const char *id)
+{
+    struct st_record rec = { 0 };
+    char vol[NAME_MAX_LEN], snap[NAME_MAX_LEN];
+    int rc = st_meta_get(s->meta, &snap_kind, id, &rec);
+
+    if (rc < 0)
+        return;
+    vol_rbd_name(rstr(rec.data, "volume_id"), vol, sizeof(vol));
+    st_record_cleanup(&rec);
+    snap_rbd_name(id, snap, sizeof(snap));
+    rc = st_rbd_snap_create(s->vols, vol, snap, true);
+    step(s, &snap_kind, id, "creating", rc == 0 ? "available" : "error", NULL);
+}
+
+static void job_snap_delete(struct vol_service *s, const char *id)
+{
+    struct st_record rec = { 0 };
+    int rc = st_meta_get(s->meta, &snap_kind, id, &rec);
+
+    if (rc < 0)
+        return;
+    rc = purge_snapshot(s, rec.data, true);
+    st_record_cleanup(&rec);
+    if (rc < 0)
+        step(s, &snap_kind, id, "deleting", "error_deleting", NULL);
+}
+
+static void run_job(void *arg)
+{
+    struct job *j = arg;
+
+    switch (j->kind) {
+    case JOB_CREATE: job_create(j->s, j->id); break;
+    case JOB_DELETE: job_delete(j->s, j->id); break;
+    case JOB_EXTEND: job_extend(j->s, j->id); break;
+    case JOB_SNAP_CREATE: job_snap_create(j->s, j->id); break;
+    case JOB_SNAP_DELETE: job_snap_delete(j->s, j->id); break;
+    }
+    free(j);
+}
+
+/* ---- volumes ---- */
+
+static void new_id(char *buf)
+{
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, buf);
+}
+
+/* Check the create's source and fill what the record needs from it. */
+static int resolve_source(struct vol_service *s, const struct st_auth_ctx *who,
+                          const struct vol_create_req *req, json_t *rec, int64_t *min_gb,
+                          char *msg)
+{
+    struct st_record src = { 0 };
+    int rc = 0;
+
+    *min_gb = 1;
+    if (req->snapshot_id) {
+        rc = get_visible(s, &snap_kind, who, req->snapshot_id, &src);
+        if (rc == -ENOENT)
+            snprintf(msg, VOL_MSG_MAX, "Snapshot %s could not be found.", req->snapshot_id);
+        if (rc < 0)
+            return rc;
+        if (!status_in(rstr(src.data, "status"), (const char *const[]){ "available", NULL })) {
+            snprintf(msg, VOL_MSG_MAX, "Invalid snapshot: snapshot %s is %s, not available",
+                     req->snapshot_id, rstr(src.data, "status"));
+            rc = -EINVAL;
+        } else {
+            *min_gb = json_integer_value(json_object_get(src.data, "size"));
+            json_object_set_new(rpriv(rec), "parent_volume",
+                                json_string(rstr(src.data, "volume_id")));
+        }
+    } else if (req->source_volid) {
+        rc = get_visible(s, &vol_kind, who, req->source_volid, &src);
+        if (rc == -ENOENT)
+            snprintf(msg, VOL_MSG_MAX, "Volume %s could not be found.", req->source_volid);
+        if (rc < 0)
+            return rc;
+        if (!status_in(rstr(src.data, "status"), rule_from(OP_SOURCE))) {
+            snprintf(msg, VOL_MSG_MAX, "Invalid volume: source volume %s is %s",
+                     req->source_volid, rstr(src.data, "status"));
+            rc = -EINVAL;
+        } else {
+            *min_gb = json_integer_value(json_object_get(src.data, "size"));
+        }
+    } else if (req->image_id) {
+        json_t *image = NULL;
+        rc = image_lookup(s, req->image_id, who->project_id, &image, msg);
+        if (rc < 0)
+            return rc;
+        json_int_t vsize = json_integer_value(json_object_get(image, "virtual_size"));
+        if (vsize <= 0)
+            vsize = json_integer_value(json_object_get(image, "size"));
+        *min_gb = (int64_t)(((uint64_t)vsize + GIB - 1) / GIB);
+        if (*min_gb < 1)
+            *min_gb = 1;
+        json_object_set_new(rpriv(rec), "image_id", json_string(req->image_id));
+        json_object_set_new(rec, "volume_image_metadata", image_metadata(image));
+        json_decref(image);
+    }
+    st_record_cleanup(&src);
+    return rc;
+}
+
+int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
+               const struct vol_create_req *req, json_t **out, char *msg)
+{
+    char id[37], now[40];
+    json_t *rec = json_object();
+    int64_t min_gb = 1;
+    int rc;
+
+    new_id(id);
+    now_ts(now, sizeof(now));
+    rc = resolve_source(s, who, req, rec, &min_gb, msg);
+    if (rc < 0)
+        goto out;
+    int64_t size = req->size_gb ? req->size_gb : min_gb;
+    if (size < min_gb) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid input received: volume size %lld GiB is smaller "
+                 "than its source (%lld GiB)", (long long)size, (long long)min_gb);
+        rc = -EINVAL;
+        goto out;
+    }
+    json_t *fields = json_pack("{s:s, s:s?, s:s?, s:s, s:I, s:s, s:s, s:s?, s:s?, "
+                                      "s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:b}",
+        "id", id, "name", req->name, "description", req->description, "status", "creating",
+        "size", (json_int_t)size, "volume_type", req->volume_type ? req->volume_type : "__DEFAULT__",
+        "availability_zone", req->availability_zone ? req->availability_zone : s->az,
+        "snapshot_id", req->snapshot_id, "source_volid", req->source_volid,
+        "project_id", who->project_id, "user_id", who->user_id, "created_at", now,
+        "updated_at", now, "metadata", req->metadata ? json_deep_copy(req->metadata) : json_object(),
+        "attachments", json_array(), "multiattach", 0, "encrypted", 0);
+    json_object_update(rec, fields);
+    json_decref(fields);
+    json_object_set_new(rec, "bootable", json_string("false"));
+    /* the record and its lease in one write: nothing can see a creating
+     * volume that no operation owns */
+    rc = st_meta_create_leased(s->meta, &vol_kind, id, rec, s->owner, "create", st_now_ms(),
+                               s->ttl_ms, NULL);
+    if (rc == 0 && (rc = submit(s, JOB_CREATE, id)) < 0) {
+        st_meta_delete(s->meta, &vol_kind, id, 0);
+        snprintf(msg, VOL_MSG_MAX, "The block service is too busy; try again later");
+    }
+out:
+    if (rc < 0) {
+        json_decref(rec);
+        return rc;
+    }
+    *out = rec;
+    return 0;
+}
+
+int vol_get(struct vol_service *s, const struct st_auth_ctx *who, const char *id, json_t **out)
+{
+    struct st_record rec = { 0 };
+    int rc = get_visible(s, &vol_kind, who, id, &rec);
+
+    if (rc == 0)
+        *out = json_incref(rec.data);
+    st_record_cleanup(&rec);
+    return rc;
+}
+
+struct list_ctx {
+    const struct st_auth_ctx *who;
+    bool all;
+    const struct vol_filter *f;
+    size_t n;
+};
+
+static bool list_match(const json_t *rec, void *arg)
+{
+    const struct list_ctx *c = arg;
+    const char *p = rstr(rec, "project_id");
+
+    if (rhidden(rec) || !(c->who->is_admin && c->all ? true : p && strcmp(p, c->who->project_id) == 0))
+        return false;
+    for (size_t i = 0; i < c->n; i++) {
+        const char *v = rstr(rec, c->f[i].field);
+        if (!v || strcmp(v, c->f[i].value) != 0)
+            return false;
+    }
+    return true;
+}
+
+static int list_kind(struct vol_service *s, const struct st_meta_kind *k, struct list_ctx *c,
+                     json_t **out)
+{
+    char marker[ST_META_ID_MAX + 1] = "";
+    json_t *all = json_array();
+    int rc;
+
+    for (;;) {
+        struct st_record_list l = { 0 };
+        rc = st_meta_list(s->meta, k, marker[0] ? marker : NULL, 1000, NULL, 0, list_match, c, &l);
+        if (rc < 0)
+            break;
+        for (size_t i = 0; i < l.count; i++)
+            json_array_append(all, l.items[i].data);
+        bool more = l.truncated;
+        snprintf(marker, sizeof(marker), "%s", l.next_marker);
+        st_record_list_cleanup(&l);
+        if (!more)
+            break;
+    }
+    if (rc < 0) {
+        json_decref(all);
+        return rc;
+    }
+    *out = all;
+    return 0;
+}
+
+int vol_list(struct vol_service *s, const struct st_auth_ctx *who, bool all_projects,
+             const struct vol_filter *filters, size_t nfilters, json_t **out)
+{
+    struct list_ctx c = { who, all_projects, filters, nfilters };
+    return list_kind(s, &vol_kind, &c, out);
+}
+
+/* Every snapshot record of a volume, hidden ones included (admin view). */
+static int snapshots_of(struct vol_service *s, const char *volume_id, json_t **out)
+{
+    static const struct st_auth_ctx admin = { .is_admin = true };
+    struct vol_filter f = { "volume_id", volume_id };
+    struct list_ctx c = { &admin, true, &f, 1 };
+    return list_kind(s, &snap_kind, &c, out);
+}
+
+struct edit {
+    const char *name, *description;
+    const json_t *metadata;
+};
+
+static int apply_edit(json_t *rec, void *arg)
+{
+    struct edit *e = arg;
+    char now[40];
+
+    if (rhidden(rec))
+        return -ENOENT;
+    if (e->name)
+        json_object_set_new(rec, "name", json_string(e->name));
+    if (e->description)
+        json_object_set_new(rec, "description", json_string(e->description));
+    if (e->metadata)
+        json_object_set_new(rec, "metadata", json_deep_copy(e->metadata));
+    now_ts(now, sizeof(now));
+    json_object_set_new(rec, "updated_at", json_string(now));
+    return 0;
+}
+
+static int update_kind(struct vol_service *s, const struct st_meta_kind *k,
+                       const struct st_auth_ctx *who, const char *id, struct edit *e, json_t **out)
+{
+    struct st_record rec = { 0 };
+    int rc = get_visible(s, k, who, id, &rec);
+
+    st_record_cleanup(&rec);
+    if (rc == 0)
+        rc = st_meta_modify(s->meta, k, id, apply_edit, e, &rec);
+    if (rc == 0)
+        *out = json_incref(rec.data);
+    st_record_cleanup(&rec);
+    return rc;
+}
+
+int vol_update(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               const char *name, const char *description, const json_t *metadata,
+               json_t **out, char *msg)
+{
+    struct edit e = { name, description, metadata };
+    (void)msg;
+    return update_kind(s, &vol_kind, who, id, &e, out);
+}
+
+int vol_delete(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               bool cascade, char *msg)
+{
+    struct st_record rec = { 0 };
+    json_t *snaps = NULL, *sn;
+    size_t i, live = 0;
+    int rc = get_visible(s, &vol_kind, who, id, &rec);
+
+    st_record_cleanup(&rec);
+    if (rc == 0)
+        rc = snapshots_of(s, id, &snaps);
+    if (rc < 0)
+        return rc;
+    json_array_foreach(snaps, i, sn) {
+        live += !rhidden(sn);
+    }
+    json_decref(snaps);
+    if (live && !cascade) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid volume: Volume %s still has %zu dependent "
+                 "snapshot(s); delete them first or use cascade", id, live);
+        return -EINVAL;
+    }
+    return begin_op(s, &vol_kind, id, "delete", OP_DELETE, "deleting", NULL, JOB_DELETE, msg);
+}
+
+int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               int64_t new_size_gb, char *msg)
+{
+    struct st_record rec = { 0 };
+    int rc = get_visible(s, &vol_kind, who, id, &rec);
+
+    if (rc < 0)
+        return rc;
+    json_int_t size = json_integer_value(json_object_get(rec.data, "size"));
+    st_record_cleanup(&rec);
+    if (new_size_gb <= size) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid input received: New size for extend must be "
+                 "greater than current size. (current: %lld, extended: %lld).",
+                 (long long)size, (long long)new_size_gb);
+        return -EINVAL;
+    }
+    return begin_op(s, &vol_kind, id, "extend", OP_EXTEND, "extending",
+                    json_pack("{s:{s:I}}", "_s", "extend_to", (json_int_t)new_size_gb),
+                    JOB_EXTEND, msg);
+}
+
+int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                     const char *status, char *msg)
+{
+    static const char *const allowed[] = { "available", "error", "creating", "deleting",
+                                           "error_deleting", "extending", "error_extending",
+                                           "in-use", "reserved", "attaching", "detaching", NULL };
+    struct st_record rec = { 0 };
+    struct transition t = { NULL, status, NULL, "" };
+    int rc;
+
+    if (!who->is_admin)
+        return -EPERM;
+    if (!status_in(status, allowed)) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid status: %s", status);
+        return -EINVAL;
+    }
+    rc = get_visible(s, &vol_kind, who, id, &rec);
+    st_record_cleanup(&rec);
+    return rc < 0 ? rc : transition(s, &vol_kind, id, false, &t);
+}
+
+/* ---- snapshots ---- */
+
+int snap_create(struct vol_service *s, const struct st_auth_ctx *who, const char *volume_id,
+                const char *name, const char *description, bool force, const json_t *metadata,
+                json_t **out, char *msg)
+{
+    struct st_record vol = { 0 };
+    char id[37], now[40];
+    int rc = get_visible(s, &vol_kind, who, volume_id, &vol);
+
+    if (rc == -ENOENT)
+        snprintf(msg, VOL_MSG_MAX, "Volume %s could not be found.", volume_id);
+    if (rc < 0)
+        return rc;
+    const char *vstatus = rstr(vol.data, "status");
+    if (!status_in(vstatus, rule_from(force ? OP_SNAPSHOT_FORCE : OP_SNAPSHOT))) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid volume: Volume %s status must be available%s, "
+                 "but current status is: %s.", volume_id, force ? " or in-use" : "", vstatus);
+        st_record_cleanup(&vol);
+        return -ECANCELED;
+    }
+    new_id(id);
+    now_ts(now, sizeof(now));
+    json_t *rec = json_pack("{s:s, s:s?, s:s?, s:s, s:O, s:s, s:s, s:s, s:s, s:o, s:s}",
+        "id", id, "name", name, "description", description, "status", "creating",
+        "size", json_object_get(vol.data, "size"), "volume_id", volume_id,
+        "project_id", who->project_id, "user_id", who->user_id, "created_at", now,
+        "metadata", metadata ? json_deep_copy(metadata) : json_object(), "updated_at", now);
+    st_record_cleanup(&vol);
+    json_object_set_new(rec, "progress", json_string("100%"));
+    rc = st_meta_create_leased(s->meta, &snap_kind, id, rec, s->owner, "create", st_now_ms(),
+                               s->ttl_ms, NULL);
+    if (rc == 0 && (rc = submit(s, JOB_SNAP_CREATE, id)) < 0)
+        st_meta_delete(s->meta, &snap_kind, id, 0);
+    if (rc < 0) {
+        json_decref(rec);
+        return rc;
+    }
+    *out = rec;
+    return 0;
+}
+
+int snap_get(struct vol_service *s, const struct st_auth_ctx *who, const char *id, json_t **out)
+{
+    struct st_record rec = { 0 };
+    int rc = get_visible(s, &snap_kind, who, id, &rec);
+
+    if (rc == 0)
+        *out = json_incref(rec.data);
+    st_record_cleanup(&rec);
+    return rc;
+}
+
+int snap_list(struct vol_service *s, const struct st_auth_ctx *who, bool all_projects,
+              const struct vol_filter *filters, size_t nfilters, json_t **out)
+{
+    struct list_ctx c = { who, all_projects, filters, nfilters };
+    return list_kind(s, &snap_kind, &c, out);
+}
+
+int snap_update(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                const char *name, const char *description, const json_t *metadata,
+                json_t **out, char *msg)
+{
+    struct edit e = { name, description, metadata };
+    (void)msg;
+    return update_kind(s, &snap_kind, who, id, &e, out);
+}
+
+int snap_delete(struct vol_service *s, const struct st_auth_ctx *who, const char *id, char *msg)
+{
+    struct st_record rec = { 0 };
+    int rc = get_visible(s, &snap_kind, who, id, &rec);
+
+    st_record_cleanup(&rec);
+    if (rc < 0)
+        return rc;
+    return begin_op(s, &snap_kind, id, "delete", OP_SNAP_DELETE, "deleting", NULL,
+                    JOB_SNAP_DELETE, msg);
+}
+
+/* ---- reconcile ---- */
+
+/* A lease whose holder died: undo or finish what it was doing. */
+static int reconcile_lease(struct st_meta *m, const char *id, const struct st_lease *l,
+                           void *arg, const struct st_meta_kind *k)
+{
+    struct vol_service *s = arg;
+    struct st_record rec = { 0 };
+    char name[NAME_MAX_LEN], snap[NAME_MAX_LEN];
+    int rc = st_lease_acquire(m, k, id, s->owner, l->op, st_now_ms(), s->ttl_ms);
+
+    if (rc == -EBUSY || rc == -ENOENT)
+        return 0;
+    if (rc < 0 || (rc = st_meta_get(m, k, id, &rec)) < 0)
+        goto release;
+    const char *status = rstr(rec.data, "status");
+    bool is_vol = k == &vol_kind;
+    enum job_kind resume = 0;
+    bool resumed = false;
+    st_warn("%s %s: %s interrupted (held by %s, status %s): reconciling", k->name, id, l->op,
+            l->owner, status);
+    if (status && strcmp(status, "creating") == 0) {
+        /* not resumed: whatever was made is removed and the volume ends in error */
+        if (is_vol) {
+            vol_rbd_name(id, name, sizeof(name));
+            rc = st_rbd_remove(s->vols, name);
+        } else {
+            vol_rbd_name(rstr(rec.data, "volume_id"), name, sizeof(name));
+            snap_rbd_name(id, snap, sizeof(snap));
+            rc = st_rbd_snap_remove(s->vols, name, snap);
+        }
+        if (rc == 0 || rc == -ENOENT)
+            rc = step(s, k, id, "creating", "error",
+                      json_pack("{s:{s:s}}", "_s", "error", "interrupted"));
+    } else if (status && strcmp(status, "deleting") == 0) {
+        resume = is_vol ? JOB_DELETE : JOB_SNAP_DELETE;
+        resumed = true;
+    } else if (status && strcmp(status, "extending") == 0) {
+        resume = JOB_EXTEND;
+        resumed = true;
+    }
+    st_record_cleanup(&rec);
+    if (resumed && submit(s, resume, id) == 0)
+        return 0;   /* the job owns the lease now */
+release:
+    st_lease_release(m, k, id, s->owner);
+    return rc;
+}
+
+static int reconcile_vol_lease(struct st_meta *m, const char *id, const struct st_lease *l,
+                               void *arg)
+{
+    return reconcile_lease(m, id, l, arg, &vol_kind);
+}
+
+static int reconcile_snap_lease(struct st_meta *m, const char *id, const struct st_lease *l,
+                                void *arg)
+{
+    return reconcile_lease(m, id, l, arg, &snap_kind);
+}
+
+/* Hidden (deleted) snapshots and volumes whose clones are gone. */
+static void purge_hidden(struct vol_service *s)
+{
+    static const struct st_meta_filter del = { "status", "deleted" };
+    struct st_record_list l = { 0 };
+    char name[NAME_MAX_LEN];
+
+    if (st_meta_list(s->meta, &snap_kind, NULL, 1000, &del, 1, NULL, NULL, &l) == 0) {
+        for (size_t n = 0; n < l.count; n++)
+            purge_snapshot(s, l.items[n].data, false);
+        st_record_list_cleanup(&l);
+    }
+    if (st_meta_list(s->meta, &vol_kind, NULL, 1000, &del, 1, NULL, NULL, &l) == 0) {
+        for (size_t n = 0; n < l.count; n++) {
+            vol_rbd_name(l.items[n].id, name, sizeof(name));
+            int rc = st_rbd_remove(s->vols, name);
+            if (rc == 0 || rc == -ENOENT)
+                st_meta_delete(s->meta, &vol_kind, l.items[n].id, 0);
+        }
+        st_record_list_cleanup(&l);
+    }
+}
+
+/* RBD images "volume-<id>" that no record owns. */
+static void sweep_orphans(struct vol_service *s)
+{
+    char **names = NULL;
+    size_t n = 0;
+
+    if (st_rbd_list(s->vols, &names, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        struct st_record rec = { 0 };
+        if (strncmp(names[i], "volume-", 7) != 0 || strlen(names[i]) != 7 + 36)
+            continue;
+        if (st_meta_get(s->meta, &vol_kind, names[i] + 7, &rec) == -ENOENT) {
+            if (st_rbd_remove(s->vols, names[i]) == 0)
+                st_warn("removed RBD image %s/%s: no volume record owns it", s->pool, names[i]);
+        }
+        st_record_cleanup(&rec);
+    }
+    st_rbd_list_free(names, n);
+}
+
+int vol_service_reconcile(struct vol_service *s)
+{
+    int64_t now = st_now_ms();
+    int rc = st_lease_reconcile(s->meta, &vol_kind, s->owner, now, reconcile_vol_lease, s);
+    int rc2 = st_lease_reconcile(s->meta, &snap_kind, s->owner, now, reconcile_snap_lease, s);
+
+    purge_hidden(s);
+    sweep_orphans(s);
+    return rc < 0 ? rc : rc2 < 0 ? rc2 : 0;
+}
+
+static void *reconcile_loop(void *arg)
+{
+    struct vol_service *s = arg;
+
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += s->reconcile_ms / 1000;
+        until.tv_nsec += (s->reconcile_ms % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        while (!s->stopping && pthread_cond_timedwait(&s->cond, &s->lock, &until) == 0)
+            ;
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->lock);
+        vol_service_reconcile(s);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* ---- life cycle ---- */
+
+int vol_service_create(struct st_daemon *d, struct vol_service **out)
+{
+    const struct st_config *c = st_daemon_config(d);
+    struct vol_service *s = calloc(1, sizeof(*s));
+    struct st_httpc_config hc = { 30000, 5000, 3, 200 };
+    int rc;
+
+    if (!s)
+        return -ENOMEM;
+    s->d = d;
+    s->meta = st_daemon_meta(d);
+    s->owner = st_daemon_owner(d);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    snprintf(s->pool, sizeof(s->pool), "%s", st_config_str(c, "ceph", "volumes_pool"));
+    snprintf(s->image_url, sizeof(s->image_url), "%s", st_config_str(c, "blockd", "image_url"));
+    snprintf(s->az, sizeof(s->az), "%s", st_config_str(c, "blockd", "availability_zone"));
+    /* blockd calls imaged as a service: the bootstrap admin token */
+    snprintf(s->service_token, sizeof(s->service_token), "%s",
+             st_config_str(c, "auth", "admin_token"));
+    s->max_depth = (int)st_config_int(c, "blockd", "max_clone_depth");
+    s->ttl_ms = st_config_duration_ms(c, "lease", "ttl");
+    s->reconcile_ms = st_config_duration_ms(c, "blockd", "reconcile_interval");
+    rc = st_rados_ioctx(st_daemon_rados(d), s->pool, &s->vols);
+    if (rc < 0) {
+        st_error("volumes pool %s ([ceph] volumes_pool): %s", s->pool, strerror(-rc));
+        goto fail;
+    }
+    if ((rc = st_httpc_create(&hc, &s->http)) < 0 ||
+        (rc = st_workpool_create((unsigned)st_config_int(c, "blockd", "workers"), 1024,
+                                 &s->workers)) < 0)
+        goto fail;
+    rc = vol_service_reconcile(s);
+    if (rc < 0)
+        st_warn("start-up reconcile incomplete (%s): the periodic pass will retry", strerror(-rc));
+    rc = pthread_create(&s->reconciler, NULL, reconcile_loop, s);
+    if (rc != 0) {
+        rc = -rc;
+        goto fail;
+    }
+    s->reconciler_started = true;
+    *out = s;
+    return 0;
+fail:
+    vol_service_destroy(s);
+    return rc;
+}
+
+void vol_service_destroy(struct vol_service *s)
+{
+    if (!s)
+        return;
+    if (s->reconciler_started) {
+        pthread_mutex_lock(&s->lock);
+        s->stopping = true;
+        pthread_cond_broadcast(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->reconciler, NULL);
+    }
+    st_workpool_destroy(s->workers);
+    st_httpc_destroy(s->http);
+    if (s->vols)
+        rados_ioctx_destroy(s->vols);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    OPENSSL_cleanse(s->service_token, sizeof(s->service_token));
+    free(s);
+}

@@ -1,0 +1,87 @@
+/* vol_service.h — blockd's logic: volume and snapshot records and their state
+ * machine (Cinder's), tenancy, and the long operations (create from nothing /
+ * an image / a snapshot / a volume, extend, delete) run as leased jobs on RBD.
+ * No HTTP or Cinder JSON here (see api_volumes.c).
+ *
+ * Records are JSON objects in the metadata store (kinds "volume" and
+ * "snapshot"); every field a Cinder client sees is a top-level member, and
+ * Strata's private state lives under "_s" (never shown).  Errors: -ENOENT
+ * (missing or another project's: 404), -EPERM (403), -ECANCELED (409, wrong
+ * status: msg names the current one), -EINVAL (400, msg says why), -EDQUOT
+ * (413, over quota), -EBUSY (409, dependents exist). */
+#ifndef BLOCKD_VOL_SERVICE_H
+#define BLOCKD_VOL_SERVICE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strata/auth.h"
+
+struct st_daemon;
+struct vol_service;
+
+#define VOL_MSG_MAX 256
+
+int vol_service_create(struct st_daemon *d, struct vol_service **out);
+void vol_service_destroy(struct vol_service *s);
+/* Crash recovery (start-up and periodic): interrupted creates end in error
+ * with their partial RBD image removed, interrupted deletes and extends are
+ * finished, RBD images that no record owns are removed. */
+int vol_service_reconcile(struct vol_service *s);
+
+/* What a create asks for (the API layer validated types). */
+struct vol_create_req {
+    const char *name;            /* may be NULL */
+    const char *description;     /* may be NULL */
+    int64_t size_gb;             /* 0 = the source's size (snapshot, volume, image) */
+    const char *snapshot_id;     /* at most one source */
+    const char *source_volid;
+    const char *image_id;        /* imageRef */
+    const char *volume_type;     /* NULL = default */
+    const char *availability_zone;
+    const json_t *metadata;      /* object of strings, or NULL */
+};
+
+/* ---- volumes (caller owns *out; records in stored form) ---- */
+/* Records the volume as "creating" and returns at once; a worker makes the
+ * RBD image and moves it to "available" (or "error"). */
+int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
+               const struct vol_create_req *req, json_t **out, char *msg);
+int vol_get(struct vol_service *s, const struct st_auth_ctx *who, const char *id, json_t **out);
+/* Volumes visible to the caller (its project's; admin with all_projects: all)
+ * that match the equality filters; unsorted, the API sorts and pages. */
+struct vol_filter {
+    const char *field;
+    const char *value;
+};
+int vol_list(struct vol_service *s, const struct st_auth_ctx *who, bool all_projects,
+             const struct vol_filter *filters, size_t nfilters, json_t **out);
+/* name, description, metadata (object of strings, replaces) — NULL = unchanged. */
+int vol_update(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               const char *name, const char *description, const json_t *metadata,
+               json_t **out, char *msg);
+/* available/error → deleting (async).  With snapshots: -EBUSY unless cascade. */
+int vol_delete(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               bool cascade, char *msg);
+/* available → extending → available (async); new_size_gb > size. */
+int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               int64_t new_size_gb, char *msg);
+/* Admin: set status (and optionally attach_status) whatever it is. */
+int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                     const char *status, char *msg);
+
+/* ---- snapshots ---- */
+int snap_create(struct vol_service *s, const struct st_auth_ctx *who, const char *volume_id,
+                const char *name, const char *description, bool force, const json_t *metadata,
+                json_t **out, char *msg);
+int snap_get(struct vol_service *s, const struct st_auth_ctx *who, const char *id, json_t **out);
+int snap_list(struct vol_service *s, const struct st_auth_ctx *who, bool all_projects,
+              const struct vol_filter *filters, size_t nfilters, json_t **out);
+int snap_update(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                const char *name, const char *description, const json_t *metadata,
+                json_t **out, char *msg);
+int snap_delete(struct vol_service *s, const struct st_auth_ctx *who, const char *id, char *msg);
+
+#endif

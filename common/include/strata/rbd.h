@@ -1,0 +1,59 @@
+/* rbd.h — RBD image operations shared by the daemons: create, size, resize,
+ * snapshots, copy-on-write clones, flatten, parent chain, children, removal and
+ * listing.  Each call opens the image for just the call; 0 or -errno. */
+#ifndef STRATA_RBD_H
+#define STRATA_RBD_H
+
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Create image `name` of `size` bytes with librbd's defaults (the cluster's
+ * rbd default features, default order 22 = 4 MiB objects).  -EEXIST if an
+ * image of that name exists. */
+int st_rbd_create(rados_ioctx_t ioctx, const char *name, uint64_t size);
+/* Size of an image (at snap if non-NULL): -ENOENT if missing. */
+int st_rbd_size(rados_ioctx_t ioctx, const char *name, const char *snap, uint64_t *size);
+/* Set the image's size to `size` (grow, or no change; shrinking is refused
+ * with -EINVAL so no data is ever cut off).  -ENOENT if missing. */
+int st_rbd_resize(rados_ioctx_t ioctx, const char *name, uint64_t size);
+
+/* Create snapshot `snap` of `name` (an existing snapshot is fine) and, when
+ * `protect`, protect it (an already protected one is fine).  -ENOENT if the
+ * image is missing. */
+int st_rbd_snap_create(rados_ioctx_t ioctx, const char *name, const char *snap, bool protect);
+/* Create snapshot `snap` and protect it (idempotent: an existing protected
+ * snapshot is fine). */
+int st_rbd_snap_protect(rados_ioctx_t ioctx, const char *name, const char *snap);
+/* Remove snapshot `snap`, unprotecting it first if protected.  -EBUSY (and
+ * nothing removed) while it has clones, live or in the trash; -ENOENT if the
+ * image or the snapshot is missing. */
+int st_rbd_snap_remove(rados_ioctx_t ioctx, const char *name, const char *snap);
+/* Roll the image's head back to snapshot `snap` (its data since is lost).
+ * -ENOENT if the image or the snapshot is missing. */
+int st_rbd_rollback(rados_ioctx_t ioctx, const char *name, const char *snap);
+
+/* COW clone of parent@snap into dst_ioctx/dst_name (the cluster's default
+ * features), then grow it to `size` if that is larger (0 = the parent's size,
+ * no resize).  Cost independent of the parent's size. */
+int st_rbd_clone(rados_ioctx_t parent_ioctx, const char *parent, const char *snap,
+                 rados_ioctx_t dst_ioctx, const char *dst_name, uint64_t size);
+/* Copy every block the clone still shares with its parent, so it no longer
+ * depends on it (cost proportional to the data).  -EINVAL if it has no parent. */
+int st_rbd_flatten(rados_ioctx_t ioctx, const char *name);
+/* How many ancestors the image has: 0 = no parent, 1 = a clone, 2 = a clone
+ * of a clone, ...  Parents in other pools are followed. */
+int st_rbd_parent_depth(rados_ioctx_t ioctx, const char *name, unsigned *depth);
+/* Number of live clones (children) of name@snap across pools (trash excluded). */
+int st_rbd_children(rados_ioctx_t ioctx, const char *name, const char *snap, size_t *count);
+
+/* Remove an image completely: unprotect + remove snapshots, then remove.
+ * -ENOENT if missing (callers treat as done), -EBUSY if it still has clones. */
+int st_rbd_remove(rados_ioctx_t ioctx, const char *name);
+/* Names of every image in the pool (malloc'd array of malloc'd strings). */
+int st_rbd_list(rados_ioctx_t ioctx, char ***names, size_t *count);
+void st_rbd_list_free(char **names, size_t count);
+
+#endif
