@@ -15,5 +15,9 @@ const struct st_opt blockd_options[] = {
       "How often interrupted operations, deferred deletes and orphans are reconciled" },
     { "blockd", "availability_zone", ST_OPT_STR, "nova", false, 0, 0, NULL,
       "Availability zone reported for volumes" },
+    { "blockd", "rbd_user", ST_OPT_STR, "strata-computed", false, 0, 0, NULL,
+      "cephx id hypervisors use to open volumes (auth_username of connection_info)" },
+    { "blockd", "rbd_secret_uuid", ST_OPT_STR, "5b1e6c2a-3f0d-4d8e-9a77-2c4f8e1d0b51", false, 0, 0,
+      NULL, "libvirt secret uuid holding rbd_user's key on hypervisors (secret_uuid)" },
     ST_OPT_END,
 };

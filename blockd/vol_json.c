@@ -803,12 +803,71 @@ static int action_reset_status(const json_t *arg, struct volj_action *a, char *m
     return 0;
 }
 
+/* Actions whose argument is ignored (os-reserve: {} or null). */
+static int action_plain(const json_t *arg, struct volj_action *a, char *msg)
+{
+    (void)arg;
+    (void)a;
+    (void)msg;
+    return 0;
+}
+
+static const char *const attach_modes[] = {"rw", "ro", NULL};
+
+static int action_attach(const json_t *arg, struct volj_action *a, char *msg)
+{
+    int rc;
+
+    if (!json_is_object(arg))
+        return fail(msg, -EINVAL, "Invalid input for field/attribute os-attach: must be an object.");
+    if ((rc = opt_uuid(arg, "instance_uuid", &a->instance_uuid, msg)) < 0 ||
+        (rc = opt_string(arg, "mountpoint", NULL, 255, &a->mountpoint, msg)) < 0 ||
+        (rc = opt_string(arg, "host_name", NULL, 255, &a->host_name, msg)) < 0 ||
+        (rc = opt_string(arg, "mode", NULL, 2, &a->mode, msg)) < 0)
+        return rc;
+    if (!a->instance_uuid && !a->host_name)
+        return fail(msg, -EINVAL,
+                    "Invalid request to attach volume to an invalid target: instance_uuid or "
+                    "host_name is required.");
+    if (!a->mountpoint)
+        return fail(msg, -EINVAL,
+                    "Invalid input for field/attribute os-attach: 'mountpoint' is a required "
+                    "property.");
+    if (a->mode && !in_list(attach_modes, a->mode))
+        return fail(msg, -EINVAL, "Invalid attaching mode '%.8s' for volume.", a->mode);
+    return 0;
+}
+
+static int action_detach(const json_t *arg, struct volj_action *a, char *msg)
+{
+    return json_is_object(arg) ? opt_uuid(arg, "attachment_id", &a->attachment_id, msg) : 0;
+}
+
+static int action_connection(const json_t *arg, struct volj_action *a, char *msg)
+{
+    a->connector = json_object_get(arg, "connector");
+    if (!json_is_object(a->connector))
+        return fail(msg, -EINVAL,
+                    "Invalid input for field/attribute connector: 'connector' is a required "
+                    "object.");
+    return 0;
+}
+
 static const struct {
     const char *name;
+    enum volj_action_kind kind;
     int (*parse)(const json_t *arg, struct volj_action *a, char *msg);
 } actions[] = {
-    {"os-extend", action_extend},
-    {"os-reset_status", action_reset_status},
+    {"os-extend", VOLJ_ACT_EXTEND, action_extend},
+    {"os-reset_status", VOLJ_ACT_RESET_STATUS, action_reset_status},
+    {"os-reserve", VOLJ_ACT_RESERVE, action_plain},
+    {"os-unreserve", VOLJ_ACT_UNRESERVE, action_plain},
+    {"os-begin_detaching", VOLJ_ACT_BEGIN_DETACHING, action_plain},
+    {"os-roll_detaching", VOLJ_ACT_ROLL_DETACHING, action_plain},
+    {"os-attach", VOLJ_ACT_ATTACH, action_attach},
+    {"os-detach", VOLJ_ACT_DETACH, action_detach},
+    {"os-initialize_connection", VOLJ_ACT_INIT_CONNECTION, action_connection},
+    {"os-terminate_connection", VOLJ_ACT_TERM_CONNECTION, action_connection},
 };
 
 int volj_volume_action(const json_t *body, struct volj_action *out, char *msg)
@@ -827,17 +886,103 @@ int volj_volume_action(const json_t *body, struct volj_action *out, char *msg)
         for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
             if (strcmp(actions[i].name, name) != 0)
                 continue;
+            a.kind = actions[i].kind;
             if ((rc = actions[i].parse(arg, &a, msg)) < 0)
                 return rc;
             *out = a;
             return 0;
         }
         return fail(msg, -EINVAL,
-                    "Invalid action %.64s: the supported actions are os-extend and "
-                    "os-reset_status.",
+                    "Invalid action %.64s: the supported actions are os-extend, "
+                    "os-reset_status and the attach/detach/connection actions.",
                     name);
     }
     return -EINVAL;
+}
+
+/* ---- attachments ---- */
+
+json_t *volj_attachment_view(const json_t *rec, bool detail)
+{
+    static const char *const copied[] = {"attach_mode", "connection_info", NULL};
+    json_t *v = json_pack("{s:O?, s:O?, s:O?, s:O?}", "id", json_object_get(rec, "id"), "status",
+                          json_object_get(rec, "status"), "instance",
+                          json_object_get(rec, "instance"), "volume_id",
+                          json_object_get(rec, "volume_id"));
+
+    if (!v || !detail)
+        return v;
+    json_object_set_new(v, "attached_at", volj_time(json_object_get(rec, "attached_at")));
+    json_object_set_new(v, "detached_at", volj_time(json_object_get(rec, "detached_at")));
+    for (size_t i = 0; copied[i]; i++) {
+        const json_t *x = json_object_get(rec, copied[i]);
+        json_object_set_new(v, copied[i], x ? json_deep_copy(x) : json_null());
+    }
+    return v;
+}
+
+static int opt_connector(const json_t *obj, const json_t **out, char *msg)
+{
+    const json_t *c = json_object_get(obj, "connector");
+
+    *out = NULL;
+    if (!c || json_is_null(c))
+        return 0;
+    if (!json_is_object(c))
+        return fail(msg, -EINVAL, "Invalid input for field/attribute connector: must be an object.");
+    *out = c;
+    return 0;
+}
+
+int volj_attachment_create(const json_t *body, struct volj_att_create *out, char *msg)
+{
+    const json_t *v = body_member(body, "attachment", msg);
+    struct volj_att_create c = {0};
+    int rc;
+
+    if (!v)
+        return -EINVAL;
+    if ((rc = opt_uuid(v, "volume_uuid", &c.volume_uuid, msg)) < 0 ||
+        (rc = opt_uuid(v, "instance_uuid", &c.instance_uuid, msg)) < 0 ||
+        (rc = opt_connector(v, &c.connector, msg)) < 0 ||
+        (rc = opt_string(v, "mode", NULL, 8, &c.mode, msg)) < 0)
+        return rc;
+    if (!c.volume_uuid)
+        return fail(msg, -EINVAL,
+                    "Invalid input for field/attribute attachment: 'volume_uuid' is a required "
+                    "property.");
+    if (c.mode && !in_list(attach_modes, c.mode) && strcmp(c.mode, "null") != 0)
+        return fail(msg, -EINVAL, "Invalid attaching mode '%.8s' for volume.", c.mode);
+    if (c.mode && strcmp(c.mode, "null") == 0)
+        c.mode = NULL;
+    *out = c;
+    return 0;
+}
+
+int volj_attachment_update(const json_t *body, const json_t **connector, char *msg)
+{
+    const json_t *v = body_member(body, "attachment", msg), *c = NULL;
+    int rc;
+
+    if (!v)
+        return -EINVAL;
+    if ((rc = opt_connector(v, &c, msg)) < 0)
+        return rc;
+    if (!c)
+        return fail(msg, -EINVAL,
+                    "Invalid input for field/attribute attachment: 'connector' is a required "
+                    "property.");
+    *connector = c;
+    return 0;
+}
+
+int volj_attachment_action(const json_t *body, char *msg)
+{
+    if (!json_is_object(body) || json_object_size(body) != 1 ||
+        !json_object_get(body, "os-complete"))
+        return fail(msg, -EINVAL,
+                    "Invalid action: the only attachment action is os-complete.");
+    return 0;
 }
 
 /* ---- lists: parsing ---- */

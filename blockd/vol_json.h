@@ -91,13 +91,48 @@ struct volj_snap_create {
 /* POST /snapshots: {"snapshot": {...}}. */
 int volj_snapshot_create(const json_t *body, struct volj_snap_create *out, char *msg);
 /* POST /volumes/{id}/action. */
-enum volj_action_kind { VOLJ_ACT_EXTEND, VOLJ_ACT_RESET_STATUS };
+enum volj_action_kind {
+    VOLJ_ACT_EXTEND,
+    VOLJ_ACT_RESET_STATUS,
+    VOLJ_ACT_RESERVE,
+    VOLJ_ACT_UNRESERVE,
+    VOLJ_ACT_BEGIN_DETACHING,
+    VOLJ_ACT_ROLL_DETACHING,
+    VOLJ_ACT_ATTACH,
+    VOLJ_ACT_DETACH,
+    VOLJ_ACT_INIT_CONNECTION,
+    VOLJ_ACT_TERM_CONNECTION,
+};
 struct volj_action {
     enum volj_action_kind kind;
-    int64_t new_size;   /* os-extend */
-    const char *status; /* os-reset_status */
+    int64_t new_size;           /* os-extend */
+    const char *status;         /* os-reset_status */
+    const char *instance_uuid;  /* os-attach (required) */
+    const char *mountpoint;     /* os-attach (required) */
+    const char *host_name;      /* os-attach */
+    const char *mode;           /* os-attach: "rw"/"ro" */
+    const char *attachment_id;  /* os-detach */
+    const json_t *connector;    /* os-initialize/terminate_connection (required object) */
 };
 int volj_volume_action(const json_t *body, struct volj_action *out, char *msg);
+/* ---- attachments (3.27+) ---- */
+/* Cinder's attachment view of a stored attachment record: id, status,
+ * instance, volume_id; detail adds attached_at, detached_at, attach_mode and
+ * connection_info.  NULL: ENOMEM. */
+json_t *volj_attachment_view(const json_t *rec, bool detail);
+struct volj_att_create {
+    const char *volume_uuid;   /* required */
+    const char *instance_uuid; /* may be NULL */
+    const json_t *connector;   /* NULL = reserve only */
+    const char *mode;          /* "rw" (NULL) or "ro" */
+};
+/* POST /attachments: {"attachment": {...}}. */
+int volj_attachment_create(const json_t *body, struct volj_att_create *out, char *msg);
+/* PUT /attachments/{id}: {"attachment": {"connector": {...}}}. */
+int volj_attachment_update(const json_t *body, const json_t **connector, char *msg);
+/* POST /attachments/{id}/action: {"os-complete": ...} is the only one. */
+int volj_attachment_action(const json_t *body, char *msg);
+
 /* Metadata as Cinder takes it: an object of ≤255-char strings under keys of
  * [A-Za-z0-9-_:. /]{1,255}. */
 int volj_metadata_check(const json_t *md, char *msg);

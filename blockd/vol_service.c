@@ -23,6 +23,7 @@
 #include "strata/rados.h"
 #include "strata/rbd.h"
 #include "strata/workpool.h"
+#include "vol_conn.h"
 
 #define GIB (1ULL << 30)
 #define NAME_MAX_LEN 96
@@ -36,6 +37,8 @@ struct vol_service {
     char image_url[256];
     char service_token[4200];
     char az[64];
+    char rbd_user[128], secret_uuid[64], cluster_name[64];
+    json_t *mon_hosts, *mon_ports;   /* connection_info's hosts/ports */
     int max_depth;
     int64_t ttl_ms;
     int64_t reconcile_ms;
@@ -56,10 +59,15 @@ static int validate_rec(const json_t *d)
 
 static const struct st_meta_kind vol_kind = { "volume", validate_rec };
 static const struct st_meta_kind snap_kind = { "snapshot", validate_rec };
+static const struct st_meta_kind att_kind = { "attachment", validate_rec };
 
 /* ---- the state machine ---- */
 
-enum vol_op { OP_DELETE, OP_EXTEND, OP_SNAPSHOT, OP_SNAPSHOT_FORCE, OP_SOURCE, OP_SNAP_DELETE };
+enum vol_op {
+    OP_DELETE, OP_EXTEND, OP_SNAPSHOT, OP_SNAPSHOT_FORCE, OP_SOURCE, OP_SNAP_DELETE,
+    OP_RESERVE, OP_UNRESERVE, OP_BEGIN_DETACH, OP_ROLL_DETACH, OP_ATTACH, OP_DETACH,
+    OP_CONNECT, OP_ATT_CREATE, OP_ATT_UPDATE, OP_ATT_COMPLETE, OP_ATT_DELETE,
+};
 
 /* Which statuses each operation may start from (Cinder's rules). */
 static const struct {
@@ -72,6 +80,17 @@ static const struct {
     { OP_SNAPSHOT_FORCE, { "available", "in-use", NULL } },
     { OP_SOURCE, { "available", "in-use", NULL } },
     { OP_SNAP_DELETE, { "available", "error", "error_deleting", NULL } },
+    { OP_RESERVE, { "available", NULL } },
+    { OP_UNRESERVE, { "reserved", NULL } },
+    { OP_BEGIN_DETACH, { "in-use", NULL } },
+    { OP_ROLL_DETACH, { "detaching", NULL } },
+    { OP_ATTACH, { "reserved", "attaching", NULL } },
+    { OP_DETACH, { "in-use", "detaching", NULL } },
+    { OP_CONNECT, { "reserved", "attaching", "in-use", "detaching", NULL } },
+    { OP_ATT_CREATE, { "available", NULL } },
+    { OP_ATT_UPDATE, { "reserved", "attaching", NULL } },
+    { OP_ATT_COMPLETE, { "reserved", "attaching", NULL } },
+    { OP_ATT_DELETE, { "reserved", "attaching", "in-use", "detaching", NULL } },
 };
 
 static const char *const *rule_from(enum vol_op op)
@@ -164,6 +183,8 @@ struct transition {
     const char *to;
     const json_t *extra;       /* members to set ("_s" merged) */
     char cur[32];              /* the status found (for messages) */
+    st_meta_modify_fn edit;    /* then this edit (NULL = none), with edit_arg */
+    void *edit_arg;
 };
 
 static int apply_transition(json_t *rec, void *arg)
@@ -187,6 +208,11 @@ static int apply_transition(json_t *rec, void *arg)
     }
     if (t->to)
         json_object_set_new(rec, "status", json_string(t->to));
+    if (t->edit) {
+        int rc = t->edit(rec, t->edit_arg);
+        if (rc < 0)
+            return rc;
+    }
     now_ts(now, sizeof(now));
     json_object_set_new(rec, "updated_at", json_string(now));
     return 0;
@@ -204,7 +230,7 @@ static int step(struct vol_service *s, const struct st_meta_kind *k, const char 
                 const char *from, const char *to, json_t *extra)
 {
     const char *fromset[2] = { from, NULL };
-    struct transition t = { from ? fromset : NULL, to, extra, "" };
+    struct transition t = { from ? fromset : NULL, to, extra, "", NULL, NULL };
     int rc = transition(s, k, id, true, &t);
 
     if (rc < 0)
@@ -253,7 +279,7 @@ static int begin_op(struct vol_service *s, const struct st_meta_kind *k, const c
                     const char *lease_op, enum vol_op rule, const char *to, json_t *extra,
                     enum job_kind job, char *msg)
 {
-    struct transition t = { rule_from(rule), to, extra, "" };
+    struct transition t = { rule_from(rule), to, extra, "", NULL, NULL };
     int rc = st_lease_acquire(s->meta, k, id, s->owner, lease_op, st_now_ms(), s->ttl_ms);
 
     if (rc == -EBUSY) {   /* another operation runs: say which, and the status */
@@ -854,7 +880,7 @@ int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const
                                            "error_deleting", "extending", "error_extending",
                                            "in-use", "reserved", "attaching", "detaching", NULL };
     struct st_record rec = { 0 };
-    struct transition t = { NULL, status, NULL, "" };
+    struct transition t = { NULL, status, NULL, "", NULL, NULL };
     int rc;
 
     if (!who->is_admin)
@@ -866,6 +892,293 @@ int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const
     rc = get_visible(s, &vol_kind, who, id, &rec);
     st_record_cleanup(&rec);
     return rc < 0 ? rc : transition(s, &vol_kind, id, false, &t);
+}
+
+/* ---- attach/detach ---- */
+
+/* "Invalid volume: volume X is S; this needs one of: a, b" */
+static void wrong_status(char *msg, const struct st_meta_kind *k, const char *id,
+                         const struct transition *t)
+{
+    int n = snprintf(msg, VOL_MSG_MAX, "Invalid %s: %s %s is %s; this needs one of:", k->name,
+                     k->name, id, t->cur);
+
+    for (size_t i = 0; t->from && t->from[i] && n > 0 && n < VOL_MSG_MAX; i++)
+        n += snprintf(msg + n, VOL_MSG_MAX - (size_t)n, "%s %s", i ? "," : "", t->from[i]);
+}
+
+/* A quick (unleased, compare-and-swap) move of a record under rule `op`. */
+static int cas_move(struct vol_service *s, const struct st_meta_kind *k, const char *id,
+                    enum vol_op op, const char *to, const json_t *extra, st_meta_modify_fn edit,
+                    void *edit_arg, char *msg)
+{
+    struct transition t = { rule_from(op), to, extra, "", edit, edit_arg };
+    int rc = transition(s, k, id, false, &t);
+
+    if (rc == -ECANCELED && msg)
+        wrong_status(msg, k, id, &t);
+    return rc;
+}
+
+/* How a volume's attachments change with a move. */
+struct att_edit {
+    enum { AE_NONE, AE_ADD, AE_REMOVE } what;
+    const char *attachment_id; /* added/removed (AE_REMOVE: NULL = all) */
+    json_t *entry;             /* AE_ADD: the volume's view of it */
+    const char *set_pending;   /* record it as the attachment being made */
+    bool clear_pending;        /* forget the pending attachment_id (if it is that one) */
+    bool require_pending;      /* -ESTALE unless attachment_id is the pending one */
+    bool settle;               /* status from what remains: in-use or available */
+};
+
+static int edit_attachments(json_t *rec, void *arg)
+{
+    struct att_edit *e = arg;
+    json_t *list = json_object_get(rec, "attachments"), *priv = rpriv(rec);
+    const char *pending = rstr(priv, "pending_attachment");
+    bool is_pending = pending && e->attachment_id && strcmp(pending, e->attachment_id) == 0;
+
+    if (e->require_pending && !is_pending)
+        return -ESTALE;
+    if (!json_is_array(list)) {
+        list = json_array();
+        json_object_set_new(rec, "attachments", list);
+    }
+    if (e->what != AE_NONE) {
+        for (size_t i = json_array_size(list); i-- > 0;) {
+            const char *a = rstr(json_array_get(list, i), "attachment_id");
+            if (!e->attachment_id || (a && strcmp(a, e->attachment_id) == 0))
+                json_array_remove(list, i);
+        }
+    }
+    if (e->what == AE_ADD)
+        json_array_append(list, e->entry);
+    if (e->set_pending) {
+        json_object_set_new(priv, "pending_attachment", json_string(e->set_pending));
+        json_object_set_new(priv, "pending_since", json_integer(st_now_ms()));
+    } else if (e->clear_pending && (is_pending || !e->attachment_id)) {
+        json_object_del(priv, "pending_attachment");
+        json_object_del(priv, "pending_since");
+    }
+    if (e->settle || e->what != AE_NONE) {
+        bool attached = json_array_size(list) > 0;
+        if (e->settle)
+            json_object_set_new(rec, "status", json_string(attached ? "in-use" : "available"));
+        json_object_set_new(rec, "attach_status", json_string(attached ? "attached" : "detached"));
+    }
+    return 0;
+}
+
+static json_t *conn_info(struct vol_service *s, const char *volume_id, const char *mode)
+{
+    struct volc_params p = { s->pool, volume_id, s->mon_hosts, s->mon_ports, s->cluster_name,
+                             s->rbd_user, s->secret_uuid, mode };
+    return volc_connection_info(&p);
+}
+
+/* The volume's view of an attachment (Cinder's volume "attachments" entry). */
+static json_t *attachment_entry(const char *volume_id, const char *attachment_id,
+                                const char *server, const char *host, const char *device)
+{
+    char now[40];
+
+    now_ts(now, sizeof(now));
+    return json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s}", "id", volume_id, "attachment_id",
+                     attachment_id, "volume_id", volume_id, "server_id", server, "host_name", host,
+                     "device", device, "attached_at", now);
+}
+
+/* Quick volume actions: table of rule and target status. */
+static const struct {
+    enum vol_attach_op op;
+    enum vol_op rule;
+    const char *to; /* NULL: settled from what remains attached */
+} attach_moves[] = {
+    { VA_RESERVE, OP_RESERVE, "reserved" },
+    { VA_UNRESERVE, OP_UNRESERVE, "available" },
+    { VA_BEGIN_DETACH, OP_BEGIN_DETACH, "detaching" },
+    { VA_ROLL_DETACH, OP_ROLL_DETACH, "in-use" },
+    { VA_ATTACH, OP_ATTACH, "in-use" },
+    { VA_DETACH, OP_DETACH, NULL },
+};
+
+int vol_attach_action(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                      const struct vol_attach_req *req, json_t **out, char *msg)
+{
+    struct st_record rec = { 0 };
+    char att_id[37];
+    struct att_edit e = { AE_NONE, NULL, NULL, NULL, false, false, false };
+    int rc = get_visible(s, &vol_kind, who, id, &rec);
+
+    if (rc < 0)
+        return rc;
+    if (req->op == VA_INIT_CONN || req->op == VA_TERM_CONN) {
+        const char *status = rstr(rec.data, "status");
+        if (req->op == VA_INIT_CONN && !status_in(status, rule_from(OP_CONNECT))) {
+            struct transition t = { rule_from(OP_CONNECT), NULL, NULL, "", NULL, NULL };
+            snprintf(t.cur, sizeof(t.cur), "%s", status ? status : "");
+            wrong_status(msg, &vol_kind, id, &t);
+            rc = -ECANCELED;
+        } else if (req->op == VA_INIT_CONN) {
+            json_t *ci = conn_info(s, id, NULL);
+            *out = ci ? json_pack("{s:o}", "connection_info", ci) : NULL;
+            rc = *out ? 0 : -ENOMEM;
+        }
+        st_record_cleanup(&rec);
+        return rc;
+    }
+    st_record_cleanup(&rec);
+    if (req->op == VA_ATTACH) {
+        new_id(att_id);
+        e = (struct att_edit){ AE_ADD, att_id,
+                               attachment_entry(id, att_id, req->instance_uuid, req->host_name,
+                                                req->mountpoint),
+                               NULL, false, false, false };
+    } else if (req->op == VA_DETACH) {
+        e = (struct att_edit){ AE_REMOVE, req->attachment_id, NULL, NULL, true, false, true };
+    }
+    rc = -EINVAL;
+    for (size_t i = 0; i < sizeof(attach_moves) / sizeof(attach_moves[0]); i++) {
+        if (attach_moves[i].op == req->op)
+            rc = cas_move(s, &vol_kind, id, attach_moves[i].rule, attach_moves[i].to, NULL,
+                          edit_attachments, &e, msg);
+    }
+    json_decref(e.entry);
+    /* an attachment made through the attachments API goes with its detach */
+    if (rc == 0 && req->op == VA_DETACH && req->attachment_id)
+        st_meta_delete(s->meta, &att_kind, req->attachment_id, 0);
+    return rc;
+}
+
+/* ---- attachments ---- */
+
+int att_create(struct vol_service *s, const struct st_auth_ctx *who, const char *volume_id,
+               const char *instance, const json_t *connector, const char *mode, json_t **out,
+               char *msg)
+{
+    struct st_record vol = { 0 };
+    char id[37], now[40];
+    int rc = get_visible(s, &vol_kind, who, volume_id, &vol);
+
+    if (rc == -ENOENT)
+        snprintf(msg, VOL_MSG_MAX, "Volume %s could not be found.", volume_id);
+    if (rc < 0)
+        return rc;
+    st_record_cleanup(&vol);
+    new_id(id);
+    /* the volume first, naming the attachment: reconcile frees it if the
+     * attachment record below is never written */
+    struct att_edit e = { AE_NONE, id, NULL, id, false, false, false };
+    rc = cas_move(s, &vol_kind, volume_id, OP_ATT_CREATE, connector ? "attaching" : "reserved",
+                  NULL, edit_attachments, &e, msg);
+    if (rc < 0)
+        return rc;
+    now_ts(now, sizeof(now));
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:n, s:s, s:s}", "id", id,
+                            "volume_id", volume_id, "status", connector ? "attaching" : "reserved",
+                            "attach_mode", mode ? mode : "rw", "project_id", who->project_id,
+                            "attached_at", "detached_at", "created_at", now, "updated_at", now);
+    if (!rec) {
+        rc = -ENOMEM;
+    } else {
+        json_object_set_new(rec, "instance", instance ? json_string(instance) : json_null());
+        json_object_set(rec, "connector", connector ? (json_t *)connector : json_null());
+        json_object_set_new(rec, "connection_info",
+                            connector ? conn_info(s, volume_id, mode) : json_null());
+        rc = st_meta_create(s->meta, &att_kind, id, rec, NULL);
+    }
+    if (rc < 0) {
+        struct att_edit undo = { AE_NONE, id, NULL, NULL, true, true, false };
+        cas_move(s, &vol_kind, volume_id, OP_ATT_UPDATE, "available", NULL, edit_attachments,
+                 &undo, NULL);
+        json_decref(rec);
+        return rc;
+    }
+    *out = rec;
+    return 0;
+}
+
+int att_get(struct vol_service *s, const struct st_auth_ctx *who, const char *id, json_t **out)
+{
+    struct st_record rec = { 0 };
+    int rc = get_visible(s, &att_kind, who, id, &rec);
+
+    if (rc == 0)
+        *out = json_incref(rec.data);
+    st_record_cleanup(&rec);
+    return rc;
+}
+
+int att_list(struct vol_service *s, const struct st_auth_ctx *who, bool all_projects,
+             const struct vol_filter *filters, size_t nfilters, json_t **out)
+{
+    struct list_ctx c = { who, all_projects, filters, nfilters };
+    return list_kind(s, &att_kind, &c, out);
+}
+
+int att_update(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               const json_t *connector, json_t **out, char *msg)
+{
+    json_t *rec = NULL, *extra;
+    int rc = att_get(s, who, id, &rec);
+
+    if (rc < 0)
+        return rc;
+    const char *vol = rstr(rec, "volume_id");
+    rc = cas_move(s, &vol_kind, vol, OP_ATT_UPDATE, "attaching", NULL, NULL, NULL, msg);
+    extra = json_pack("{s:O, s:o}", "connector", connector, "connection_info",
+                      conn_info(s, vol, rstr(rec, "attach_mode")));
+    if (rc == 0)
+        rc = extra ? cas_move(s, &att_kind, id, OP_ATT_UPDATE, "attaching", extra, NULL, NULL, msg)
+                   : -ENOMEM;
+    json_decref(extra);
+    json_decref(rec);
+    return rc < 0 ? rc : att_get(s, who, id, out);
+}
+
+int att_complete(struct vol_service *s, const struct st_auth_ctx *who, const char *id, char *msg)
+{
+    json_t *rec = NULL, *extra;
+    char now[40];
+    int rc = att_get(s, who, id, &rec);
+
+    if (rc < 0)
+        return rc;
+    const char *vol = rstr(rec, "volume_id");
+    const json_t *conn = json_object_get(rec, "connector");
+    struct att_edit e = { AE_ADD, id,
+                          attachment_entry(vol, id, rstr(rec, "instance"), rstr(conn, "host"),
+                                           rstr(conn, "mountpoint")),
+                          NULL, true, false, false };
+    rc = cas_move(s, &vol_kind, vol, OP_ATT_COMPLETE, "in-use", NULL, edit_attachments, &e, msg);
+    json_decref(e.entry);
+    now_ts(now, sizeof(now));
+    extra = json_pack("{s:s}", "attached_at", now);
+    if (rc == 0)
+        rc = cas_move(s, &att_kind, id, OP_ATT_COMPLETE, "attached", extra, NULL, NULL, msg);
+    json_decref(extra);
+    json_decref(rec);
+    return rc;
+}
+
+int att_delete(struct vol_service *s, const struct st_auth_ctx *who, const char *id, char *msg)
+{
+    json_t *rec = NULL;
+    int rc = att_get(s, who, id, &rec);
+
+    if (rc < 0)
+        return rc;
+    struct att_edit e = { AE_REMOVE, id, NULL, NULL, true, false, true };
+    rc = cas_move(s, &vol_kind, rstr(rec, "volume_id"), OP_ATT_DELETE, NULL, NULL,
+                  edit_attachments, &e, msg);
+    json_decref(rec);
+    if (rc == -ENOENT || rc == -ECANCELED) /* the volume no longer counts it */
+        rc = 0;
+    if (rc == 0) {
+        rc = st_meta_delete(s->meta, &att_kind, id, 0);
+        rc = rc == -ENOENT ? 0 : rc;
+    }
+    return rc;
 }
 
 /* ---- snapshots ---- */
@@ -1054,6 +1367,40 @@ static void sweep_orphans(struct vol_service *s)
     st_rbd_list_free(names, n);
 }
 
+struct pending_ctx {
+    int64_t now_ms, grace_ms;
+};
+
+static bool pending_match(const json_t *rec, void *arg)
+{
+    const struct pending_ctx *p = arg;
+    return volc_pending_attachment(rec, p->now_ms, p->grace_ms) != NULL;
+}
+
+/* Volumes left reserved/attaching by an attachment create that died before
+ * writing its attachment record: back to available. */
+static void free_pending(struct vol_service *s)
+{
+    struct pending_ctx p = { st_now_ms(), s->ttl_ms };
+    struct st_record_list l = { 0 };
+
+    if (st_meta_list(s->meta, &vol_kind, NULL, 1000, NULL, 0, pending_match, &p, &l) < 0)
+        return;
+    for (size_t n = 0; n < l.count; n++) {
+        struct st_record att = { 0 };
+        const char *aid = volc_pending_attachment(l.items[n].data, p.now_ms, p.grace_ms);
+        if (aid && st_meta_get(s->meta, &att_kind, aid, &att) == -ENOENT) {
+            struct att_edit e = { AE_NONE, aid, NULL, NULL, true, true, false };
+            if (cas_move(s, &vol_kind, l.items[n].id, OP_ATT_UPDATE, "available", NULL,
+                         edit_attachments, &e, NULL) == 0)
+                st_warn("volume %s: attachment %s was never recorded: volume available again",
+                        l.items[n].id, aid);
+        }
+        st_record_cleanup(&att);
+    }
+    st_record_list_cleanup(&l);
+}
+
 int vol_service_reconcile(struct vol_service *s)
 {
     int64_t now = st_now_ms();
@@ -1062,6 +1409,7 @@ int vol_service_reconcile(struct vol_service *s)
 
     purge_hidden(s);
     sweep_orphans(s);
+    free_pending(s);
     return rc < 0 ? rc : rc2 < 0 ? rc2 : 0;
 }
 
@@ -1115,6 +1463,18 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
              st_config_str(c, "auth", "admin_token"));
     s->max_depth = (int)st_config_int(c, "blockd", "max_clone_depth");
     s->ttl_ms = st_config_duration_ms(c, "lease", "ttl");
+    snprintf(s->rbd_user, sizeof(s->rbd_user), "%s", st_config_str(c, "blockd", "rbd_user"));
+    snprintf(s->secret_uuid, sizeof(s->secret_uuid), "%s",
+             st_config_str(c, "blockd", "rbd_secret_uuid"));
+    snprintf(s->cluster_name, sizeof(s->cluster_name), "%s", st_config_str(c, "ceph", "cluster"));
+    char mon[1024] = "";
+    if (rados_conf_get(st_daemon_rados(d), "mon_host", mon, sizeof(mon)) < 0 ||
+        volc_mon_hosts(mon, &s->mon_hosts, &s->mon_ports) < 0) {
+        st_warn("cannot tell the monitors' addresses (mon_host \"%s\"): connection_info "
+                "will list none", mon);
+        s->mon_hosts = json_array();
+        s->mon_ports = json_array();
+    }
     s->reconcile_ms = st_config_duration_ms(c, "blockd", "reconcile_interval");
     rc = st_rados_ioctx(st_daemon_rados(d), s->pool, &s->vols);
     if (rc < 0) {
@@ -1156,6 +1516,8 @@ void vol_service_destroy(struct vol_service *s)
     st_httpc_destroy(s->http);
     if (s->vols)
         rados_ioctx_destroy(s->vols);
+    json_decref(s->mon_hosts);
+    json_decref(s->mon_ports);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     OPENSSL_cleanse(s->service_token, sizeof(s->service_token));

@@ -72,6 +72,43 @@ int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char 
 int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                      const char *status, char *msg);
 
+/* ---- attach/detach (Cinder's volume actions; quick CAS transitions) ---- */
+enum vol_attach_op {
+    VA_RESERVE,        /* available → reserved */
+    VA_UNRESERVE,      /* reserved → available */
+    VA_BEGIN_DETACH,   /* in-use → detaching */
+    VA_ROLL_DETACH,    /* detaching → in-use */
+    VA_ATTACH,         /* reserved|attaching → in-use, + an attachment */
+    VA_DETACH,         /* in-use|detaching → available (in-use while others remain) */
+    VA_INIT_CONN,      /* *out = {"connection_info": {...}} */
+    VA_TERM_CONN,      /* nothing to undo on RBD */
+};
+struct vol_attach_req {
+    enum vol_attach_op op;
+    const char *instance_uuid, *mountpoint, *host_name, *mode; /* VA_ATTACH */
+    const char *attachment_id;                                 /* VA_DETACH (NULL = the one) */
+    const json_t *connector;                                   /* VA_*_CONN */
+};
+int vol_attach_action(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                      const struct vol_attach_req *req, json_t **out, char *msg);
+
+/* ---- attachments (the 3.27+ API; records of kind "attachment") ---- */
+/* Volume available → reserved (no connector) or attaching (connection_info
+ * filled), then the attachment record. */
+int att_create(struct vol_service *s, const struct st_auth_ctx *who, const char *volume_id,
+               const char *instance, const json_t *connector, const char *mode, json_t **out,
+               char *msg);
+int att_get(struct vol_service *s, const struct st_auth_ctx *who, const char *id, json_t **out);
+int att_list(struct vol_service *s, const struct st_auth_ctx *who, bool all_projects,
+             const struct vol_filter *filters, size_t nfilters, json_t **out);
+/* Connector given: attachment and volume attaching, connection_info filled. */
+int att_update(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               const json_t *connector, json_t **out, char *msg);
+/* os-complete: volume in-use (the attachment listed on it), attachment attached. */
+int att_complete(struct vol_service *s, const struct st_auth_ctx *who, const char *id, char *msg);
+/* Remove it; the volume goes back to available when nothing else attaches it. */
+int att_delete(struct vol_service *s, const struct st_auth_ctx *who, const char *id, char *msg);
+
 /* ---- snapshots ---- */
 int snap_create(struct vol_service *s, const struct st_auth_ctx *who, const char *volume_id,
                 const char *name, const char *description, bool force, const json_t *metadata,

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "vol_conn.h"
 #include "vol_json.h"
 
 #define FIXTURES STRATA_SOURCE_DIR "/../shared/fixtures/openstack"
@@ -554,7 +555,7 @@ static void test_update_snapshot_action_bodies(void **state)
     assert_string_equal(a.status, "error");
     assert_int_equal(
         volj_volume_action(J("{\"os-reset_status\": {\"status\": \"bogus\"}}"), &a, msg), -EINVAL);
-    assert_int_equal(volj_volume_action(J("{\"os-attach\": {}}"), &a, msg), -EINVAL);
+    assert_int_equal(volj_volume_action(J("{\"os-frobnicate\": {}}"), &a, msg), -EINVAL);
     assert_non_null(strstr(msg, "os-extend"));
     assert_non_null(strstr(msg, "os-reset_status"));
     assert_int_equal(volj_volume_action(J("{}"), &a, msg), -EINVAL);
@@ -764,6 +765,130 @@ static void test_metadata_query(void **state)
     }
 }
 
+/* ---- attachments: mon_host, connection_info, views, pending ---- */
+
+static void check_mons(const char *mon_host, const char *hosts, const char *ports)
+{
+    json_t *h = NULL, *p = NULL;
+
+    assert_int_equal(volc_mon_hosts(mon_host, &h, &p), 0);
+    assert_true(json_equal(h, J(hosts)));
+    assert_true(json_equal(p, J(ports)));
+    json_decref(h);
+    json_decref(p);
+}
+
+static void test_mon_host_parse(void **state)
+{
+    json_t *h = NULL, *p = NULL;
+
+    (void)state;
+    check_mons("v1:127.0.0.1:6789", "[\"127.0.0.1\"]", "[\"6789\"]");
+    check_mons("[v2:10.0.0.1:3300,v1:10.0.0.1:6789],[v2:10.0.0.2:3300/0,v1:10.0.0.2:6790/0]",
+               "[\"10.0.0.1\", \"10.0.0.2\"]", "[\"6789\", \"6790\"]");
+    check_mons("10.0.0.1:6789, 10.0.0.2 10.0.0.3", "[\"10.0.0.1\", \"10.0.0.2\", \"10.0.0.3\"]",
+               "[\"6789\", \"6789\", \"6789\"]");
+    check_mons("[v2:10.0.0.9:3300]", "[\"10.0.0.9\"]", "[\"3300\"]");
+    check_mons("[::1]:6789", "[\"::1\"]", "[\"6789\"]");
+    assert_int_equal(volc_mon_hosts("", &h, &p), -EINVAL);
+    assert_int_equal(volc_mon_hosts(" , ", &h, &p), -EINVAL);
+    assert_int_equal(volc_mon_hosts("10.0.0.1:abc", &h, &p), -EINVAL);
+    assert_null(h);
+}
+
+static void test_connection_info_fixture(void **state)
+{
+    json_t *want = fixture("cinder-os-initialize_connection.json", "connection_info");
+    (void)state;
+    if (!want)
+        skip();
+    const json_t *d = json_object_get(want, "data");
+    struct volc_params p = {"volumes", json_string_value(json_object_get(d, "volume_id")),
+                            json_object_get(d, "hosts"), json_object_get(d, "ports"), "ceph",
+                            "admin", json_string_value(json_object_get(d, "secret_uuid")), NULL};
+    json_t *got = volc_connection_info(&p);
+
+    assert_non_null(got);
+    /* every member but "cacheable" (added by newer Cinder managers) */
+    json_object_del(json_object_get(want, "data"), "cacheable");
+    assert_true(json_equal(got, want));
+    json_decref(got);
+}
+
+static void test_attachment_view_and_bodies(void **state)
+{
+    struct volj_att_create c;
+    const json_t *conn = NULL;
+    char msg[VOLJ_MSG_MAX];
+    json_t *rec = J("{\"id\": \"a1\", \"volume_id\": \"v1\", \"instance\": null, "
+                    "\"status\": \"attached\", \"attach_mode\": \"rw\", \"project_id\": \"p\", "
+                    "\"connector\": {\"host\": \"h\"}, \"connection_info\": {\"x\": 1}, "
+                    "\"attached_at\": \"2024-01-02T03:04:05.000006\", \"detached_at\": null, "
+                    "\"_s\": {\"k\": 1}}");
+    json_t *v = volj_attachment_view(rec, false);
+
+    (void)state;
+    assert_true(json_equal(v, J("{\"id\": \"a1\", \"status\": \"attached\", \"instance\": null, "
+                                "\"volume_id\": \"v1\"}")));
+    json_decref(v);
+    v = volj_attachment_view(rec, true);
+    assert_true(json_equal(v, J("{\"id\": \"a1\", \"status\": \"attached\", \"instance\": null, "
+                                "\"volume_id\": \"v1\", \"attach_mode\": \"rw\", "
+                                "\"connection_info\": {\"x\": 1}, \"detached_at\": null, "
+                                "\"attached_at\": \"2024-01-02T03:04:05.000006\"}")));
+    json_decref(v);
+    assert_int_equal(volj_attachment_create(J("{\"attachment\": {\"volume_uuid\": "
+        "\"5765c863-b6f3-46a8-95b6-dccfa8ddf890\", \"connector\": {\"ip\": \"1\"}, "
+        "\"mode\": \"null\"}}"), &c, msg), 0);
+    assert_string_equal(c.volume_uuid, "5765c863-b6f3-46a8-95b6-dccfa8ddf890");
+    assert_non_null(c.connector);
+    assert_null(c.mode);
+    assert_null(c.instance_uuid);
+    assert_int_equal(volj_attachment_create(J("{\"attachment\": {}}"), &c, msg), -EINVAL);
+    assert_int_equal(volj_attachment_create(J("{\"attachment\": {\"volume_uuid\": \"x\"}}"), &c, msg),
+                     -EINVAL);
+    assert_int_equal(volj_attachment_update(J("{\"attachment\": {\"connector\": {}}}"), &conn, msg), 0);
+    assert_int_equal(volj_attachment_update(J("{\"attachment\": {}}"), &conn, msg), -EINVAL);
+    assert_int_equal(volj_attachment_action(J("{\"os-complete\": {}}"), msg), 0);
+    assert_int_equal(volj_attachment_action(J("{\"os-bogus\": {}}"), msg), -EINVAL);
+}
+
+static void test_attach_action_bodies(void **state)
+{
+    struct volj_action a;
+    char msg[VOLJ_MSG_MAX];
+
+    (void)state;
+    assert_int_equal(volj_volume_action(J("{\"os-reserve\": {}}"), &a, msg), 0);
+    assert_int_equal(a.kind, VOLJ_ACT_RESERVE);
+    assert_int_equal(volj_volume_action(J("{\"os-attach\": {\"instance_uuid\": "
+        "\"5765c863-b6f3-46a8-95b6-dccfa8ddf890\", \"mountpoint\": \"/dev/vdb\"}}"), &a, msg), 0);
+    assert_int_equal(a.kind, VOLJ_ACT_ATTACH);
+    assert_string_equal(a.mountpoint, "/dev/vdb");
+    assert_int_equal(volj_volume_action(J("{\"os-attach\": {\"mountpoint\": \"/dev/vdb\"}}"), &a, msg),
+                     -EINVAL);
+    assert_int_equal(volj_volume_action(J("{\"os-detach\": {}}"), &a, msg), 0);
+    assert_int_equal(a.kind, VOLJ_ACT_DETACH);
+    assert_null(a.attachment_id);
+    assert_int_equal(volj_volume_action(J("{\"os-initialize_connection\": {\"connector\": {}}}"), &a,
+                                        msg), 0);
+    assert_int_equal(a.kind, VOLJ_ACT_INIT_CONNECTION);
+    assert_int_equal(volj_volume_action(J("{\"os-initialize_connection\": {}}"), &a, msg), -EINVAL);
+}
+
+static void test_pending_attachment(void **state)
+{
+    json_t *v = J("{\"status\": \"reserved\", \"_s\": {\"pending_attachment\": \"a1\", "
+                  "\"pending_since\": 1000}}");
+
+    (void)state;
+    assert_string_equal(volc_pending_attachment(v, 5000, 1000), "a1");
+    assert_null(volc_pending_attachment(v, 1500, 1000)); /* may still be being written */
+    assert_null(volc_pending_attachment(J("{\"status\": \"in-use\", \"_s\": "
+                                          "{\"pending_attachment\": \"a1\"}}"), 5000, 0));
+    assert_null(volc_pending_attachment(J("{\"status\": \"attaching\"}"), 5000, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -785,6 +910,11 @@ int main(void)
         cmocka_unit_test(test_list_parse_errors),
         cmocka_unit_test(test_list_marker_and_links),
         cmocka_unit_test(test_metadata_query),
+        cmocka_unit_test(test_mon_host_parse),
+        cmocka_unit_test(test_connection_info_fixture),
+        cmocka_unit_test(test_attachment_view_and_bodies),
+        cmocka_unit_test(test_attach_action_bodies),
+        cmocka_unit_test(test_pending_attachment),
     };
 
     return cmocka_run_group_tests(tests, NULL, pool_free);
