@@ -351,10 +351,17 @@ static int volume_action(struct st_req *r, const struct v3 *v)
     json_t *body = NULL;
     int rc = st_req_json(r, &body);
 
-    (void)v;
     if (rc < 0)
         return rc;
     rc = volj_volume_action(body, &a, msg);
+    if (rc == 0 && a.kind == VOLJ_ACT_REVERT) {   /* 3.40+ */
+        rc = v->ctx.mv < 40 ? -EINVAL : vol_revert(svc(r), who(r), id, a.snapshot_id, msg);
+        if (rc == -EINVAL && v->ctx.mv < 40)
+            snprintf(msg, sizeof(msg), "revert needs microversion 3.40 or later");
+        rc = rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Volume", id);
+        json_decref(body);
+        return rc;
+    }
     if (rc == 0 && a.kind != VOLJ_ACT_EXTEND && a.kind != VOLJ_ACT_RESET_STATUS) {
         rc = attach_action(r, id, &a, msg);
         json_decref(body);

@@ -19,5 +19,11 @@ const struct st_opt blockd_options[] = {
       "cephx id hypervisors use to open volumes (auth_username of connection_info)" },
     { "blockd", "rbd_secret_uuid", ST_OPT_STR, "5b1e6c2a-3f0d-4d8e-9a77-2c4f8e1d0b51", false, 0, 0,
       NULL, "libvirt secret uuid holding rbd_user's key on hypervisors (secret_uuid)" },
+    { "blockd", "quota_volumes", ST_OPT_INT, "10", false, -1, 2147483647LL, NULL,
+      "Default per-project limit on volumes (-1 = unlimited)" },
+    { "blockd", "quota_snapshots", ST_OPT_INT, "10", false, -1, 2147483647LL, NULL,
+      "Default per-project limit on snapshots (-1 = unlimited)" },
+    { "blockd", "quota_gigabytes", ST_OPT_INT, "1000", false, -1, 2147483647LL, NULL,
+      "Default per-project limit on GiB of volumes and snapshots (-1 = unlimited)" },
     ST_OPT_END,
 };

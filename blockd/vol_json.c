@@ -853,11 +853,23 @@ static int action_connection(const json_t *arg, struct volj_action *a, char *msg
     return 0;
 }
 
+static int action_revert(const json_t *arg, struct volj_action *a, char *msg)
+{
+    int rc = json_is_object(arg) ? opt_uuid(arg, "snapshot_id", &a->snapshot_id, msg) : -EINVAL;
+
+    if (rc == 0 && !a->snapshot_id)
+        rc = -EINVAL;
+    return rc < 0 ? fail(msg, rc, "Invalid input for field/attribute revert: 'snapshot_id' "
+                                  "is a required property.")
+                  : 0;
+}
+
 static const struct {
     const char *name;
     enum volj_action_kind kind;
     int (*parse)(const json_t *arg, struct volj_action *a, char *msg);
 } actions[] = {
+    {"revert", VOLJ_ACT_REVERT, action_revert},
     {"os-extend", VOLJ_ACT_EXTEND, action_extend},
     {"os-reset_status", VOLJ_ACT_RESET_STATUS, action_reset_status},
     {"os-reserve", VOLJ_ACT_RESERVE, action_plain},

@@ -102,6 +102,7 @@ enum volj_action_kind {
     VOLJ_ACT_DETACH,
     VOLJ_ACT_INIT_CONNECTION,
     VOLJ_ACT_TERM_CONNECTION,
+    VOLJ_ACT_REVERT,
 };
 struct volj_action {
     enum volj_action_kind kind;
@@ -113,6 +114,7 @@ struct volj_action {
     const char *mode;           /* os-attach: "rw"/"ro" */
     const char *attachment_id;  /* os-detach */
     const json_t *connector;    /* os-initialize/terminate_connection (required object) */
+    const char *snapshot_id;    /* revert (required) */
 };
 int volj_volume_action(const json_t *body, struct volj_action *out, char *msg);
 /* ---- attachments (3.27+) ---- */

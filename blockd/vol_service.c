@@ -24,6 +24,7 @@
 #include "strata/rbd.h"
 #include "strata/workpool.h"
 #include "vol_conn.h"
+#include "vol_quota.h"
 
 #define GIB (1ULL << 30)
 #define NAME_MAX_LEN 96
@@ -44,6 +45,7 @@ struct vol_service {
     int64_t reconcile_ms;
     struct st_httpc *http;
     struct st_workpool *workers;
+    struct vol_quota *quota;
     pthread_t reconciler;
     bool reconciler_started, stopping;
     pthread_mutex_t lock;
@@ -64,7 +66,7 @@ static const struct st_meta_kind att_kind = { "attachment", validate_rec };
 /* ---- the state machine ---- */
 
 enum vol_op {
-    OP_DELETE, OP_EXTEND, OP_SNAPSHOT, OP_SNAPSHOT_FORCE, OP_SOURCE, OP_SNAP_DELETE,
+    OP_REVERT, OP_DELETE, OP_EXTEND, OP_SNAPSHOT, OP_SNAPSHOT_FORCE, OP_SOURCE, OP_SNAP_DELETE,
     OP_RESERVE, OP_UNRESERVE, OP_BEGIN_DETACH, OP_ROLL_DETACH, OP_ATTACH, OP_DETACH,
     OP_CONNECT, OP_ATT_CREATE, OP_ATT_UPDATE, OP_ATT_COMPLETE, OP_ATT_DELETE,
 };
@@ -76,6 +78,7 @@ static const struct {
 } rules[] = {
     { OP_DELETE, { "available", "error", "error_restoring", "error_extending", "error_managing", NULL } },
     { OP_EXTEND, { "available", NULL } },
+    { OP_REVERT, { "available", NULL } },
     { OP_SNAPSHOT, { "available", NULL } },
     { OP_SNAPSHOT_FORCE, { "available", "in-use", NULL } },
     { OP_SOURCE, { "available", "in-use", NULL } },
@@ -241,7 +244,7 @@ static int step(struct vol_service *s, const struct st_meta_kind *k, const char 
 
 /* ---- jobs ---- */
 
-enum job_kind { JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_SNAP_CREATE, JOB_SNAP_DELETE };
+enum job_kind { JOB_REVERT, JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_SNAP_CREATE, JOB_SNAP_DELETE };
 
 struct job {
     struct vol_service *s;
@@ -275,11 +278,11 @@ static int submit(struct vol_service *s, enum job_kind kind, const char *id)
 
 /* Start a leased operation on an existing record: lease, fenced transition
  * from the allowed statuses, then the worker. */
-static int begin_op(struct vol_service *s, const struct st_meta_kind *k, const char *id,
-                    const char *lease_op, enum vol_op rule, const char *to, json_t *extra,
-                    enum job_kind job, char *msg)
+/* Take the record's lease for an operation: -ECANCELED with a message naming
+ * the status and the operation in progress when another holds it. */
+static int lease_for(struct vol_service *s, const struct st_meta_kind *k, const char *id,
+                     const char *lease_op, char *msg)
 {
-    struct transition t = { rule_from(rule), to, extra, "", NULL, NULL };
     int rc = st_lease_acquire(s->meta, k, id, s->owner, lease_op, st_now_ms(), s->ttl_ms);
 
     if (rc == -EBUSY) {   /* another operation runs: say which, and the status */
@@ -293,7 +296,19 @@ static int begin_op(struct vol_service *s, const struct st_meta_kind *k, const c
         st_record_cleanup(&rec);
         rc = -ECANCELED;
     }
-    if (rc == 0) {
+    return rc;
+}
+
+/* With the lease held: the fenced transition, then the worker (which owns
+ * the lease from then on); on failure the lease is released. */
+static int begin_leased(struct vol_service *s, const struct st_meta_kind *k, const char *id,
+                        enum vol_op rule, const char *to, json_t *extra, enum job_kind job,
+                        char *msg)
+{
+    struct transition t = { rule_from(rule), to, extra, "", NULL, NULL };
+    int rc;
+
+    {
         rc = transition(s, k, id, true, &t);
         if (rc == -ECANCELED)
             snprintf(msg, VOL_MSG_MAX, "Invalid %s: %s %s is %s; this needs one of: %s%s%s",
@@ -306,6 +321,19 @@ static int begin_op(struct vol_service *s, const struct st_meta_kind *k, const c
     }
     json_decref(extra);
     return rc;
+}
+
+static int begin_op(struct vol_service *s, const struct st_meta_kind *k, const char *id,
+                    const char *lease_op, enum vol_op rule, const char *to, json_t *extra,
+                    enum job_kind job, char *msg)
+{
+    int rc = lease_for(s, k, id, lease_op, msg);
+
+    if (rc < 0) {
+        json_decref(extra);
+        return rc;
+    }
+    return begin_leased(s, k, id, rule, to, extra, job, msg);
 }
 
 /* ---- imaged, for volumes from images ---- */
@@ -427,11 +455,25 @@ static int make_volume(struct vol_service *s, const json_t *rec, char *msg)
             rc = st_rbd_clone(s->vols, parent, snap, s->vols, name, bytes);
         if (rc == 0)
             rc = st_rbd_flatten(s->vols, name);
-        if (rc == 0 || rc == -EEXIST)
+        if (rc == 0)
             st_rbd_snap_remove(s->vols, parent, snap);
-        return rc;
+        return rc;   /* on failure job_create removes the clone, then the snapshot */
     }
     return st_rbd_create(s->vols, name, bytes);
+}
+
+/* The from-volume path's temporary snapshot "clone-<id>" on the source, once
+ * the clone is gone (a failed or interrupted create). */
+static void drop_clone_snap(struct vol_service *s, const json_t *rec)
+{
+    char parent[NAME_MAX_LEN], snap[NAME_MAX_LEN];
+    const char *source = rstr(rec, "source_volid");
+
+    if (!source)
+        return;
+    vol_rbd_name(source, parent, sizeof(parent));
+    snprintf(snap, sizeof(snap), "clone-%s", rstr(rec, "id"));
+    st_rbd_snap_remove(s->vols, parent, snap);
 }
 
 static void job_create(struct vol_service *s, const char *id)
@@ -444,8 +486,8 @@ static void job_create(struct vol_service *s, const char *id)
         return;
     rc = make_volume(s, rec.data, msg);
     bool bootable = json_is_string(json_object_get(json_object_get(rec.data, "_s"), "image_id"));
-    st_record_cleanup(&rec);
     if (rc == 0) {
+        st_record_cleanup(&rec);
         step(s, &vol_kind, id, "creating", "available",
              json_pack("{s:s}", "bootable", bootable ? "true" : "false"));
         st_info("volume %s: available", id);
@@ -455,6 +497,8 @@ static void job_create(struct vol_service *s, const char *id)
     vol_rbd_name(id, name, sizeof(name));
     if (rc != -EEXIST)
         st_rbd_remove(s->vols, name);
+    drop_clone_snap(s, rec.data);
+    st_record_cleanup(&rec);
     step(s, &vol_kind, id, "creating", "error",
          json_pack("{s:{s:s}}", "_s", "error", msg[0] ? msg : strerror(-rc)));
 }
@@ -469,6 +513,23 @@ static int hide(json_t *rec, void *arg)
     json_object_set_new(rec, "status", json_string("deleted"));
     json_object_set_new(rec, "updated_at", json_string(now));
     return 0;
+}
+
+/* Delete a volume/snapshot record for good and give its quota back (rec: its
+ * data when the caller has it, else read here). */
+static int delete_counted(struct vol_service *s, const struct st_meta_kind *k, const char *id,
+                          const json_t *rec)
+{
+    struct st_record got = { 0 };
+    int rc;
+
+    if (!rec && st_meta_get(s->meta, k, id, &got) == 0)
+        rec = got.data;
+    rc = st_meta_delete(s->meta, k, id, 0);
+    if (rc == 0 && rec)
+        vol_quota_release_record(s->quota, rec, k == &snap_kind);
+    st_record_cleanup(&got);
+    return rc;
 }
 
 /* Remove a snapshot's RBD snapshot and record; while clones of it live, keep
@@ -489,7 +550,7 @@ static int purge_snapshot(struct vol_service *s, const json_t *rec, bool fenced)
     }
     if (rc < 0 && rc != -ENOENT)
         return rc;
-    rc = st_meta_delete(s->meta, &snap_kind, id, 0);
+    rc = delete_counted(s, &snap_kind, id, rec);
     return rc == -ENOENT ? 0 : rc;
 }
 
@@ -520,7 +581,7 @@ static void job_delete(struct vol_service *s, const char *id)
         return;
     }
     if (rc == 0)
-        rc = st_meta_delete(s->meta, &vol_kind, id, 0);
+        rc = delete_counted(s, &vol_kind, id, NULL);
     if (rc < 0 && rc != -ENOENT) {
         st_warn("volume %s: delete failed: %s", id, strerror(-rc));
         step(s, &vol_kind, id, "deleting", "error_deleting", NULL);
@@ -538,13 +599,48 @@ static void job_extend(struct vol_service *s, const char *id)
     if (rc < 0)
         return;
     json_int_t to = json_integer_value(json_object_get(json_object_get(rec.data, "_s"), "extend_to"));
+    struct vq_counts grow = { { 0, 0, to - json_integer_value(json_object_get(rec.data,
+                                                                               "size")) } };
+    char project[ST_META_ID_MAX + 1];
+    snprintf(project, sizeof(project), "%s",
+             rstr(rec.data, "project_id") ? rstr(rec.data, "project_id") : "");
     st_record_cleanup(&rec);
     vol_rbd_name(id, name, sizeof(name));
     rc = st_rbd_resize(s->vols, name, (uint64_t)to * GIB);
     if (rc == 0)
         step(s, &vol_kind, id, "extending", "available", json_pack("{s:I}", "size", to));
+    else if (step(s, &vol_kind, id, "extending", "error_extending", NULL) == 0)
+        vol_quota_release(s->quota, project, &grow);   /* Cinder rolls the reservation back */
+}
+
+/* Roll the volume back to its snapshot (then back to the volume's size). */
+static void job_revert(struct vol_service *s, const char *id)
+{
+    struct st_record rec = { 0 }, snap = { 0 };
+    char name[NAME_MAX_LEN], sname[NAME_MAX_LEN];
+    int rc = st_meta_get(s->meta, &vol_kind, id, &rec);
+
+    if (rc < 0)
+        return;
+    const char *sid = json_string_value(json_object_get(json_object_get(rec.data, "_s"), "revert_to"));
+    rc = sid ? st_meta_get(s->meta, &snap_kind, sid, &snap) : -ENOENT;
+    if (rc == 0) {
+        vol_rbd_name(id, name, sizeof(name));
+        snap_rbd_name(sid, sname, sizeof(sname));
+        rc = st_rbd_rollback(s->vols, name, sname);
+    }
+    /* the rollback restores the snapshot's size: grow back to the volume's,
+     * as Cinder's RBD driver does (the volume keeps its size) */
+    uint64_t vbytes = (uint64_t)json_integer_value(json_object_get(rec.data, "size")) * GIB;
+    uint64_t now_bytes = 0;
+    if (rc == 0 && st_rbd_size(s->vols, name, NULL, &now_bytes) == 0 && now_bytes < vbytes)
+        rc = st_rbd_resize(s->vols, name, vbytes);
+    if (rc == 0)
+        step(s, &vol_kind, id, "reverting", "available", NULL);
     else
-        step(s, &vol_kind, id, "extending", "error_extending", NULL);
+        step(s, &vol_kind, id, "reverting", "error", NULL);
+    st_record_cleanup(&snap);
+    st_record_cleanup(&rec);
 }
 
 static void job_snap_create(struct vol_service *s, const char *id)
@@ -580,6 +676,7 @@ static void run_job(void *arg)
     struct job *j = arg;
 
     switch (j->kind) {
+    case JOB_REVERT: job_revert(j->s, j->id); break;
     case JOB_CREATE: job_create(j->s, j->id); break;
     case JOB_DELETE: job_delete(j->s, j->id); break;
     case JOB_EXTEND: job_extend(j->s, j->id); break;
@@ -686,6 +783,10 @@ int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
     json_object_update(rec, fields);
     json_decref(fields);
     json_object_set_new(rec, "bootable", json_string("false"));
+    /* quota first (vol_quota.h: released when the record is finally deleted) */
+    struct vq_counts need = { { 1, 0, size } };
+    if ((rc = vol_quota_reserve(s->quota, who->project_id, &need, msg)) < 0)
+        goto out;
     /* the record and its lease in one write: nothing can see a creating
      * volume that no operation owns */
     rc = st_meta_create_leased(s->meta, &vol_kind, id, rec, s->owner, "create", st_now_ms(),
@@ -694,6 +795,8 @@ int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
         st_meta_delete(s->meta, &vol_kind, id, 0);
         snprintf(msg, VOL_MSG_MAX, "The block service is too busy; try again later");
     }
+    if (rc < 0)
+        vol_quota_release(s->quota, who->project_id, &need);
 out:
     if (rc < 0) {
         json_decref(rec);
@@ -836,10 +939,17 @@ int vol_delete(struct vol_service *s, const struct st_auth_ctx *who, const char 
     int rc = get_visible(s, &vol_kind, who, id, &rec);
 
     st_record_cleanup(&rec);
+    /* Under the volume's lease no snapshot can be registered (snap_create
+     * takes it too), so the count below cannot go stale before "deleting". */
     if (rc == 0)
-        rc = snapshots_of(s, id, &snaps);
+        rc = lease_for(s, &vol_kind, id, "delete", msg);
     if (rc < 0)
         return rc;
+    rc = snapshots_of(s, id, &snaps);
+    if (rc < 0) {
+        st_lease_release(s->meta, &vol_kind, id, s->owner);
+        return rc;
+    }
     json_array_foreach(snaps, i, sn) {
         live += !rhidden(sn);
     }
@@ -847,9 +957,10 @@ int vol_delete(struct vol_service *s, const struct st_auth_ctx *who, const char 
     if (live && !cascade) {
         snprintf(msg, VOL_MSG_MAX, "Invalid volume: Volume %s still has %zu dependent "
                  "snapshot(s); delete them first or use cascade", id, live);
+        st_lease_release(s->meta, &vol_kind, id, s->owner);
         return -EINVAL;
     }
-    return begin_op(s, &vol_kind, id, "delete", OP_DELETE, "deleting", NULL, JOB_DELETE, msg);
+    return begin_leased(s, &vol_kind, id, OP_DELETE, "deleting", NULL, JOB_DELETE, msg);
 }
 
 int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
@@ -861,6 +972,9 @@ int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char 
     if (rc < 0)
         return rc;
     json_int_t size = json_integer_value(json_object_get(rec.data, "size"));
+    char project[ST_META_ID_MAX + 1];
+    snprintf(project, sizeof(project), "%s",
+             rstr(rec.data, "project_id") ? rstr(rec.data, "project_id") : "");
     st_record_cleanup(&rec);
     if (new_size_gb <= size) {
         snprintf(msg, VOL_MSG_MAX, "Invalid input received: New size for extend must be "
@@ -868,9 +982,15 @@ int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char 
                  (long long)size, (long long)new_size_gb);
         return -EINVAL;
     }
-    return begin_op(s, &vol_kind, id, "extend", OP_EXTEND, "extending",
-                    json_pack("{s:{s:I}}", "_s", "extend_to", (json_int_t)new_size_gb),
-                    JOB_EXTEND, msg);
+    struct vq_counts grow = { { 0, 0, new_size_gb - size } };
+    if ((rc = vol_quota_reserve(s->quota, project, &grow, msg)) < 0)
+        return rc;
+    rc = begin_op(s, &vol_kind, id, "extend", OP_EXTEND, "extending",
+                  json_pack("{s:{s:I}}", "_s", "extend_to", (json_int_t)new_size_gb),
+                  JOB_EXTEND, msg);
+    if (rc < 0)
+        vol_quota_release(s->quota, project, &grow);
+    return rc;
 }
 
 int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
@@ -1045,8 +1165,13 @@ int vol_attach_action(struct vol_service *s, const struct st_auth_ctx *who, cons
     }
     json_decref(e.entry);
     /* an attachment made through the attachments API goes with its detach */
-    if (rc == 0 && req->op == VA_DETACH && req->attachment_id)
-        st_meta_delete(s->meta, &att_kind, req->attachment_id, 0);
+    if (rc == 0 && req->op == VA_DETACH && req->attachment_id) {
+        struct st_record att = { 0 };
+        if (st_meta_get(s->meta, &att_kind, req->attachment_id, &att) == 0 &&
+            rstr(att.data, "volume_id") && strcmp(rstr(att.data, "volume_id"), id) == 0)
+            st_meta_delete(s->meta, &att_kind, req->attachment_id, 0);
+        st_record_cleanup(&att);
+    }
     return rc;
 }
 
@@ -1181,6 +1306,57 @@ int att_delete(struct vol_service *s, const struct st_auth_ctx *who, const char 
     return rc;
 }
 
+int vol_revert(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               const char *snapshot_id, char *msg)
+{
+    struct st_record vol = { 0 }, snap = { 0 };
+    json_t *snaps = NULL, *sn;
+    const char *latest = NULL, *latest_at = "";
+    size_t i;
+    int rc = get_visible(s, &vol_kind, who, id, &vol);
+
+    if (rc < 0)
+        return rc;
+    st_record_cleanup(&vol);
+    rc = get_visible(s, &snap_kind, who, snapshot_id, &snap);
+    if (rc == -ENOENT)
+        snprintf(msg, VOL_MSG_MAX, "Snapshot %s could not be found.", snapshot_id);
+    if (rc < 0)
+        return rc;
+    bool mine = strcmp(rstr(snap.data, "volume_id"), id) == 0;
+    const char *sst = rstr(snap.data, "status");
+    bool ready = sst && strcmp(sst, "available") == 0;
+    st_record_cleanup(&snap);
+    if (mine && !ready) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid snapshot: snapshot %s is not available", snapshot_id);
+        return -EINVAL;
+    }
+    if (!mine) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid snapshot: snapshot %s is not of volume %s",
+                 snapshot_id, id);
+        return -EINVAL;
+    }
+    /* Cinder reverts to the latest snapshot only */
+    if ((rc = snapshots_of(s, id, &snaps)) < 0)
+        return rc;
+    json_array_foreach(snaps, i, sn) {
+        const char *at = rstr(sn, "created_at");
+        if (!rhidden(sn) && at && strcmp(at, latest_at) >= 0) {
+            latest_at = at;
+            latest = rstr(sn, "id");
+        }
+    }
+    bool is_latest = latest && strcmp(latest, snapshot_id) == 0;
+    json_decref(snaps);
+    if (!is_latest) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid snapshot: volume %s can only be reverted to its "
+                 "latest snapshot", id);
+        return -EINVAL;
+    }
+    return begin_op(s, &vol_kind, id, "revert", OP_REVERT, "reverting",
+                    json_pack("{s:{s:s}}", "_s", "revert_to", snapshot_id), JOB_REVERT, msg);
+}
+
 /* ---- snapshots ---- */
 
 int snap_create(struct vol_service *s, const struct st_auth_ctx *who, const char *volume_id,
@@ -1195,11 +1371,21 @@ int snap_create(struct vol_service *s, const struct st_auth_ctx *who, const char
         snprintf(msg, VOL_MSG_MAX, "Volume %s could not be found.", volume_id);
     if (rc < 0)
         return rc;
+    /* Hold the volume's lease while the snapshot is registered: a delete,
+     * extend or revert (they take it too) cannot start in between. */
+    st_record_cleanup(&vol);
+    if ((rc = lease_for(s, &vol_kind, volume_id, "snapshot", msg)) < 0)
+        return rc;
+    if ((rc = st_meta_get(s->meta, &vol_kind, volume_id, &vol)) < 0) {
+        st_lease_release(s->meta, &vol_kind, volume_id, s->owner);
+        return rc;
+    }
     const char *vstatus = rstr(vol.data, "status");
     if (!status_in(vstatus, rule_from(force ? OP_SNAPSHOT_FORCE : OP_SNAPSHOT))) {
         snprintf(msg, VOL_MSG_MAX, "Invalid volume: Volume %s status must be available%s, "
                  "but current status is: %s.", volume_id, force ? " or in-use" : "", vstatus);
         st_record_cleanup(&vol);
+        st_lease_release(s->meta, &vol_kind, volume_id, s->owner);
         return -ECANCELED;
     }
     new_id(id);
@@ -1211,11 +1397,19 @@ int snap_create(struct vol_service *s, const struct st_auth_ctx *who, const char
         "metadata", metadata ? json_deep_copy(metadata) : json_object(), "updated_at", now);
     st_record_cleanup(&vol);
     json_object_set_new(rec, "progress", json_string("100%"));
-    rc = st_meta_create_leased(s->meta, &snap_kind, id, rec, s->owner, "create", st_now_ms(),
-                               s->ttl_ms, NULL);
+    struct vq_counts need;
+    vq_of_record(rec, true, 1, &need);
+    rc = vol_quota_reserve(s->quota, who->project_id, &need, msg);
+    bool reserved = rc == 0;
+    if (rc == 0)
+        rc = st_meta_create_leased(s->meta, &snap_kind, id, rec, s->owner, "create", st_now_ms(),
+                                   s->ttl_ms, NULL);
     if (rc == 0 && (rc = submit(s, JOB_SNAP_CREATE, id)) < 0)
         st_meta_delete(s->meta, &snap_kind, id, 0);
+    st_lease_release(s->meta, &vol_kind, volume_id, s->owner);
     if (rc < 0) {
+        if (reserved)
+            vol_quota_release(s->quota, who->project_id, &need);
         json_decref(rec);
         return rc;
     }
@@ -1288,6 +1482,7 @@ static int reconcile_lease(struct st_meta *m, const char *id, const struct st_le
         if (is_vol) {
             vol_rbd_name(id, name, sizeof(name));
             rc = st_rbd_remove(s->vols, name);
+            drop_clone_snap(s, rec.data);
         } else {
             vol_rbd_name(rstr(rec.data, "volume_id"), name, sizeof(name));
             snap_rbd_name(id, snap, sizeof(snap));
@@ -1301,6 +1496,9 @@ static int reconcile_lease(struct st_meta *m, const char *id, const struct st_le
         resumed = true;
     } else if (status && strcmp(status, "extending") == 0) {
         resume = JOB_EXTEND;
+        resumed = true;
+    } else if (status && strcmp(status, "reverting") == 0) {
+        resume = JOB_REVERT;   /* a rollback can simply run again */
         resumed = true;
     }
     st_record_cleanup(&rec);
@@ -1340,7 +1538,7 @@ static void purge_hidden(struct vol_service *s)
             vol_rbd_name(l.items[n].id, name, sizeof(name));
             int rc = st_rbd_remove(s->vols, name);
             if (rc == 0 || rc == -ENOENT)
-                st_meta_delete(s->meta, &vol_kind, l.items[n].id, 0);
+                delete_counted(s, &vol_kind, l.items[n].id, l.items[n].data);
         }
         st_record_list_cleanup(&l);
     }
@@ -1401,15 +1599,45 @@ static void free_pending(struct vol_service *s)
     st_record_list_cleanup(&l);
 }
 
+/* Records in a transient status that no lease covers (a job's last step
+ * failed, a resume could not be queued, an admin reset the status): treated
+ * like an interrupted operation, so nothing stays "creating" forever. */
+static void sweep_transient(struct vol_service *s, const struct st_meta_kind *k)
+{
+    static const char *const transient[] = { "creating", "deleting", "extending", "reverting",
+                                             NULL };
+    char marker[ST_META_ID_MAX + 1] = "";
+
+    for (;;) {
+        struct st_record_list l = { 0 };
+        if (st_meta_list(s->meta, k, marker[0] ? marker : NULL, 500, NULL, 0, NULL, NULL, &l) < 0)
+            return;
+        for (size_t i = 0; i < l.count; i++) {
+            struct st_lease lease = { .owner = "(none)", .op = "unknown" };
+            if (status_in(rstr(l.items[i].data, "status"), transient) &&
+                st_lease_get(s->meta, k, l.items[i].id, &lease) == -ENOENT)
+                reconcile_lease(s->meta, l.items[i].id, &lease, s, k);
+        }
+        bool more = l.truncated;
+        snprintf(marker, sizeof(marker), "%s", l.next_marker);
+        st_record_list_cleanup(&l);
+        if (!more)
+            return;
+    }
+}
+
 int vol_service_reconcile(struct vol_service *s)
 {
     int64_t now = st_now_ms();
     int rc = st_lease_reconcile(s->meta, &vol_kind, s->owner, now, reconcile_vol_lease, s);
     int rc2 = st_lease_reconcile(s->meta, &snap_kind, s->owner, now, reconcile_snap_lease, s);
 
+    sweep_transient(s, &vol_kind);
+    sweep_transient(s, &snap_kind);
     purge_hidden(s);
     sweep_orphans(s);
     free_pending(s);
+    vol_quota_reconcile(s->quota);
     return rc < 0 ? rc : rc2 < 0 ? rc2 : 0;
 }
 
@@ -1437,6 +1665,11 @@ static void *reconcile_loop(void *arg)
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;
+}
+
+struct vol_quota *vol_service_quota(struct vol_service *s)
+{
+    return s->quota;
 }
 
 /* ---- life cycle ---- */
@@ -1482,6 +1715,7 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
         goto fail;
     }
     if ((rc = st_httpc_create(&hc, &s->http)) < 0 ||
+        (rc = vol_quota_create(s->meta, c, s->ttl_ms, &s->quota)) < 0 ||
         (rc = st_workpool_create((unsigned)st_config_int(c, "blockd", "workers"), 1024,
                                  &s->workers)) < 0)
         goto fail;
@@ -1513,6 +1747,7 @@ void vol_service_destroy(struct vol_service *s)
         pthread_join(s->reconciler, NULL);
     }
     st_workpool_destroy(s->workers);
+    vol_quota_destroy(s->quota);
     st_httpc_destroy(s->http);
     if (s->vols)
         rados_ioctx_destroy(s->vols);

@@ -30,6 +30,8 @@ void vol_service_destroy(struct vol_service *s);
  * with their partial RBD image removed, interrupted deletes and extends are
  * finished, RBD images that no record owns are removed. */
 int vol_service_reconcile(struct vol_service *s);
+/* Its quotas (vol_quota.h), for the quota API. */
+struct vol_quota *vol_service_quota(struct vol_service *s);
 
 /* What a create asks for (the API layer validated types). */
 struct vol_create_req {
@@ -62,12 +64,18 @@ int vol_list(struct vol_service *s, const struct st_auth_ctx *who, bool all_proj
 int vol_update(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                const char *name, const char *description, const json_t *metadata,
                json_t **out, char *msg);
-/* available/error → deleting (async).  With snapshots: -EBUSY unless cascade. */
+/* available/error → deleting (async).  With snapshots: -EINVAL (400, as
+ * Cinder answers) unless cascade.  Counted under the volume's lease, which
+ * snap_create also takes, so no snapshot can slip in between. */
 int vol_delete(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                bool cascade, char *msg);
 /* available → extending → available (async); new_size_gb > size. */
 int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                int64_t new_size_gb, char *msg);
+/* available → reverting → available (async): roll the volume back to
+ * snapshot_id, which must be its latest snapshot (3.40). */
+int vol_revert(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               const char *snapshot_id, char *msg);
 /* Admin: set status (and optionally attach_status) whatever it is. */
 int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                      const char *status, char *msg);

@@ -31,13 +31,24 @@ def iurl(strata_env):
     return strata_env["STRATA_IMAGE_URL"]
 
 
+def unlimited(vurl, strata_env, project):
+    """These tests' projects create many volumes: lift their quota (the quota
+    behaviour itself is tested in test_blockd_quota.py with its own project)."""
+    admin, ap = strata_env["STRATA_ADMIN_TOKEN"], strata_env["STRATA_ADMIN_PROJECT_ID"]
+    r = requests.put("%s/v3/%s/os-quota-sets/%s" % (vurl, ap, project), headers=H(admin),
+                     json={"quota_set": {"volumes": -1, "snapshots": -1, "gigabytes": -1}})
+    assert r.status_code == 200, r.text
+
+
 @pytest.fixture(scope="module")
-def carol(home):
+def carol(home, vurl, strata_env):
+    unlimited(vurl, strata_env, "p-carol")
     return token(home, "p-carol")
 
 
 @pytest.fixture(scope="module")
-def dave(home):
+def dave(home, vurl, strata_env):
+    unlimited(vurl, strata_env, "p-dave")
     return token(home, "p-dave")
 
 
@@ -249,3 +260,35 @@ def test_kill_9_mid_operations_then_records_match_rbd(vurl, carol, home, cluster
     assert names <= {"volume-" + v["id"] for v in recs}, names - {"volume-" + v["id"] for v in recs}
     for v in (moving["id"], keep["id"]):
         requests.delete(c + "/volumes/" + v, headers=H(carol))
+
+
+def test_revert_to_latest_snapshot(vurl, carol, cluster):
+    c = api(vurl, carol, "p-carol")
+    vol = vol_create(vurl, carol, "p-carol", size=1)
+    wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "available")
+    name = "volume-" + vol["id"]
+    with cluster.open_ioctx("strata.volumes") as io, rbd.Image(io, name) as im:
+        im.write(b"before" * 1000, 0)
+    s1 = requests.post(c + "/snapshots", headers=H(carol), json={"snapshot": {"volume_id": vol["id"]}}).json()["snapshot"]
+    wait_status(vurl, carol, "p-carol", "snapshots", s1["id"], "available")
+    time.sleep(0.01)
+    s2 = requests.post(c + "/snapshots", headers=H(carol), json={"snapshot": {"volume_id": vol["id"]}}).json()["snapshot"]
+    wait_status(vurl, carol, "p-carol", "snapshots", s2["id"], "available")
+    with cluster.open_ioctx("strata.volumes") as io, rbd.Image(io, name) as im:
+        im.write(b"after!" * 1000, 0)
+    # only the latest snapshot, and only from 3.40
+    mv = {"OpenStack-API-Version": "volume 3.40"}
+    r = requests.post(c + "/volumes/%s/action" % vol["id"], headers=H(carol, **mv),
+                      json={"revert": {"snapshot_id": s1["id"]}})
+    assert r.status_code == 400, r.text
+    r = requests.post(c + "/volumes/%s/action" % vol["id"], headers=H(carol),
+                      json={"revert": {"snapshot_id": s2["id"]}})
+    assert r.status_code == 400, r.text
+    p = cinder(vurl, carol, "p-carol", "--os-volume-api-version", "3.40", "revert-to-snapshot", s2["id"])
+    assert p.returncode == 0, p.stderr
+    wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "available")
+    with cluster.open_ioctx("strata.volumes") as io, rbd.Image(io, name, read_only=True) as im:
+        assert im.read(0, 6000) == b"before" * 1000
+    r = requests.delete(c + "/volumes/%s?cascade=true" % vol["id"], headers=H(carol))
+    assert r.status_code == 202, r.text
+    wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "gone")
