@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "strata/strutil.h"
+
 #define HOST_MAX 255
 #define NAME_MAX_LEN 255
 #define SIZE_MAX_GB INT32_MAX
@@ -28,48 +30,6 @@ static int fail(char *msg, int rc, const char *fmt, ...)
         va_end(ap);
     }
     return rc;
-}
-
-static const char *str_member(const json_t *obj, const char *name)
-{
-    return json_string_value(json_object_get(obj, name));
-}
-
-static size_t utf8_len(const char *s)
-{
-    size_t n = 0;
-
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
-
-static bool is_uuid(const char *s)
-{
-    static const int dash[] = {8, 13, 18, 23};
-    size_t d = 0;
-
-    if (strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        if (d < 4 && i == dash[d]) {
-            if (s[i] != '-')
-                return false;
-            d++;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool in_list(const char *const *list, const char *s)
-{
-    for (; *list; list++) {
-        if (strcmp(*list, s) == 0)
-            return true;
-    }
-    return false;
 }
 
 /* ---- microversions and documents ---- */
@@ -330,7 +290,7 @@ static const char *record_project(const json_t *rec)
                                         "owner", NULL};
 
     for (size_t i = 0; names[i]; i++) {
-        const char *p = str_member(rec, names[i]);
+        const char *p = st_json_str(rec, names[i]);
         if (p)
             return p;
     }
@@ -339,7 +299,7 @@ static const char *record_project(const json_t *rec)
 
 static json_t *links_view(const json_t *rec, const char *collection, const struct volj_ctx *c)
 {
-    const char *id = str_member(rec, "id");
+    const char *id = st_json_str(rec, "id");
     char self[1024], bookmark[1024];
 
     if (!id)
@@ -393,7 +353,7 @@ static json_t *bool_text(const json_t *v)
 static json_t *progress_view(const json_t *rec)
 {
     const json_t *p = json_object_get(rec, "progress");
-    const char *status = str_member(rec, "status");
+    const char *status = st_json_str(rec, "status");
 
     if (json_is_string(p))
         return json_incref((json_t *)p);
@@ -551,7 +511,7 @@ int volj_metadata_check(const json_t *md, char *msg)
                         "Invalid input for field/attribute metadata: the value of '%.64s' must "
                         "be a string.",
                         k);
-        if (utf8_len(json_string_value(v)) > NAME_MAX_LEN)
+        if (st_utf8_len(json_string_value(v)) > NAME_MAX_LEN)
             return fail(msg, -EINVAL,
                         "Invalid input for field/attribute metadata: the value of '%.64s' is "
                         "longer than 255 characters.",
@@ -574,7 +534,7 @@ static int opt_string(const json_t *obj, const char *name, const char *alias, si
         return 0;
     if (!json_is_string(v))
         return fail(msg, -EINVAL, "Invalid input for field/attribute %s: must be a string.", name);
-    if (max && utf8_len(json_string_value(v)) > max)
+    if (max && st_utf8_len(json_string_value(v)) > max)
         return fail(msg, -EINVAL,
                     "Invalid input for field/attribute %s: longer than %zu characters.", name, max);
     *out = json_string_value(v);
@@ -585,7 +545,7 @@ static int opt_uuid(const json_t *obj, const char *name, const char **out, char 
 {
     int rc = opt_string(obj, name, NULL, 0, out, msg);
 
-    if (rc == 0 && *out && !is_uuid(*out))
+    if (rc == 0 && *out && !st_is_uuid(*out))
         return fail(msg, -EINVAL, "Invalid input for field/attribute %s: '%.64s' is not a UUID.",
                     name, *out);
     return rc;
@@ -706,7 +666,7 @@ static int update_body(const json_t *body, const char *what, const char *const *
         return -EINVAL;
     json_object_foreach((json_t *)v, k, x)
     {
-        if (!in_list(allowed, k))
+        if (!st_in_list(allowed, k))
             return fail(msg, -EINVAL,
                         "Invalid input for field/attribute %s. Additional properties are not "
                         "allowed ('%.64s' was unexpected).",
@@ -715,7 +675,7 @@ static int update_body(const json_t *body, const char *what, const char *const *
     if ((rc = opt_string(v, "name", "display_name", NAME_MAX_LEN, &u.name, msg)) < 0 ||
         (rc = opt_string(v, "description", "display_description", NAME_MAX_LEN, &u.description,
                          msg)) < 0 ||
-        (in_list(allowed, "metadata") && (rc = opt_metadata(v, &u.metadata, msg)) < 0))
+        (st_in_list(allowed, "metadata") && (rc = opt_metadata(v, &u.metadata, msg)) < 0))
         return rc;
     if (json_object_size(v) == 0)
         return fail(msg, -EINVAL, "Invalid input for field/attribute %s: nothing to update.", what);
@@ -787,14 +747,14 @@ static int action_extend(const json_t *arg, struct volj_action *a, char *msg)
 
 static int action_reset_status(const json_t *arg, struct volj_action *a, char *msg)
 {
-    const char *status = str_member(arg, "status");
+    const char *status = st_json_str(arg, "status");
 
     a->kind = VOLJ_ACT_RESET_STATUS;
     if (!status)
         return fail(msg, -EINVAL,
                     "Invalid input for field/attribute os-reset_status: 'status' "
                     "is a required string.");
-    if (!in_list(reset_statuses, status))
+    if (!st_in_list(reset_statuses, status))
         return fail(msg, -EINVAL,
                     "Invalid input received: status '%.64s' is not a volume "
                     "status.",
@@ -833,7 +793,7 @@ static int action_attach(const json_t *arg, struct volj_action *a, char *msg)
         return fail(msg, -EINVAL,
                     "Invalid input for field/attribute os-attach: 'mountpoint' is a required "
                     "property.");
-    if (a->mode && !in_list(attach_modes, a->mode))
+    if (a->mode && !st_in_list(attach_modes, a->mode))
         return fail(msg, -EINVAL, "Invalid attaching mode '%.8s' for volume.", a->mode);
     return 0;
 }
@@ -963,7 +923,7 @@ int volj_attachment_create(const json_t *body, struct volj_att_create *out, char
         return fail(msg, -EINVAL,
                     "Invalid input for field/attribute attachment: 'volume_uuid' is a required "
                     "property.");
-    if (c.mode && !in_list(attach_modes, c.mode) && strcmp(c.mode, "null") != 0)
+    if (c.mode && !st_in_list(attach_modes, c.mode) && strcmp(c.mode, "null") != 0)
         return fail(msg, -EINVAL, "Invalid attaching mode '%.8s' for volume.", c.mode);
     if (c.mode && strcmp(c.mode, "null") == 0)
         c.mode = NULL;
@@ -1447,7 +1407,7 @@ int volj_list_page(json_t *recs, const struct volj_list_query *q, const json_t *
         return -ENOMEM;
     if (q->marker) {
         for (i = 0; i < n; i++) {
-            const char *id = str_member(json_array_get(recs, i), "id");
+            const char *id = st_json_str(json_array_get(recs, i), "id");
             if (id && strcmp(id, q->marker) == 0)
                 break;
         }

@@ -22,6 +22,7 @@
 #include "strata/meta.h"
 #include "strata/rados.h"
 #include "strata/rbd.h"
+#include "strata/ticker.h"
 #include "strata/workpool.h"
 #include "vol_conn.h"
 #include "vol_quota.h"
@@ -46,10 +47,7 @@ struct vol_service {
     struct st_httpc *http;
     struct st_workpool *workers;
     struct vol_quota *quota;
-    pthread_t reconciler;
-    bool reconciler_started, stopping;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    struct st_ticker reconciler;     /* periodic reconcile */
 };
 
 static int validate_rec(const json_t *d)
@@ -1641,30 +1639,9 @@ int vol_service_reconcile(struct vol_service *s)
     return rc < 0 ? rc : rc2 < 0 ? rc2 : 0;
 }
 
-static void *reconcile_loop(void *arg)
+static void reconcile_tick(void *arg)
 {
-    struct vol_service *s = arg;
-
-    pthread_mutex_lock(&s->lock);
-    while (!s->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += s->reconcile_ms / 1000;
-        until.tv_nsec += (s->reconcile_ms % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-        while (!s->stopping && pthread_cond_timedwait(&s->cond, &s->lock, &until) == 0)
-            ;
-        if (s->stopping)
-            break;
-        pthread_mutex_unlock(&s->lock);
-        vol_service_reconcile(s);
-        pthread_mutex_lock(&s->lock);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return NULL;
+    vol_service_reconcile(arg);
 }
 
 struct vol_quota *vol_service_quota(struct vol_service *s)
@@ -1686,8 +1663,6 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
     s->d = d;
     s->meta = st_daemon_meta(d);
     s->owner = st_daemon_owner(d);
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->cond, NULL);
     snprintf(s->pool, sizeof(s->pool), "%s", st_config_str(c, "ceph", "volumes_pool"));
     snprintf(s->image_url, sizeof(s->image_url), "%s", st_config_str(c, "blockd", "image_url"));
     snprintf(s->az, sizeof(s->az), "%s", st_config_str(c, "blockd", "availability_zone"));
@@ -1722,12 +1697,8 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
     rc = vol_service_reconcile(s);
     if (rc < 0)
         st_warn("start-up reconcile incomplete (%s): the periodic pass will retry", strerror(-rc));
-    rc = pthread_create(&s->reconciler, NULL, reconcile_loop, s);
-    if (rc != 0) {
-        rc = -rc;
+    if ((rc = st_ticker_start(&s->reconciler, s->reconcile_ms, reconcile_tick, s)) < 0)
         goto fail;
-    }
-    s->reconciler_started = true;
     *out = s;
     return 0;
 fail:
@@ -1739,13 +1710,7 @@ void vol_service_destroy(struct vol_service *s)
 {
     if (!s)
         return;
-    if (s->reconciler_started) {
-        pthread_mutex_lock(&s->lock);
-        s->stopping = true;
-        pthread_cond_broadcast(&s->cond);
-        pthread_mutex_unlock(&s->lock);
-        pthread_join(s->reconciler, NULL);
-    }
+    st_ticker_stop(&s->reconciler);
     st_workpool_destroy(s->workers);
     vol_quota_destroy(s->quota);
     st_httpc_destroy(s->http);
@@ -1753,8 +1718,6 @@ void vol_service_destroy(struct vol_service *s)
         rados_ioctx_destroy(s->vols);
     json_decref(s->mon_hosts);
     json_decref(s->mon_ports);
-    pthread_cond_destroy(&s->cond);
-    pthread_mutex_destroy(&s->lock);
     OPENSSL_cleanse(s->service_token, sizeof(s->service_token));
     free(s);
 }

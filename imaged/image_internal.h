@@ -12,6 +12,7 @@
 #include "image_service.h"
 #include "rbd_io.h"
 #include "strata/meta.h"
+#include "strata/ticker.h"
 
 #define IMG_POOL_MAX 128
 
@@ -34,12 +35,7 @@ struct img_service {
     int64_t reconcile_interval_ms;
     struct img_writer_config wcfg;
     struct st_workpool *workers;
-    /* periodic reconcile */
-    pthread_t reconciler;
-    bool reconciler_started;
-    bool stopping;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    struct st_ticker reconciler;     /* periodic reconcile */
 };
 
 extern const struct st_meta_kind img_kind;

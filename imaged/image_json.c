@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "strata/strutil.h"
+
 #include "strata/auth.h"
 
 #define PROP_NAME_MAX 255
@@ -184,49 +186,6 @@ static int fail(char *msg, int rc, const char *fmt, ...)
     return rc;
 }
 
-/* Characters (code points) of a valid UTF-8 string. */
-static size_t utf8_len(const char *s)
-{
-    size_t n = 0;
-
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-static bool is_uuid(const char *s)
-{
-    static const size_t dash[] = {8, 13, 18, 23};
-    size_t d = 0;
-
-    if (strlen(s) != 36)
-        return false;
-    for (size_t i = 0; i < 36; i++) {
-        if (d < 4 && i == dash[d]) {
-            if (s[i] != '-')
-                return false;
-            d++;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool in_list(const char *const *list, const char *s)
-{
-    for (; *list; list++) {
-        if (strcmp(*list, s) == 0)
-            return true;
-    }
-    return false;
-}
-
-static const char *str_member(const json_t *obj, const char *name)
-{
-    return json_string_value(json_object_get(obj, name));
-}
-
 static json_t *json_parse_const(const char *text)
 {
     return json_loads(text, JSON_DECODE_ANY, NULL);
@@ -253,7 +212,7 @@ int imgj_tag_check(const char *tag, char *msg)
 {
     if (!tag)
         return fail(msg, -EINVAL, SCHEMA_ERR "tags must be strings.");
-    if (utf8_len(tag) > 255)
+    if (st_utf8_len(tag) > 255)
         return fail(msg, -EINVAL, SCHEMA_ERR "a tag is longer than 255 characters.");
     return 0;
 }
@@ -303,15 +262,15 @@ static int string_check(const char *name, const struct prop *p, const json_t *v,
     if (!s)
         return fail(msg, -EINVAL, SCHEMA_ERR "'%s' must be a string%s.", name,
                     p && (p->flags & F_NULL) ? " or null" : "");
-    if (p && p->max_len && utf8_len(s) > p->max_len)
+    if (p && p->max_len && st_utf8_len(s) > p->max_len)
         return fail(msg, -EINVAL, SCHEMA_ERR "'%s' is longer than %zu characters.", name,
                     p->max_len);
     if (!is_base(p) && json_string_length(v) > PROP_VALUE_MAX)
         return fail(msg, -EINVAL, "The value of property '%s' is longer than %d bytes.", name,
                     PROP_VALUE_MAX);
-    if (p && (p->flags & F_UUID) && !is_uuid(s))
+    if (p && (p->flags & F_UUID) && !st_is_uuid(s))
         return fail(msg, -EINVAL, SCHEMA_ERR "'%s' does not match '%s'.", s, UUID_PATTERN);
-    if (p && p->choices && !in_list(p->choices, s))
+    if (p && p->choices && !st_in_list(p->choices, s))
         return fail(msg, -EINVAL, SCHEMA_ERR "'%s' is not a valid value for '%s'.", s, name);
     return 0;
 }
@@ -533,7 +492,7 @@ json_t *imgj_import_info(void)
 
 bool imgj_has_data(const json_t *record)
 {
-    const char *status = str_member(record, "status");
+    const char *status = st_json_str(record, "status");
 
     return status && (strcmp(status, "active") == 0 || strcmp(status, "deactivated") == 0);
 }
@@ -578,7 +537,7 @@ static int view_links(json_t *out, const char *id, const json_t *record,
 json_t *imgj_view(const json_t *record, const struct imgj_view_opts *o)
 {
     json_t *out = json_object(), *v;
-    const char *name, *id = str_member(record, "id");
+    const char *name, *id = st_json_str(record, "id");
     bool ok = out != NULL;
 
     json_object_foreach((json_t *)record, name, v)
@@ -817,8 +776,8 @@ static int change_op_path(const json_t *c, int draft, enum op_kind *op, const ch
     size_t found = 0;
 
     if (draft == 10) {
-        name = str_member(c, "op");
-        *path = str_member(c, "path");
+        name = st_json_str(c, "op");
+        *path = st_json_str(c, "path");
         if (!name)
             return fail(msg, -EINVAL, "Unable to find 'op' in JSON Schema change");
         if (!*path)
@@ -834,7 +793,7 @@ static int change_op_path(const json_t *c, int draft, enum op_kind *op, const ch
             return fail(msg, -EINVAL,
                         "Operation objects must contain exactly one member named \"add\", "
                         "\"remove\", or \"replace\".");
-        *path = str_member(c, name);
+        *path = st_json_str(c, name);
         if (!*path)
             return fail(msg, -EINVAL, "The path of \"%s\" must be a string.", name);
     }
@@ -932,7 +891,7 @@ static int tag_op_apply(json_t *rec, const struct patch_op *op, char *msg)
 static int op_apply(json_t *rec, const struct patch_op *op, int draft, char *msg)
 {
     json_t *cur = json_object_get(rec, op->name), *value;
-    const char *status = str_member(rec, "status");
+    const char *status = st_json_str(rec, "status");
     bool present = cur || is_base(op->prop);
 
     if (op->sub)
@@ -1056,7 +1015,7 @@ static int arg_check(const struct list_param *lp, const char *v, char *msg)
             return fail(msg, -EINVAL, "Invalid value for option %s: %s", lp->name, v);
         return 0;
     case L_VISIBILITY:
-        if (!in_list(vis_all, v))
+        if (!st_in_list(vis_all, v))
             return fail(msg, -EINVAL, "Invalid visibility value: %s", v);
         return 0;
     default:
@@ -1386,7 +1345,7 @@ int imgj_list_page(json_t *images, const struct imgj_list_query *q, const json_t
     if (q->marker && !marker_rec) {
         json_array_foreach(images, i, img)
         {
-            const char *id = str_member(img, "id");
+            const char *id = st_json_str(img, "id");
             if (id && strcmp(id, q->marker) == 0) {
                 marker_rec = img;
                 break;
@@ -1561,7 +1520,7 @@ bool imgj_media_type_is(const char *header, const char *type)
 
 int imgj_import_method(const json_t *body, const char **method, char *msg)
 {
-    const char *name = str_member(json_object_get(body, "method"), "name");
+    const char *name = st_json_str(json_object_get(body, "method"), "name");
 
     if (!name)
         return fail(msg, -EINVAL, "Import request requires a 'method' object with a 'name'.");
@@ -1574,7 +1533,7 @@ int imgj_import_method(const json_t *body, const char **method, char *msg)
 /* An RBD image or pool name: non-empty, no '/' or '@'. */
 static const char *rbd_name(const json_t *body, const char *member)
 {
-    const char *s = str_member(body, member);
+    const char *s = st_json_str(body, member);
 
     return s && s[0] && !strpbrk(s, "/@") && strlen(s) <= 255 ? s : NULL;
 }

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "strata/log.h"
+#include "strata/ticker.h"
 #include "strata/rbd.h"
 #include "strata/workpool.h"
 
@@ -174,51 +174,20 @@ int img_service_reconcile(struct img_service *s)
     return rc < 0 ? rc : rc2 < 0 ? rc2 : rc3 < 0 ? rc3 : 0;
 }
 
-static void *reconcile_loop(void *arg)
+static void reconcile_tick(void *arg)
 {
-    struct img_service *s = arg;
+    int rc = img_service_reconcile(arg);
 
-    pthread_mutex_lock(&s->lock);
-    while (!s->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += s->reconcile_interval_ms / 1000;
-        until.tv_nsec += (s->reconcile_interval_ms % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-        while (!s->stopping && pthread_cond_timedwait(&s->cond, &s->lock, &until) == 0)
-            ;
-        if (s->stopping)
-            break;
-        pthread_mutex_unlock(&s->lock);
-        int rc = img_service_reconcile(s);
-        if (rc < 0)
-            st_warn("periodic reconcile: %s", strerror(-rc));
-        pthread_mutex_lock(&s->lock);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return NULL;
+    if (rc < 0)
+        st_warn("periodic reconcile: %s", strerror(-rc));
 }
 
 int img_reconcile_start(struct img_service *s)
 {
-    int rc = pthread_create(&s->reconciler, NULL, reconcile_loop, s);
-    if (rc != 0)
-        return -rc;
-    s->reconciler_started = true;
-    return 0;
+    return st_ticker_start(&s->reconciler, s->reconcile_interval_ms, reconcile_tick, s);
 }
 
 void img_reconcile_stop(struct img_service *s)
 {
-    if (!s->reconciler_started)
-        return;
-    pthread_mutex_lock(&s->lock);
-    s->stopping = true;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->reconciler, NULL);
-    s->reconciler_started = false;
+    st_ticker_stop(&s->reconciler);
 }

@@ -696,8 +696,6 @@ int img_service_create(struct st_daemon *d, struct img_service **out)
     s->d = d;
     s->meta = st_daemon_meta(d);
     s->owner = st_daemon_owner(d);
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->cond, NULL);
     s->show_direct_url = st_config_bool(c, "imaged", "show_direct_url");
     snprintf(s->staging_dir, sizeof(s->staging_dir), "%s", st_config_str(c, "imaged", "staging_dir"));
     s->max_image_size = st_config_size(c, "imaged", "max_image_size");
@@ -745,7 +743,5 @@ void img_service_destroy(struct img_service *s)
             rados_ioctx_destroy(s->clone_ioctx[i]);
     if (s->images)
         rados_ioctx_destroy(s->images);
-    pthread_cond_destroy(&s->cond);
-    pthread_mutex_destroy(&s->lock);
     free(s);
 }

@@ -1,0 +1,19 @@
+/* strutil.h — small string checks the API layers share (UUIDs, UTF-8 lengths,
+ * membership in a NULL-terminated list, string members of JSON objects). */
+#ifndef STRATA_STRUTIL_H
+#define STRATA_STRUTIL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* 8-4-4-4-12 hex digits (either case). */
+bool st_is_uuid(const char *s);
+/* Code points of a valid UTF-8 string (jansson strings are valid UTF-8). */
+size_t st_utf8_len(const char *s);
+/* Whether s is one of the NULL-terminated list. */
+bool st_in_list(const char *const *list, const char *s);
+/* obj[name] if it is a string, else NULL. */
+const char *st_json_str(const json_t *obj, const char *name);
+
+#endif

@@ -1,0 +1,46 @@
+/* strutil.c — small string checks shared by the API layers (see strutil.h). */
+#include "strata/strutil.h"
+
+#include <ctype.h>
+#include <string.h>
+
+bool st_is_uuid(const char *s)
+{
+    static const size_t dash[] = { 8, 13, 18, 23 };
+    size_t d = 0;
+
+    if (!s || strlen(s) != 36)
+        return false;
+    for (size_t i = 0; i < 36; i++) {
+        if (d < 4 && i == dash[d]) {
+            if (s[i] != '-')
+                return false;
+            d++;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+size_t st_utf8_len(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+bool st_in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+const char *st_json_str(const json_t *obj, const char *name)
+{
+    return json_string_value(json_object_get(obj, name));
+}
