@@ -376,7 +376,7 @@ static int volume_action(struct st_req *r, const struct v3 *v)
                  "volume_extension:volume_admin_actions:reset_status to be "
                  "performed.");
     } else if (rc == 0) {
-        rc = vol_reset_status(svc(r), who(r), id, a.status, msg);
+        rc = vol_reset_status(svc(r), who(r), id, a.status, a.attach_status, msg);
     }
     rc = rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Volume", id);
     json_decref(body);

@@ -745,21 +745,30 @@ static int action_extend(const json_t *arg, struct volj_action *a, char *msg)
     return size_value(n, "New size for extend", &a->new_size, msg);
 }
 
+static const char *const attach_statuses[] = {"attached", "detached", NULL};
+
 static int action_reset_status(const json_t *arg, struct volj_action *a, char *msg)
 {
     const char *status = st_json_str(arg, "status");
+    const char *attach = st_json_str(arg, "attach_status");
 
     a->kind = VOLJ_ACT_RESET_STATUS;
-    if (!status)
+    if (!status && !attach)
         return fail(msg, -EINVAL,
                     "Invalid input for field/attribute os-reset_status: 'status' "
                     "is a required string.");
-    if (!st_in_list(reset_statuses, status))
+    if (status && !st_in_list(reset_statuses, status))
         return fail(msg, -EINVAL,
                     "Invalid input received: status '%.64s' is not a volume "
                     "status.",
                     status);
+    if (attach && !st_in_list(attach_statuses, attach))
+        return fail(msg, -EINVAL,
+                    "Invalid input received: attach_status '%.64s' must be attached or "
+                    "detached.",
+                    attach);
     a->status = status;
+    a->attach_status = attach;
     return 0;
 }
 

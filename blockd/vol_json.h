@@ -107,7 +107,8 @@ enum volj_action_kind {
 struct volj_action {
     enum volj_action_kind kind;
     int64_t new_size;           /* os-extend */
-    const char *status;         /* os-reset_status */
+    const char *status;         /* os-reset_status (NULL: unchanged) */
+    const char *attach_status;  /* os-reset_status: "attached"/"detached" or NULL */
     const char *instance_uuid;  /* os-attach (required) */
     const char *mountpoint;     /* os-attach (required) */
     const char *host_name;      /* os-attach */

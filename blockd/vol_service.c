@@ -211,8 +211,8 @@ static int apply_transition(json_t *rec, void *arg)
         json_object_set_new(rec, "status", json_string(t->to));
     if (t->edit) {
         int rc = t->edit(rec, t->edit_arg);
-        if (rc < 0)
-            return rc;
+        if (rc != 0)
+            return rc;   /* an error, or 1: nothing to change */
     }
     now_ts(now, sizeof(now));
     json_object_set_new(rec, "updated_at", json_string(now));
@@ -336,28 +336,33 @@ static int begin_op(struct vol_service *s, const struct st_meta_kind *k, const c
 
 /* ---- imaged, for volumes from images ---- */
 
-/* The image as the service sees it, checked for the project: 0, -ENOENT
- * (missing or not visible to the project), -EINVAL (not active). */
-static int image_lookup(struct vol_service *s, const char *image_id, const char *project,
-                        json_t **image, char *msg)
+/* The image as imaged shows it to the caller's project (a short-lived token
+ * for that project, so imaged's own visibility rules decide: owned, public,
+ * community, shared): 0; -EINVAL (400) when imaged does not know it or it is
+ * not active; -EIO (503) when imaged is unreachable or failing. */
+static int image_lookup(struct vol_service *s, const char *image_id,
+                        const struct st_auth_ctx *who, json_t **image, char *msg)
 {
+    struct st_auth_ctx as = { .nroles = 1, .roles = { "member" } };
     struct st_httpc_resp r = { 0 };
-    char url[512];
+    char url[512], *tok = NULL;
     int rc;
 
+    snprintf(as.user_id, sizeof(as.user_id), "%s", who->user_id);
+    snprintf(as.project_id, sizeof(as.project_id), "%s", who->project_id);
+    rc = st_auth_issue(st_daemon_auth(s->d), &as, st_now_ms() / 1000 + 300, &tok);
+    if (rc < 0)
+        return rc;
     snprintf(url, sizeof(url), "%s/v2/images/%s", s->image_url, image_id);
-    rc = st_httpc_request(s->http, "GET", url, s->service_token, NULL, &r);
-    if (rc < 0) {
-        snprintf(msg, VOL_MSG_MAX, "The image service is unreachable: %s", strerror(-rc));
-        return -EIO;
-    }
-    const char *owner = r.body ? json_string_value(json_object_get(r.body, "owner")) : NULL;
-    const char *vis = r.body ? json_string_value(json_object_get(r.body, "visibility")) : NULL;
+    rc = st_httpc_request(s->http, "GET", url, tok, NULL, &r);
+    OPENSSL_cleanse(tok, strlen(tok));
+    free(tok);
     const char *status = r.body ? json_string_value(json_object_get(r.body, "status")) : NULL;
-    bool visible = r.status == 200 &&
-                   ((owner && strcmp(owner, project) == 0) ||
-                    (vis && (strcmp(vis, "public") == 0 || strcmp(vis, "community") == 0)));
-    if (!visible) {
+    if (rc < 0 || (r.status != 200 && r.status != 404)) {
+        snprintf(msg, VOL_MSG_MAX, "The image service is unavailable (%s); try again later",
+                 rc < 0 ? strerror(-rc) : "it refused the lookup");
+        rc = -EIO;
+    } else if (r.status == 404) {
         snprintf(msg, VOL_MSG_MAX,
                  "Invalid image identifier or unable to access requested image.");
         rc = -EINVAL;
@@ -602,9 +607,14 @@ static void job_extend(struct vol_service *s, const char *id)
     char project[ST_META_ID_MAX + 1];
     snprintf(project, sizeof(project), "%s",
              rstr(rec.data, "project_id") ? rstr(rec.data, "project_id") : "");
+    json_int_t cur = json_integer_value(json_object_get(rec.data, "size"));
     st_record_cleanup(&rec);
     vol_rbd_name(id, name, sizeof(name));
-    rc = st_rbd_resize(s->vols, name, (uint64_t)to * GIB);
+    /* never shrink: a target at or below the size is already reached
+     * (vol_extend refuses those; a stale resume could carry one) */
+    rc = to > cur ? st_rbd_resize(s->vols, name, (uint64_t)to * GIB) : 0;
+    if (to <= cur)
+        to = cur;
     if (rc == 0)
         step(s, &vol_kind, id, "extending", "available", json_pack("{s:I}", "size", to));
     else if (step(s, &vol_kind, id, "extending", "error_extending", NULL) == 0)
@@ -732,7 +742,7 @@ static int resolve_source(struct vol_service *s, const struct st_auth_ctx *who,
         }
     } else if (req->image_id) {
         json_t *image = NULL;
-        rc = image_lookup(s, req->image_id, who->project_id, &image, msg);
+        rc = image_lookup(s, req->image_id, who, &image, msg);
         if (rc < 0)
             return rc;
         json_int_t vsize = json_integer_value(json_object_get(image, "virtual_size"));
@@ -967,49 +977,91 @@ int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char 
     struct st_record rec = { 0 };
     int rc = get_visible(s, &vol_kind, who, id, &rec);
 
+    st_record_cleanup(&rec);
+    /* The size is read under the volume's lease (every size change holds
+     * it), so two extends cannot both be judged against the same old size. */
+    if (rc == 0)
+        rc = lease_for(s, &vol_kind, id, "extend", msg);
     if (rc < 0)
         return rc;
+    if ((rc = st_meta_get(s->meta, &vol_kind, id, &rec)) < 0) {
+        st_lease_release(s->meta, &vol_kind, id, s->owner);
+        return rc == -EINVAL ? -ENOENT : rc;
+    }
     json_int_t size = json_integer_value(json_object_get(rec.data, "size"));
     char project[ST_META_ID_MAX + 1];
     snprintf(project, sizeof(project), "%s",
              rstr(rec.data, "project_id") ? rstr(rec.data, "project_id") : "");
     st_record_cleanup(&rec);
+    struct vq_counts grow = { { 0, 0, new_size_gb - size } };
     if (new_size_gb <= size) {
         snprintf(msg, VOL_MSG_MAX, "Invalid input received: New size for extend must be "
                  "greater than current size. (current: %lld, extended: %lld).",
                  (long long)size, (long long)new_size_gb);
-        return -EINVAL;
+        rc = -EINVAL;
+    } else {
+        rc = vol_quota_reserve(s->quota, project, &grow, msg);
     }
-    struct vq_counts grow = { { 0, 0, new_size_gb - size } };
-    if ((rc = vol_quota_reserve(s->quota, project, &grow, msg)) < 0)
+    if (rc < 0) {
+        st_lease_release(s->meta, &vol_kind, id, s->owner);
         return rc;
-    rc = begin_op(s, &vol_kind, id, "extend", OP_EXTEND, "extending",
-                  json_pack("{s:{s:I}}", "_s", "extend_to", (json_int_t)new_size_gb),
-                  JOB_EXTEND, msg);
+    }
+    rc = begin_leased(s, &vol_kind, id, OP_EXTEND, "extending",
+                      json_pack("{s:{s:I}}", "_s", "extend_to", (json_int_t)new_size_gb),
+                      JOB_EXTEND, msg);
     if (rc < 0)
         vol_quota_release(s->quota, project, &grow);
     return rc;
 }
 
+/* os-reset_status's attach_status: "detached" forgets every attachment. */
+static int reset_attach(json_t *rec, void *arg)
+{
+    const char *attach = arg;
+
+    json_object_set_new(rec, "attach_status", json_string(attach));
+    if (strcmp(attach, "detached") == 0) {
+        json_object_set_new(rec, "attachments", json_array());
+        json_object_del(rpriv(rec), "pending_attachment");
+        json_object_del(rpriv(rec), "pending_since");
+    }
+    return 0;
+}
+
 int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
-                     const char *status, char *msg)
+                     const char *status, const char *attach_status, char *msg)
 {
     static const char *const allowed[] = { "available", "error", "creating", "deleting",
                                            "error_deleting", "extending", "error_extending",
                                            "in-use", "reserved", "attaching", "detaching", NULL };
+    static const struct st_auth_ctx admin = { .is_admin = true };
     struct st_record rec = { 0 };
-    struct transition t = { NULL, status, NULL, "", NULL, NULL };
+    struct transition t = { NULL, status, NULL, "", attach_status ? reset_attach : NULL,
+                            (void *)attach_status };
+    json_t *atts = NULL, *att;
+    size_t i;
     int rc;
 
     if (!who->is_admin)
         return -EPERM;
-    if (!status_in(status, allowed)) {
+    if (status && !status_in(status, allowed)) {
         snprintf(msg, VOL_MSG_MAX, "Invalid status: %s", status);
         return -EINVAL;
     }
     rc = get_visible(s, &vol_kind, who, id, &rec);
     st_record_cleanup(&rec);
-    return rc < 0 ? rc : transition(s, &vol_kind, id, false, &t);
+    if (rc == 0)
+        rc = transition(s, &vol_kind, id, false, &t);
+    if (rc == 0 && attach_status && strcmp(attach_status, "detached") == 0) {
+        struct vol_filter f = { "volume_id", id };
+        if (att_list(s, &admin, true, &f, 1, &atts) == 0) {
+            json_array_foreach(atts, i, att) {
+                st_meta_delete(s->meta, &att_kind, rstr(att, "id"), 0);
+            }
+        }
+        json_decref(atts);
+    }
+    return rc;
 }
 
 /* ---- attach/detach ---- */
@@ -1062,13 +1114,20 @@ static int edit_attachments(json_t *rec, void *arg)
         list = json_array();
         json_object_set_new(rec, "attachments", list);
     }
+    size_t removed = 0;
     if (e->what != AE_NONE) {
         for (size_t i = json_array_size(list); i-- > 0;) {
             const char *a = rstr(json_array_get(list, i), "attachment_id");
-            if (!e->attachment_id || (a && strcmp(a, e->attachment_id) == 0))
+            if (!e->attachment_id || (a && strcmp(a, e->attachment_id) == 0)) {
                 json_array_remove(list, i);
+                removed++;
+            }
         }
     }
+    /* A named attachment the volume neither lists nor waits for is stale
+     * (its volume was freed and taken by another since): it changes nothing. */
+    if (e->what == AE_REMOVE && e->attachment_id && !removed && !is_pending)
+        return 1;
     if (e->what == AE_ADD)
         json_array_append(list, e->entry);
     if (e->set_pending) {
@@ -1154,6 +1213,10 @@ int vol_attach_action(struct vol_service *s, const struct st_auth_ctx *who, cons
                                NULL, false, false, false };
     } else if (req->op == VA_DETACH) {
         e = (struct att_edit){ AE_REMOVE, req->attachment_id, NULL, NULL, true, false, true };
+    } else if (req->op == VA_RESERVE || req->op == VA_UNRESERVE) {
+        /* the legacy flow owns the volume now: forget any attachment create
+         * it was waiting for, so reconcile cannot free it under this one */
+        e.clear_pending = true;
     }
     rc = -EINVAL;
     for (size_t i = 0; i < sizeof(attach_moves) / sizeof(attach_moves[0]); i++) {

@@ -76,9 +76,10 @@ int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char 
  * snapshot_id, which must be its latest snapshot (3.40). */
 int vol_revert(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                const char *snapshot_id, char *msg);
-/* Admin: set status (and optionally attach_status) whatever it is. */
+/* Admin: set status and/or attach_status (NULL = unchanged) whatever they
+ * are; "detached" also forgets the volume's attachments (their records go). */
 int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
-                     const char *status, char *msg);
+                     const char *status, const char *attach_status, char *msg);
 
 /* ---- attach/detach (Cinder's volume actions; quick CAS transitions) ---- */
 enum vol_attach_op {

@@ -292,3 +292,51 @@ def test_revert_to_latest_snapshot(vurl, carol, cluster):
     r = requests.delete(c + "/volumes/%s?cascade=true" % vol["id"], headers=H(carol))
     assert r.status_code == 202, r.text
     wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "gone")
+
+
+def test_concurrent_extends_never_end_in_error(vurl, carol, cluster):
+    """Review bug: two extends judged against the same old size could shrink
+    and end in error_extending; now the second is judged under the volume's
+    lease against the size the first left (400), or refused while it runs (409)."""
+    import threading
+    c = api(vurl, carol, "p-carol")
+    for _ in range(3):
+        vol = vol_create(vurl, carol, "p-carol", size=1)
+        wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "available")
+        codes = []
+
+        def extend(n):
+            r = requests.post(c + "/volumes/%s/action" % vol["id"], headers=H(carol),
+                              json={"os-extend": {"new_size": n}})
+            codes.append((n, r.status_code, r.text))
+
+        ts = [threading.Thread(target=extend, args=(n,)) for n in (3, 2)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        assert all(code in (202, 400, 409) for _, code, _ in codes), codes
+        assert any(code == 202 for _, code, _ in codes), codes
+        wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "available")
+        # whichever went last wins only if it grew the volume
+        r = requests.post(c + "/volumes/%s/action" % vol["id"], headers=H(carol),
+                          json={"os-extend": {"new_size": 2}})
+        size = requests.get(c + "/volumes/" + vol["id"], headers=H(carol)).json()["volume"]["size"]
+        if size >= 2:
+            assert r.status_code == 400 and "current: %d" % size in r.text, r.text
+        wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "available")
+        size = requests.get(c + "/volumes/" + vol["id"], headers=H(carol)).json()["volume"]["size"]
+        assert rbd_size(cluster, "volume-" + vol["id"]) == size * GIB
+        assert requests.delete(c + "/volumes/" + vol["id"], headers=H(carol)).status_code == 202
+
+
+def test_image_lookup_errors_and_visibility(vurl, iurl, carol, dave):
+    img = create_image(iurl, carol, visibility="community")
+    assert upload(iurl, carol, img["id"], os.urandom(1 << 20)).status_code == 204
+    # a community image of another project: imaged lets dave see it
+    vol = vol_create(vurl, dave, "p-dave", imageRef=img["id"], size=1)
+    wait_status(vurl, dave, "p-dave", "volumes", vol["id"], "available")
+    # unknown image: 400 with Cinder's words
+    r = requests.post(api(vurl, dave, "p-dave") + "/volumes", headers=H(dave),
+                      json={"volume": {"size": 1, "imageRef": str(uuid.uuid4())}})
+    assert r.status_code == 400 and "Invalid image identifier" in r.text, r.text
+    requests.delete(api(vurl, dave, "p-dave") + "/volumes/" + vol["id"], headers=H(dave))
+    wait_status(vurl, dave, "p-dave", "volumes", vol["id"], "gone")

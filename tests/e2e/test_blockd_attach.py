@@ -195,3 +195,85 @@ def test_cinder_client_attachment_flow(vurl, carol, cluster):
     p = cinder(vurl, carol, "p-carol", *mv, "attachment-delete", aid)
     assert p.returncode == 0, p.stderr
     assert volume(vurl, carol, "p-carol", vid)["status"] == "available"
+
+
+def test_stale_attachment_cannot_free_a_volume_held_by_another(vurl, carol):
+    """Review bug: deleting an attachment the volume no longer counts used to
+    settle the volume to available under another attachment's feet."""
+    vid = new_volume(vurl, carol, "p-carol")
+    base = api(vurl, carol, "p-carol")
+    body = {"attachment": {"volume_uuid": vid, "instance_uuid": SERVER}}
+    r = requests.post(base + "/attachments", headers=H(carol, **MV), json=body)
+    assert r.status_code == 200, r.text
+    stale = r.json()["attachment"]["id"]
+    # the legacy flow takes the volume back: the first attachment is stale now
+    assert action(vurl, carol, "p-carol", vid, {"os-unreserve": {}}).status_code == 202
+    r = requests.post(base + "/attachments", headers=H(carol, **MV), json=body)
+    assert r.status_code == 200, r.text
+    live = r.json()["attachment"]["id"]
+    assert volume(vurl, carol, "p-carol", vid)["status"] == "reserved"
+    r = requests.delete("%s/attachments/%s" % (base, stale), headers=H(carol, **MV))
+    assert r.status_code == 200, r.text
+    assert volume(vurl, carol, "p-carol", vid)["status"] == "reserved"
+    r = requests.get("%s/attachments/%s" % (base, stale), headers=H(carol, **MV))
+    assert r.status_code == 404
+    # the live one completes and detaches normally
+    r = requests.put("%s/attachments/%s" % (base, live), headers=H(carol, **MV),
+                     json={"attachment": {"connector": CONNECTOR}})
+    assert r.status_code == 200, r.text
+    r = requests.post("%s/attachments/%s/action" % (base, live), headers=H(carol, **MV),
+                      json={"os-complete": {}})
+    assert r.status_code == 204, r.text
+    assert volume(vurl, carol, "p-carol", vid)["status"] == "in-use"
+    # a second attachment of the in-use volume is refused
+    r = requests.post(base + "/attachments", headers=H(carol, **MV), json=body)
+    assert r.status_code == 409
+    assert requests.delete("%s/attachments/%s" % (base, live), headers=H(carol, **MV)).status_code == 200
+    assert volume(vurl, carol, "p-carol", vid)["status"] == "available"
+
+
+def test_reserve_clears_a_pending_attachment_mark(vurl, carol):
+    """os-unreserve/os-reserve forget the attachment a volume waited for, so the
+    reconcile pass (which frees volumes whose pending attachment was never
+    recorded) cannot free a volume the legacy flow holds."""
+    vid = new_volume(vurl, carol, "p-carol")
+    base = api(vurl, carol, "p-carol")
+    r = requests.post(base + "/attachments", headers=H(carol, **MV),
+                      json={"attachment": {"volume_uuid": vid, "instance_uuid": SERVER}})
+    aid = r.json()["attachment"]["id"]
+    assert action(vurl, carol, "p-carol", vid, {"os-unreserve": {}}).status_code == 202
+    assert action(vurl, carol, "p-carol", vid, {"os-reserve": {}}).status_code == 202
+    # the old attachment's record goes; the volume stays reserved by os-reserve
+    assert requests.delete("%s/attachments/%s" % (base, aid), headers=H(carol, **MV)).status_code == 200
+    assert volume(vurl, carol, "p-carol", vid)["status"] == "reserved"
+    assert action(vurl, carol, "p-carol", vid, {"os-unreserve": {}}).status_code == 202
+
+
+def test_reset_status_sets_attach_status(vurl, carol, strata_env):
+    vid = new_volume(vurl, carol, "p-carol")
+    admin, ap = strata_env["STRATA_ADMIN_TOKEN"], strata_env["STRATA_ADMIN_PROJECT_ID"]
+    base = api(vurl, carol, "p-carol")
+    r = requests.post(base + "/attachments", headers=H(carol, **MV),
+                      json={"attachment": {"volume_uuid": vid, "instance_uuid": SERVER,
+                                           "connector": CONNECTOR}})
+    aid = r.json()["attachment"]["id"]
+    r = requests.post("%s/attachments/%s/action" % (base, aid), headers=H(carol, **MV),
+                      json={"os-complete": {}})
+    assert r.status_code == 204
+    # not for members
+    r = action(vurl, carol, "p-carol", vid, {"os-reset_status": {"status": "available",
+                                                                "attach_status": "detached"}})
+    assert r.status_code == 403
+    r = requests.post("%s/volumes/%s/action" % (api(vurl, admin, ap), vid), headers=H(admin),
+                      json={"os-reset_status": {"status": "available", "attach_status": "bogus"}})
+    assert r.status_code == 400
+    assert volume(vurl, carol, "p-carol", vid)["status"] == "in-use"
+    r = requests.post("%s/volumes/%s/action" % (api(vurl, admin, ap), vid), headers=H(admin),
+                      json={"os-reset_status": {"status": "available", "attach_status": "detached"}})
+    assert r.status_code == 202, r.text
+    v = requests.get("%s/volumes/%s" % (api(vurl, admin, ap), vid), headers=H(admin, **MV)).json()["volume"]
+    assert v["status"] == "available" and v["attachments"] == []
+    assert requests.get("%s/attachments/%s" % (base, aid), headers=H(carol, **MV)).status_code == 404
+    # the volume is usable again
+    assert action(vurl, carol, "p-carol", vid, {"os-reserve": {}}).status_code == 202
+    assert action(vurl, carol, "p-carol", vid, {"os-unreserve": {}}).status_code == 202

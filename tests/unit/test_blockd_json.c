@@ -505,6 +505,18 @@ static void test_update_snapshot_action_bodies(void **state)
     assert_string_equal(a.status, "error");
     assert_int_equal(
         volj_volume_action(J("{\"os-reset_status\": {\"status\": \"bogus\"}}"), &a, msg), -EINVAL);
+    assert_int_equal(volj_volume_action(J("{\"os-reset_status\": {\"status\": \"available\", "
+                                          "\"attach_status\": \"detached\"}}"),
+                                        &a, msg),
+                     0);
+    assert_string_equal(a.attach_status, "detached");
+    assert_int_equal(
+        volj_volume_action(J("{\"os-reset_status\": {\"attach_status\": \"attached\"}}"), &a, msg),
+        0);
+    assert_null(a.status);
+    assert_int_equal(
+        volj_volume_action(J("{\"os-reset_status\": {\"attach_status\": \"half\"}}"), &a, msg),
+        -EINVAL);
     assert_int_equal(volj_volume_action(J("{\"os-frobnicate\": {}}"), &a, msg), -EINVAL);
     assert_non_null(strstr(msg, "os-extend"));
     assert_non_null(strstr(msg, "os-reset_status"));
