@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api_v3.h"
 #include "strata/auth.h"
 #include "vol_json.h"
 #include "vol_quota.h"
@@ -18,28 +19,9 @@ static struct vol_quota *quota(const struct st_req *r)
     return vol_service_quota(st_req_app(r));
 }
 
-/* Microversion headers and the URL's project (the caller's own unless
- * admin); with target, the target project too.  Replies on failure. */
 static int begin(struct st_req *r, bool target)
 {
-    const struct st_auth_ctx *a = st_req_auth(r);
-    const char *project = st_req_param(r, "project_id");
-    const char *t = target ? st_req_param(r, "target") : project;
-    char msg[VOLJ_MSG_MAX] = "", hdr[32];
-    unsigned mv = 0;
-    int rc = volj_microversion(st_req_header(r, "OpenStack-API-Version"),
-                               st_req_header(r, "X-OpenStack-Volume-API-Version"), &mv, msg);
-
-    st_reply_header(r, "Vary", "OpenStack-API-Version");
-    if (rc < 0)
-        return st_reply_error(r, rc == -ERANGE ? 406 : 400, "%s", msg), rc;
-    snprintf(hdr, sizeof(hdr), "volume 3.%u", mv);
-    st_reply_header(r, "OpenStack-API-Version", hdr);
-    if (!a || !project || !t ||
-        (!a->is_admin && (strcmp(project, a->project_id) != 0 || strcmp(t, a->project_id) != 0)))
-        return st_reply_error(r, 403, "Policy doesn't allow this operation on project %s.",
-                              t ? t : "?"), -EPERM;
-    return 0;
+    return api_v3_begin(r, target ? st_req_param(r, "target") : NULL, NULL);
 }
 
 static bool want_usage(const struct st_req *r)

@@ -362,6 +362,12 @@ static int volume_action(struct st_req *r, const struct v3 *v)
         json_decref(body);
         return rc;
     }
+    if (rc == 0 && a.kind == VOLJ_ACT_RETYPE) {
+        rc = vol_retype(svc(r), who(r), id, a.new_type, msg);
+        rc = rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Volume", id);
+        json_decref(body);
+        return rc;
+    }
     if (rc == 0 && a.kind != VOLJ_ACT_EXTEND && a.kind != VOLJ_ACT_RESET_STATUS) {
         rc = attach_action(r, id, &a, msg);
         json_decref(body);
@@ -595,24 +601,6 @@ static int attachment_delete(struct st_req *r, const struct v3 *v)
                    : fail(r, rc, msg, "VolumeAttachment", id);
 }
 
-/* ---- volume types: the one default type ---- */
-
-static int type_list(struct st_req *r, const struct v3 *v)
-{
-    (void)v;
-    return reply_doc(r, 200, volj_types());
-}
-
-static int type_show(struct st_req *r, const struct v3 *v)
-{
-    const char *id = st_req_param(r, "id");
-
-    (void)v;
-    if (!volj_type_is_default(id))
-        return st_reply_error(r, 404, "Volume type %s could not be found.", id);
-    return reply_one(r, 200, "volume_type", volj_type_view());
-}
-
 V3_HANDLER(volume_create)
 V3_HANDLER(volume_show)
 V3_HANDLER(volume_list)
@@ -633,8 +621,6 @@ V3_HANDLER(attachment_list_detail)
 V3_HANDLER(attachment_update)
 V3_HANDLER(attachment_action)
 V3_HANDLER(attachment_delete)
-V3_HANDLER(type_list)
-V3_HANDLER(type_show)
 
 /* clang-format off */
 const struct st_route vol_api_routes[] = {
@@ -660,8 +646,6 @@ const struct st_route vol_api_routes[] = {
     {"PUT",    "/v3/{project_id}/attachments/{id}",     h_attachment_update,    0, NULL, NULL},
     {"DELETE", "/v3/{project_id}/attachments/{id}",     h_attachment_delete,    0, NULL, NULL},
     {"POST",   "/v3/{project_id}/attachments/{id}/action", h_attachment_action, 0, NULL, NULL},
-    {"GET",    "/v3/{project_id}/types",                h_type_list,            0, NULL, NULL},
-    {"GET",    "/v3/{project_id}/types/{id}",           h_type_show,            0, NULL, NULL},
     ST_ROUTE_END,
 };
 /* clang-format on */

@@ -134,12 +134,12 @@ json_t *volc_connection_info(const struct volc_params *p)
     char name[256];
 
     snprintf(name, sizeof(name), "%s/volume-%s", p->pool, p->volume_id);
-    return json_pack("{s:s, s:{s:s, s:O, s:O, s:s, s:b, s:s, s:s, s:s, s:s, s:b, s:n, s:s, "
+    return json_pack("{s:s, s:{s:s, s:O, s:O, s:s, s:b, s:s, s:s, s:s, s:s, s:b, s:O?, s:s, "
                      "s:b}}",
                      "driver_volume_type", "rbd", "data", "name", name, "hosts", p->hosts,
                      "ports", p->ports, "cluster_name", p->cluster_name, "auth_enabled", 1,
                      "auth_username", p->rbd_user, "secret_type", "ceph", "secret_uuid",
-                     p->secret_uuid, "volume_id", p->volume_id, "discard", 1, "qos_specs",
+                     p->secret_uuid, "volume_id", p->volume_id, "discard", 1, "qos_specs", p->qos_specs,
                      "access_mode", p->access_mode ? p->access_mode : "rw", "encrypted", 0);
 }
 

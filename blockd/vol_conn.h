@@ -23,6 +23,7 @@ struct volc_params {
     const char *rbd_user;    /* cephx id the hypervisor uses ([blockd] rbd_user) */
     const char *secret_uuid; /* libvirt secret holding that user's key */
     const char *access_mode; /* "rw" (NULL) or "ro" */
+    const json_t *qos_specs; /* front-end QoS (NULL or JSON null: none) */
 };
 /* {"driver_volume_type": "rbd", "data": {...}} as Cinder's RBD driver and
  * volume manager return it; never any key.  NULL: ENOMEM. */

@@ -387,7 +387,8 @@ static json_t *field_value(const struct vfield *f, const json_t *rec, const char
         type = json_string_value(v);
         return json_string(type && *type ? type : VOLJ_DEFAULT_TYPE_NAME);
     case V_TYPE_ID:
-        return json_string(VOLJ_DEFAULT_TYPE_ID);
+        type = json_string_value(v);
+        return json_string(type && *type ? type : VOLJ_DEFAULT_TYPE_ID);
     case V_LINKS:
         return links_view(rec, collection, c);
     case V_PROJECT:
@@ -437,26 +438,6 @@ json_t *volj_snapshot_view(const json_t *rec, bool extended, const struct volj_c
 {
     return view(rec, snapshot_fields, sizeof(snapshot_fields) / sizeof(snapshot_fields[0]),
                 "snapshots", extended, c);
-}
-
-json_t *volj_type_view(void)
-{
-    return json_pack("{s:s,s:s,s:b,s:s,s:{},s:n,s:b}", "id", VOLJ_DEFAULT_TYPE_ID, "name",
-                     VOLJ_DEFAULT_TYPE_NAME, "is_public", 1, "description", "Default Volume Type",
-                     "extra_specs", "qos_specs_id", "os-volume-type-access:is_public", 1);
-}
-
-json_t *volj_types(void)
-{
-    json_t *t = volj_type_view();
-
-    return t ? json_pack("{s:[o]}", "volume_types", t) : NULL;
-}
-
-bool volj_type_is_default(const char *id)
-{
-    return id && (strcmp(id, "default") == 0 || strcasecmp(id, VOLJ_DEFAULT_TYPE_ID) == 0 ||
-                  strcmp(id, VOLJ_DEFAULT_TYPE_NAME) == 0);
 }
 
 /* ---- request bodies ---- */
@@ -644,12 +625,6 @@ int volj_volume_create(const json_t *body, struct volj_create *out, char *msg)
                     "Invalid input received: Volume size must be an integer and "
                     "greater than 0 when no source is given.");
     }
-    if (c.volume_type) {
-        if (!volj_type_is_default(c.volume_type))
-            return fail(msg, -ENOENT, "Volume type with name %.128s could not be found.",
-                        c.volume_type);
-        c.volume_type = NULL;
-    }
     *out = c;
     return 0;
 }
@@ -833,6 +808,26 @@ static int action_revert(const json_t *arg, struct volj_action *a, char *msg)
                   : 0;
 }
 
+static const char *const migration_policies[] = {"never", "on-demand", NULL};
+
+static int action_retype(const json_t *arg, struct volj_action *a, char *msg)
+{
+    int rc = json_is_object(arg) ? 0 : -EINVAL;
+
+    if (rc == 0 && (rc = opt_string(arg, "new_type", NULL, NAME_MAX_LEN, &a->new_type, msg)) < 0)
+        return rc;
+    if (rc < 0 || !a->new_type)
+        return fail(msg, -EINVAL,
+                    "Invalid input for field/attribute os-retype: 'new_type' is a required "
+                    "property.");
+    if ((rc = opt_string(arg, "migration_policy", NULL, 16, &a->migration_policy, msg)) < 0)
+        return rc;
+    if (a->migration_policy && !st_in_list(migration_policies, a->migration_policy))
+        return fail(msg, -EINVAL, "Invalid input received: migration_policy must be never or "
+                                  "on-demand.");
+    return 0;
+}
+
 static const struct {
     const char *name;
     enum volj_action_kind kind;
@@ -849,6 +844,7 @@ static const struct {
     {"os-detach", VOLJ_ACT_DETACH, action_detach},
     {"os-initialize_connection", VOLJ_ACT_INIT_CONNECTION, action_connection},
     {"os-terminate_connection", VOLJ_ACT_TERM_CONNECTION, action_connection},
+    {"os-retype", VOLJ_ACT_RETYPE, action_retype},
 };
 
 int volj_volume_action(const json_t *body, struct volj_action *out, char *msg)
@@ -1301,11 +1297,15 @@ bool volj_list_match(const json_t *rec, const struct volj_list_query *q)
         const struct volj_list_filter *f = &q->filter[i];
         const json_t *field = json_object_get(rec, f->name);
         if (strcmp(f->name, "volume_type") == 0) {
+            /* by the type's name or id ("default": the default type) */
             const char *t = json_string_value(field);
+            const char *tid = st_json_str(rec, "volume_type_id");
             if (!t || !*t)
                 t = VOLJ_DEFAULT_TYPE_NAME;
-            if (strcmp(t, f->value) != 0 &&
-                !(volj_type_is_default(f->value) && strcmp(t, VOLJ_DEFAULT_TYPE_NAME) == 0))
+            if (!tid)
+                tid = VOLJ_DEFAULT_TYPE_ID;
+            if (strcmp(t, f->value) != 0 && strcasecmp(tid, f->value) != 0 &&
+                !(strcmp(f->value, "default") == 0 && strcmp(tid, VOLJ_DEFAULT_TYPE_ID) == 0))
                 return false;
         } else if (strcmp(f->name, "bootable") == 0) {
             bool want = false;

@@ -58,18 +58,12 @@ json_t *volj_volume_view(const json_t *rec, enum volj_view_kind kind, const stru
 json_t *volj_snapshot_view(const json_t *rec, bool extended, const struct volj_ctx *c);
 /* A stored time (unix seconds, or ISO 8601 text) in Cinder's form; JSON null when unset. */
 json_t *volj_time(const json_t *v);
-/* The one volume type: its view, the {"volume_types": [...]} list, and
- * whether an id ("default", its uuid or its name) names it. */
-json_t *volj_type_view(void);
-json_t *volj_types(void);
-bool volj_type_is_default(const char *id);
-
 /* ---- request bodies (parsed values are borrowed from the body) ---- */
 struct volj_create {
     const char *name, *description;
     int64_t size_gb; /* 0: the source's */
     const char *snapshot_id, *source_volid, *image_id;
-    const char *volume_type; /* NULL = default */
+    const char *volume_type; /* name or id, NULL = default (the service resolves it) */
     const char *availability_zone;
     const json_t *metadata; /* NULL = none */
 };
@@ -103,6 +97,7 @@ enum volj_action_kind {
     VOLJ_ACT_INIT_CONNECTION,
     VOLJ_ACT_TERM_CONNECTION,
     VOLJ_ACT_REVERT,
+    VOLJ_ACT_RETYPE,
 };
 struct volj_action {
     enum volj_action_kind kind;
@@ -116,6 +111,8 @@ struct volj_action {
     const char *attachment_id;  /* os-detach */
     const json_t *connector;    /* os-initialize/terminate_connection (required object) */
     const char *snapshot_id;    /* revert (required) */
+    const char *new_type;       /* os-retype (required: name or id) */
+    const char *migration_policy; /* os-retype: "never"/"on-demand" or NULL */
 };
 int volj_volume_action(const json_t *body, struct volj_action *out, char *msg);
 /* ---- attachments (3.27+) ---- */

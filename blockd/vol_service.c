@@ -25,7 +25,10 @@
 #include "strata/ticker.h"
 #include "strata/workpool.h"
 #include "vol_conn.h"
+#include "vol_qos.h"
 #include "vol_quota.h"
+#include "vol_rbdmeta.h"
+#include "vol_types.h"
 
 #define GIB (1ULL << 30)
 #define NAME_MAX_LEN 96
@@ -47,6 +50,7 @@ struct vol_service {
     struct st_httpc *http;
     struct st_workpool *workers;
     struct vol_quota *quota;
+    struct vol_types *types;
     struct st_ticker reconciler;     /* periodic reconcile */
 };
 
@@ -66,7 +70,7 @@ static const struct st_meta_kind att_kind = { "attachment", validate_rec };
 enum vol_op {
     OP_REVERT, OP_DELETE, OP_EXTEND, OP_SNAPSHOT, OP_SNAPSHOT_FORCE, OP_SOURCE, OP_SNAP_DELETE,
     OP_RESERVE, OP_UNRESERVE, OP_BEGIN_DETACH, OP_ROLL_DETACH, OP_ATTACH, OP_DETACH,
-    OP_CONNECT, OP_ATT_CREATE, OP_ATT_UPDATE, OP_ATT_COMPLETE, OP_ATT_DELETE,
+    OP_CONNECT, OP_ATT_CREATE, OP_ATT_UPDATE, OP_ATT_COMPLETE, OP_ATT_DELETE, OP_RETYPE,
 };
 
 /* Which statuses each operation may start from (Cinder's rules). */
@@ -92,6 +96,7 @@ static const struct {
     { OP_ATT_UPDATE, { "reserved", "attaching", NULL } },
     { OP_ATT_COMPLETE, { "reserved", "attaching", NULL } },
     { OP_ATT_DELETE, { "reserved", "attaching", "in-use", "detaching", NULL } },
+    { OP_RETYPE, { "available", "in-use", NULL } },
 };
 
 static const char *const *rule_from(enum vol_op op)
@@ -242,7 +247,9 @@ static int step(struct vol_service *s, const struct st_meta_kind *k, const char 
 
 /* ---- jobs ---- */
 
-enum job_kind { JOB_REVERT, JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_SNAP_CREATE, JOB_SNAP_DELETE };
+enum job_kind {
+    JOB_REVERT, JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_SNAP_CREATE, JOB_SNAP_DELETE, JOB_RETYPE,
+};
 
 struct job {
     struct vol_service *s;
@@ -479,6 +486,63 @@ static void drop_clone_snap(struct vol_service *s, const json_t *rec)
     st_rbd_snap_remove(s->vols, parent, snap);
 }
 
+/* ---- QoS: a volume's type decides it (vol_types.h, vol_qos.h) ---- */
+
+/* The qos-specs record of the volume's type (*qos NULL when none) and its
+ * consumer (front-end when none: nothing goes on the image). */
+static int volume_qos(struct vol_service *s, const char *type_id, json_t **qos,
+                      enum vqos_consumer *c)
+{
+    int rc = vt_type_qos(s->types, type_id, qos);
+
+    *c = VQOS_FRONT_END;
+    if (rc == 0 && *qos && vqos_consumer_parse(rstr(*qos, "consumer"), c) < 0)
+        *c = VQOS_BACK_END;
+    return rc;
+}
+
+/* Set the librbd limits of the volume's image from its type's back-end specs
+ * (per-GB ones scaled by size_gb), clearing any the type no longer sets.  A
+ * fresh image has none to clear: nothing is written unless the type has some. */
+static int apply_backend_qos(struct vol_service *s, const char *id, const char *type_id,
+                             int64_t size_gb, bool fresh)
+{
+    char name[NAME_MAX_LEN];
+    enum vqos_consumer c;
+    json_t *qos = NULL, *kv;
+    int rc = volume_qos(s, type_id, &qos, &c);
+
+    if (rc < 0 || (fresh && (!qos || c == VQOS_FRONT_END))) {
+        json_decref(qos);
+        return rc;
+    }
+    kv = vqos_backend(json_object_get(qos, "specs"), c, size_gb);
+    vol_rbd_name(id, name, sizeof(name));
+    rc = kv ? vrbd_metadata_apply(s->vols, name, kv) : -ENOMEM;
+    if (rc < 0)
+        st_warn("volume %s: back-end QoS not applied: %s", id, strerror(-rc));
+    json_decref(kv);
+    json_decref(qos);
+    return rc;
+}
+
+/* connection_info's qos_specs: the front-end specs of the volume's type for
+ * its size (NULL = none). */
+static json_t *frontend_qos(struct vol_service *s, const char *volume_id)
+{
+    struct st_record rec = { 0 };
+    enum vqos_consumer c;
+    json_t *qos = NULL, *out = NULL;
+
+    if (st_meta_get(s->meta, &vol_kind, volume_id, &rec) == 0 &&
+        volume_qos(s, rstr(rec.data, "volume_type_id"), &qos, &c) == 0 && qos)
+        out = vqos_frontend(json_object_get(qos, "specs"), c,
+                            json_integer_value(json_object_get(rec.data, "size")));
+    json_decref(qos);
+    st_record_cleanup(&rec);
+    return out;
+}
+
 static void job_create(struct vol_service *s, const char *id)
 {
     struct st_record rec = { 0 };
@@ -488,6 +552,9 @@ static void job_create(struct vol_service *s, const char *id)
     if (rc < 0)
         return;
     rc = make_volume(s, rec.data, msg);
+    if (rc == 0)
+        rc = apply_backend_qos(s, id, rstr(rec.data, "volume_type_id"),
+                               json_integer_value(json_object_get(rec.data, "size")), true);
     bool bootable = json_is_string(json_object_get(json_object_get(rec.data, "_s"), "image_id"));
     if (rc == 0) {
         st_record_cleanup(&rec);
@@ -608,6 +675,9 @@ static void job_extend(struct vol_service *s, const char *id)
     snprintf(project, sizeof(project), "%s",
              rstr(rec.data, "project_id") ? rstr(rec.data, "project_id") : "");
     json_int_t cur = json_integer_value(json_object_get(rec.data, "size"));
+    char type_id[ST_META_ID_MAX + 1];
+    snprintf(type_id, sizeof(type_id), "%s",
+             rstr(rec.data, "volume_type_id") ? rstr(rec.data, "volume_type_id") : "");
     st_record_cleanup(&rec);
     vol_rbd_name(id, name, sizeof(name));
     /* never shrink: a target at or below the size is already reached
@@ -615,6 +685,8 @@ static void job_extend(struct vol_service *s, const char *id)
     rc = to > cur ? st_rbd_resize(s->vols, name, (uint64_t)to * GIB) : 0;
     if (to <= cur)
         to = cur;
+    if (rc == 0)   /* per-GB limits follow the size */
+        rc = apply_backend_qos(s, id, type_id[0] ? type_id : NULL, to, false);
     if (rc == 0)
         step(s, &vol_kind, id, "extending", "available", json_pack("{s:I}", "size", to));
     else if (step(s, &vol_kind, id, "extending", "error_extending", NULL) == 0)
@@ -679,6 +751,36 @@ static void job_snap_delete(struct vol_service *s, const char *id)
         step(s, &snap_kind, id, "deleting", "error_deleting", NULL);
 }
 
+/* The record names the new type under "_s"; apply its back-end QoS, then
+ * switch the type and settle back to in-use or available.  (In-use: the new
+ * front-end QoS reaches the guest at its next attach.  TODO: have the compute
+ * agent apply it live with virDomainSetBlockIoTune once it exists.) */
+static void job_retype(struct vol_service *s, const char *id)
+{
+    struct st_record rec = { 0 };
+    int rc = st_meta_get(s->meta, &vol_kind, id, &rec);
+
+    if (rc < 0)
+        return;
+    const json_t *priv = json_object_get(rec.data, "_s");
+    const char *to = rstr(priv, "retype_to"), *to_name = rstr(priv, "retype_name");
+    const char *back = json_array_size(json_object_get(rec.data, "attachments")) ? "in-use"
+                                                                                 : "available";
+    json_int_t size = json_integer_value(json_object_get(rec.data, "size"));
+    rc = to ? apply_backend_qos(s, id, to, size, false) : -EINVAL;
+    if (rc == 0) {
+        step(s, &vol_kind, id, "retyping", back,
+             json_pack("{s:s, s:s?, s:{s:n, s:n}}", "volume_type_id", to, "volume_type", to_name,
+                       "_s", "retype_to", "retype_name"));
+        st_info("volume %s: retyped to %s", id, to);
+    } else {   /* the old type's limits back on the image */
+        apply_backend_qos(s, id, rstr(rec.data, "volume_type_id"), size, false);
+        step(s, &vol_kind, id, "retyping", back,
+             json_pack("{s:{s:n, s:n}}", "_s", "retype_to", "retype_name"));
+    }
+    st_record_cleanup(&rec);
+}
+
 static void run_job(void *arg)
 {
     struct job *j = arg;
@@ -690,6 +792,7 @@ static void run_job(void *arg)
     case JOB_EXTEND: job_extend(j->s, j->id); break;
     case JOB_SNAP_CREATE: job_snap_create(j->s, j->id); break;
     case JOB_SNAP_DELETE: job_snap_delete(j->s, j->id); break;
+    case JOB_RETYPE: job_retype(j->s, j->id); break;
     }
     free(j);
 }
@@ -769,6 +872,16 @@ int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
 
     new_id(id);
     now_ts(now, sizeof(now));
+    json_t *type = NULL;
+    rc = vt_type_get(s->types, who, req->volume_type ? req->volume_type : "default", &type);
+    if (rc == -ENOENT)
+        snprintf(msg, VOL_MSG_MAX, "Volume type with name %.128s could not be found.",
+                 req->volume_type ? req->volume_type : "default");
+    if (rc < 0)
+        goto out;
+    json_object_set_new(rec, "volume_type_id", json_string(rstr(type, "id")));
+    json_object_set_new(rec, "volume_type", json_string(rstr(type, "name")));
+    json_decref(type);
     rc = resolve_source(s, who, req, rec, &min_gb, msg);
     if (rc < 0)
         goto out;
@@ -779,10 +892,10 @@ int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
         rc = -EINVAL;
         goto out;
     }
-    json_t *fields = json_pack("{s:s, s:s?, s:s?, s:s, s:I, s:s, s:s, s:s?, s:s?, "
+    json_t *fields = json_pack("{s:s, s:s?, s:s?, s:s, s:I, s:s, s:s?, s:s?, "
                                       "s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:b}",
         "id", id, "name", req->name, "description", req->description, "status", "creating",
-        "size", (json_int_t)size, "volume_type", req->volume_type ? req->volume_type : "__DEFAULT__",
+        "size", (json_int_t)size,
         "availability_zone", req->availability_zone ? req->availability_zone : s->az,
         "snapshot_id", req->snapshot_id, "source_volid", req->source_volid,
         "project_id", who->project_id, "user_id", who->user_id, "created_at", now,
@@ -1028,6 +1141,34 @@ static int reset_attach(json_t *rec, void *arg)
     return 0;
 }
 
+int vol_retype(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               const char *new_type, char *msg)
+{
+    struct st_record rec = { 0 };
+    json_t *type = NULL;
+    int rc = get_visible(s, &vol_kind, who, id, &rec);
+
+    if (rc < 0)
+        return rc;
+    rc = vt_type_get(s->types, who, new_type, &type);
+    if (rc == -ENOENT)
+        snprintf(msg, VOL_MSG_MAX, "Volume type %.128s could not be found.", new_type);
+    const char *cur = rstr(rec.data, "volume_type_id");
+    if (rc == 0 && strcmp(cur ? cur : VT_DEFAULT_ID, rstr(type, "id")) == 0) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid input received: Retype needs volume type %s to be "
+                 "different from the volume's.", new_type);
+        rc = -EINVAL;
+    }
+    st_record_cleanup(&rec);
+    if (rc == 0)
+        rc = begin_op(s, &vol_kind, id, "retype", OP_RETYPE, "retyping",
+                      json_pack("{s:{s:s, s:s}}", "_s", "retype_to", rstr(type, "id"),
+                                "retype_name", rstr(type, "name")),
+                      JOB_RETYPE, msg);
+    json_decref(type);
+    return rc;
+}
+
 int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                      const char *status, const char *attach_status, char *msg)
 {
@@ -1148,9 +1289,13 @@ static int edit_attachments(json_t *rec, void *arg)
 
 static json_t *conn_info(struct vol_service *s, const char *volume_id, const char *mode)
 {
+    json_t *qos = frontend_qos(s, volume_id);
     struct volc_params p = { s->pool, volume_id, s->mon_hosts, s->mon_ports, s->cluster_name,
-                             s->rbd_user, s->secret_uuid, mode };
-    return volc_connection_info(&p);
+                             s->rbd_user, s->secret_uuid, mode, qos };
+    json_t *ci = volc_connection_info(&p);
+
+    json_decref(qos);
+    return ci;
 }
 
 /* The volume's view of an attachment (Cinder's volume "attachments" entry). */
@@ -1561,6 +1706,9 @@ static int reconcile_lease(struct st_meta *m, const char *id, const struct st_le
     } else if (status && strcmp(status, "reverting") == 0) {
         resume = JOB_REVERT;   /* a rollback can simply run again */
         resumed = true;
+    } else if (status && strcmp(status, "retyping") == 0) {
+        resume = JOB_RETYPE;   /* applying QoS again is harmless */
+        resumed = true;
     }
     st_record_cleanup(&rec);
     if (resumed && submit(s, resume, id) == 0)
@@ -1666,7 +1814,7 @@ static void free_pending(struct vol_service *s)
 static void sweep_transient(struct vol_service *s, const struct st_meta_kind *k)
 {
     static const char *const transient[] = { "creating", "deleting", "extending", "reverting",
-                                             NULL };
+                                             "retyping", NULL };
     char marker[ST_META_ID_MAX + 1] = "";
 
     for (;;) {
@@ -1712,6 +1860,11 @@ struct vol_quota *vol_service_quota(struct vol_service *s)
     return s->quota;
 }
 
+struct vol_types *vol_service_types(struct vol_service *s)
+{
+    return s->types;
+}
+
 /* ---- life cycle ---- */
 
 int vol_service_create(struct st_daemon *d, struct vol_service **out)
@@ -1754,6 +1907,7 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
     }
     if ((rc = st_httpc_create(&hc, &s->http)) < 0 ||
         (rc = vol_quota_create(s->meta, c, s->ttl_ms, &s->quota)) < 0 ||
+        (rc = vt_create(s->meta, &s->types)) < 0 ||
         (rc = st_workpool_create((unsigned)st_config_int(c, "blockd", "workers"), 1024,
                                  &s->workers)) < 0)
         goto fail;
@@ -1776,6 +1930,7 @@ void vol_service_destroy(struct vol_service *s)
     st_ticker_stop(&s->reconciler);
     st_workpool_destroy(s->workers);
     vol_quota_destroy(s->quota);
+    vt_destroy(s->types);
     st_httpc_destroy(s->http);
     if (s->vols)
         rados_ioctx_destroy(s->vols);

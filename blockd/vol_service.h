@@ -21,6 +21,7 @@
 
 struct st_daemon;
 struct vol_service;
+struct vol_types;
 
 #define VOL_MSG_MAX 256
 
@@ -32,6 +33,8 @@ void vol_service_destroy(struct vol_service *s);
 int vol_service_reconcile(struct vol_service *s);
 /* Its quotas (vol_quota.h), for the quota API. */
 struct vol_quota *vol_service_quota(struct vol_service *s);
+/* Its volume types and qos-specs (vol_types.h), for the types API. */
+struct vol_types *vol_service_types(struct vol_service *s);
 
 /* What a create asks for (the API layer validated types). */
 struct vol_create_req {
@@ -41,7 +44,7 @@ struct vol_create_req {
     const char *snapshot_id;     /* at most one source */
     const char *source_volid;
     const char *image_id;        /* imageRef */
-    const char *volume_type;     /* NULL = default */
+    const char *volume_type;     /* name or id; NULL = default (-ENOENT: 404 if unknown) */
     const char *availability_zone;
     const json_t *metadata;      /* object of strings, or NULL */
 };
@@ -76,6 +79,11 @@ int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char 
  * snapshot_id, which must be its latest snapshot (3.40). */
 int vol_revert(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                const char *snapshot_id, char *msg);
+/* available|in-use → retyping → back (async): the volume takes type
+ * new_type (name or id; -ENOENT when unknown) and its back-end QoS is applied
+ * to the RBD image (every type maps to the same pool: no data moves). */
+int vol_retype(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               const char *new_type, char *msg);
 /* Admin: set status and/or attach_status (NULL = unchanged) whatever they
  * are; "detached" also forgets the volume's attachments (their records go). */
 int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,

@@ -299,20 +299,13 @@ static void test_snapshot_fixtures(void **state)
     assert_true(json_is_true(json_object_get(got, "consumes_quota")));
 }
 
-static void test_types_and_versions(void **state)
+static void test_versions(void **state)
 {
-    json_t *t = volj_types(), *v = volj_versions("h:1"), *one = volj_version(NULL), *d;
+    json_t *v = volj_versions("h:1"), *one = volj_version(NULL), *d;
 
     (void)state;
-    pool[npool++] = t;
     pool[npool++] = v;
     pool[npool++] = one;
-    d = json_array_get(json_object_get(t, "volume_types"), 0);
-    assert_string_equal(json_string_value(json_object_get(d, "name")), "__DEFAULT__");
-    assert_true(json_is_object(json_object_get(d, "extra_specs")));
-    assert_true(volj_type_is_default("default"));
-    assert_true(volj_type_is_default(VOLJ_DEFAULT_TYPE_ID));
-    assert_false(volj_type_is_default("gold"));
     d = json_array_get(json_object_get(v, "versions"), 0);
     assert_string_equal(json_string_value(json_object_get(d, "version")), "3.70");
     assert_string_equal(json_string_value(json_object_get(d, "min_version")), "3.0");
@@ -390,6 +383,7 @@ static void test_create_body_ok(void **state)
                      0);
     assert_int_equal(c.size_gb, 10);
     assert_string_equal(c.name, "b");
+    assert_string_equal(c.volume_type, "__DEFAULT__");   /* resolved by the service */
     assert_string_equal(c.image_id, "img");
     assert_non_null(c.metadata);
     assert_int_equal(volj_volume_create(J("{\"volume\": {\"snapshot_id\":"
@@ -426,7 +420,7 @@ static void test_create_body_bad(void **state)
         {"{\"volume\": {\"imageRef\": \"x\", \"source_volid\":"
          " \"5765c863-b6f3-46a8-95b6-dccfa8ddf890\"}}",
          -EINVAL},
-        {"{\"volume\": {\"size\": 1, \"volume_type\": \"gold\"}}", -ENOENT},
+        {"{\"volume\": {\"size\": 1, \"volume_type\": 5}}", -EINVAL},
         {"{\"volume\": {\"size\": 1, \"backup_id\": \"b\"}}", -EINVAL},
         {"{\"volume\": {\"size\": 1, \"multiattach\": true}}", -EINVAL},
     };
@@ -767,7 +761,8 @@ static void test_connection_info_fixture(void **state)
     const json_t *d = json_object_get(want, "data");
     struct volc_params p = {"volumes", json_string_value(json_object_get(d, "volume_id")),
                             json_object_get(d, "hosts"), json_object_get(d, "ports"), "ceph",
-                            "admin", json_string_value(json_object_get(d, "secret_uuid")), NULL};
+                            "admin", json_string_value(json_object_get(d, "secret_uuid")), NULL,
+                            json_object_get(d, "qos_specs")};
     json_t *got = volc_connection_info(&p);
 
     assert_non_null(got);
@@ -863,7 +858,7 @@ int main(void)
         cmocka_unit_test(test_volume_summary_and_defaults),
         cmocka_unit_test(test_time_forms),
         cmocka_unit_test(test_snapshot_fixtures),
-        cmocka_unit_test(test_types_and_versions),
+        cmocka_unit_test(test_versions),
         cmocka_unit_test(test_microversion),
         cmocka_unit_test(test_create_body_ok),
         cmocka_unit_test(test_create_body_bad),
