@@ -49,6 +49,7 @@ struct st_metrics *st_daemon_metrics(const struct st_daemon *d) { return d->metr
 const struct st_auth *st_daemon_auth(const struct st_daemon *d) { return d->auth; }
 const char *st_daemon_owner(const struct st_daemon *d) { return d->owner; }
 const char *st_daemon_name(const struct st_daemon *d) { return d->desc->name; }
+const char *st_daemon_ceph_user(const struct st_daemon *d) { return d->ceph_user; }
 
 static void usage(FILE *out, const char *name)
 {

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <string.h>
+#include <time.h>
 
 bool st_is_uuid(const char *s)
 {
@@ -43,4 +44,13 @@ bool st_in_list(const char *const *list, const char *s)
 const char *st_json_str(const json_t *obj, const char *name)
 {
     return json_string_value(json_object_get(obj, name));
+}
+
+void st_time_iso(int64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

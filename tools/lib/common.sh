@@ -20,7 +20,7 @@ PACKAGES=(
     libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-block-extra qemu-utils
     libjansson-dev libcurl4-openssl-dev uuid-dev libinih-dev libssl-dev libcmocka-dev
     python3-pytest python3-requests python3-rados python3-rbd
-    python3-openstackclient python3-cinderclient python3-glanceclient python3-novaclient
+    python3-openstackclient python3-cinderclient python3-glanceclient python3-novaclient syslinux syslinux-common mtools dosfstools fdisk cpio
 )
 
 deps_missing() {
@@ -196,6 +196,8 @@ image_url = http://127.0.0.1:$PORT_IMAGE
 
 [computed]
 port = $PORT_AGENT
+state_dir = $STRATA_HOME/compute
+image_url = http://127.0.0.1:$PORT_IMAGE
 EOF
     umask 022
 }

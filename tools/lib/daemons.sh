@@ -4,7 +4,12 @@
 
 DAEMONS=(imaged blockd scheduler computed)
 
-daemon_bin() { echo "$BUILD_DIR/$1/strata-$1"; }
+daemon_bin() {   # the binary of a daemon: build/<source dir>/strata-<name>
+    case $1 in
+        computed) echo "$BUILD_DIR/compute/strata-computed" ;;
+        *) echo "$BUILD_DIR/$1/strata-$1" ;;
+    esac
+}
 daemon_built() { [ -x "$(daemon_bin "$1")" ]; }
 
 daemon_port() {
@@ -73,4 +78,26 @@ daemons_status() {
         printf '%-10s %s\n' "$name" "$st"
     done
     return $rc
+}
+
+# Guests of this home: the libvirt domains whose definition points into
+# $STRATA_HOME (console logs live there).  `destroy` and the test clean-up
+# remove them; `down` leaves guests running, as a stopped agent does.
+domains_purge() {
+    libvirt_running || return 0
+    local d n=0
+    for d in $(virsh -c qemu:///system list --all --name 2>/dev/null | grep '^strata-' || true); do
+        virsh -c qemu:///system dumpxml --inactive "$d" 2>/dev/null | grep -q "$STRATA_HOME/" || continue
+        virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
+        virsh -c qemu:///system undefine "$d" >/dev/null 2>&1 || true
+        n=$((n + 1))
+    done
+    [ "$n" = 0 ] || say "removed $n guest domain(s) of $STRATA_HOME"
+    # The agents' ceph secret goes with the last Strata domain.
+    if ! virsh -c qemu:///system list --all --name 2>/dev/null | grep -q '^strata-'; then
+        local uuid
+        uuid=$(conf_get computed rbd_secret_uuid 2>/dev/null || true)
+        uuid=${uuid:-5b1e6c2a-3f0d-4d8e-9a77-2c4f8e1d0b51}
+        virsh -c qemu:///system secret-undefine "$uuid" >/dev/null 2>&1 || true
+    fi
 }

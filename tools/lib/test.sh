@@ -9,8 +9,11 @@ TEST_HOME=
 test_cleanup() {
     local rc=$?
     if [ -n "$TEST_HOME" ] && [ -d "$TEST_HOME" ]; then
-        STRATA_HOME=$TEST_HOME "$TOP/tools/strata" down >/dev/null 2>&1 ||
-            warn "'down' failed in $TEST_HOME"
+        # Guests booted by the tests go too (domains_purge); data stays with KEEP.
+        local how=destroy
+        [ "${STRATA_KEEP:-0}" = 1 ] && how=down
+        STRATA_HOME=$TEST_HOME "$TOP/tools/strata" $how >/dev/null 2>&1 ||
+            warn "'$how' failed in $TEST_HOME"
         # Nothing started for this home may outlive the run, whatever 'down' did.
         if pgrep -f "$TEST_HOME/" >/dev/null; then
             warn "processes of $TEST_HOME left after 'down': killing them"

@@ -42,5 +42,7 @@ const struct st_auth *st_daemon_auth(const struct st_daemon *d);
 /* This process's lease owner id ("<node>/<incarnation>"). */
 const char *st_daemon_owner(const struct st_daemon *d);
 const char *st_daemon_name(const struct st_daemon *d);
+/* The cephx id this daemon connected as (without "client."). */
+const char *st_daemon_ceph_user(const struct st_daemon *d);
 
 #endif

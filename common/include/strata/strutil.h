@@ -1,11 +1,12 @@
 /* strutil.h — small string checks the API layers share (UUIDs, UTF-8 lengths,
- * membership in a NULL-terminated list, string members of JSON objects). */
+ * membership in a NULL-terminated list, string members of JSON objects, times). */
 #ifndef STRATA_STRUTIL_H
 #define STRATA_STRUTIL_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* 8-4-4-4-12 hex digits (either case). */
 bool st_is_uuid(const char *s);
@@ -15,5 +16,8 @@ size_t st_utf8_len(const char *s);
 bool st_in_list(const char *const *list, const char *s);
 /* obj[name] if it is a string, else NULL. */
 const char *st_json_str(const json_t *obj, const char *name);
+
+/* ms since the epoch as ISO 8601 UTC without fraction: "2026-11-22T10:00:00Z". */
+void st_time_iso(int64_t ms, char *buf, size_t len);
 
 #endif

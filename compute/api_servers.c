@@ -1,0 +1,178 @@
+/* api_servers.c — routes and status codes of the agent API; JSON shapes are in
+ * guest_json.c and the work in guest_service.c.  No libvirt or Ceph here. */
+#include "api_servers.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guest_json.h"
+#include "guest_service.h"
+
+static struct guest_service *svc(const struct st_req *r)
+{
+    return st_req_app(r);
+}
+
+static int fail(struct st_req *r, int rc, const char *msg)
+{
+    const char *id = st_req_param(r, "id"), *vol = st_req_param(r, "volume_id");
+
+    if (msg && msg[0])
+        return st_reply_error(r, st_errno_to_http(rc), "%s", msg), rc;
+    if (rc == -ENOENT && vol)
+        return st_reply_error(r, 404, "Volume %s is not attached to server %s", vol, id), rc;
+    if (rc == -ENOENT && id)
+        return st_reply_error(r, 404, "Server %s could not be found.", id), rc;
+    return rc;
+}
+
+static int reply_wrapped(struct st_req *r, unsigned status, const char *key, json_t *doc)
+{
+    if (!doc)
+        return -ENOMEM;
+    return st_reply_json(r, status, json_pack("{s:o}", key, doc));
+}
+
+static int h_host(struct st_req *r)
+{
+    json_t *host = NULL;
+    int rc = gsvc_host(svc(r), &host);
+
+    return rc < 0 ? fail(r, rc, NULL) : reply_wrapped(r, 200, "host", host);
+}
+
+static int h_spawn(struct st_req *r)
+{
+    char msg[GJ_MSG_MAX] = "";
+    json_t *body = NULL, *out = NULL;
+    int created = 0, rc = st_req_json(r, &body);
+
+    if (rc < 0)
+        return rc;
+    /* {"server": {...}} is accepted too, as Nova clients wrap bodies */
+    const json_t *req = json_object_get(body, "server") ? json_object_get(body, "server") : body;
+    rc = gsvc_spawn(svc(r), req, &out, &created, msg);
+    json_decref(body);
+    return rc < 0 ? fail(r, rc, msg) : reply_wrapped(r, created ? 202 : 200, "server", out);
+}
+
+static int h_list(struct st_req *r)
+{
+    json_t *list = NULL;
+    int rc = gsvc_list(svc(r), st_req_query(r, "project_id"), &list);
+
+    return rc < 0 ? fail(r, rc, NULL) : reply_wrapped(r, 200, "servers", list);
+}
+
+static int h_show(struct st_req *r)
+{
+    json_t *out = NULL;
+    int rc = gsvc_show(svc(r), st_req_param(r, "id"), &out);
+
+    return rc < 0 ? fail(r, rc, NULL) : reply_wrapped(r, 200, "server", out);
+}
+
+static int h_delete(struct st_req *r)
+{
+    char msg[GJ_MSG_MAX] = "";
+    int rc = gsvc_delete(svc(r), st_req_param(r, "id"), msg);
+
+    return rc < 0 ? fail(r, rc, msg) : st_reply_json(r, 202, NULL);
+}
+
+static int h_action(struct st_req *r)
+{
+    char msg[GJ_MSG_MAX] = "";
+    enum gj_action a;
+    json_t *body = NULL;
+    int rc = st_req_json(r, &body);
+
+    if (rc < 0)
+        return rc;
+    rc = gj_action(body, &a, msg);
+    json_decref(body);
+    if (rc == 0)
+        rc = gsvc_action(svc(r), st_req_param(r, "id"), a, msg);
+    return rc < 0 ? fail(r, rc, msg) : st_reply_json(r, 202, NULL);
+}
+
+static int h_console(struct st_req *r)
+{
+    const char *len = st_req_query(r, "length");
+    char *end = NULL, *text = NULL;
+    size_t n = 0;
+    long lines = 0;
+    int rc;
+
+    if (len && ((lines = strtol(len, &end, 10)) < 0 || end == len || *end)) {
+        st_reply_error(r, 400, "length must be a non-negative number of lines, not '%s'", len);
+        return -EINVAL;
+    }
+    rc = gsvc_console(svc(r), st_req_param(r, "id"), lines, &text, &n);
+    if (rc < 0)
+        return fail(r, rc, NULL);
+    rc = st_reply_text(r, 200, "text/plain; charset=utf-8", text ? text : "", n);
+    free(text);
+    return rc;
+}
+
+static int h_attach(struct st_req *r)
+{
+    char msg[GJ_MSG_MAX] = "";
+    const char *vol = NULL;
+    const json_t *ci = NULL;
+    json_t *body = NULL, *out = NULL;
+    int rc = st_req_json(r, &body);
+
+    if (rc < 0)
+        return rc;
+    rc = gj_attach(body, &vol, &ci, msg);
+    if (rc == 0)
+        rc = gsvc_attach(svc(r), st_req_param(r, "id"), vol, ci, &out, msg);
+    json_decref(body);
+    return rc < 0 ? fail(r, rc, msg) : reply_wrapped(r, 200, "volume_attachment", out);
+}
+
+static int h_detach(struct st_req *r)
+{
+    char msg[GJ_MSG_MAX] = "";
+    int rc = gsvc_detach(svc(r), st_req_param(r, "id"), st_req_param(r, "volume_id"), msg);
+
+    return rc < 0 ? fail(r, rc, msg) : st_reply_json(r, 204, NULL);
+}
+
+static int h_volume_update(struct st_req *r)
+{
+    char msg[GJ_MSG_MAX] = "";
+    const json_t *qos = NULL;
+    int64_t size = 0;
+    json_t *body = NULL;
+    int rc = st_req_json(r, &body);
+
+    if (rc < 0)
+        return rc;
+    rc = gj_volume_update(body, &qos, &size, msg);
+    if (rc == 0)
+        rc = gsvc_volume_update(svc(r), st_req_param(r, "id"), st_req_param(r, "volume_id"), qos,
+                                size, msg);
+    json_decref(body);
+    return rc < 0 ? fail(r, rc, msg) : st_reply_json(r, 204, NULL);
+}
+
+/* clang-format off */
+const struct st_route compute_api_routes[] = {
+    {"GET",    "/v1/host",                                h_host,          ST_ROUTE_ADMIN, NULL, NULL},
+    {"GET",    "/v1/servers",                             h_list,          ST_ROUTE_ADMIN, NULL, NULL},
+    {"POST",   "/v1/servers",                             h_spawn,         ST_ROUTE_ADMIN, NULL, NULL},
+    {"GET",    "/v1/servers/{id}",                        h_show,          ST_ROUTE_ADMIN, NULL, NULL},
+    {"DELETE", "/v1/servers/{id}",                        h_delete,        ST_ROUTE_ADMIN, NULL, NULL},
+    {"POST",   "/v1/servers/{id}/action",                 h_action,        ST_ROUTE_ADMIN, NULL, NULL},
+    {"GET",    "/v1/servers/{id}/console",                h_console,       ST_ROUTE_ADMIN, NULL, NULL},
+    {"POST",   "/v1/servers/{id}/volumes",                h_attach,        ST_ROUTE_ADMIN, NULL, NULL},
+    {"PUT",    "/v1/servers/{id}/volumes/{volume_id}",    h_volume_update, ST_ROUTE_ADMIN, NULL, NULL},
+    {"DELETE", "/v1/servers/{id}/volumes/{volume_id}",    h_detach,        ST_ROUTE_ADMIN, NULL, NULL},
+    ST_ROUTE_END,
+};
+/* clang-format on */

@@ -1,0 +1,610 @@
+/* virt.c — libvirt calls for the agent.  Every call takes a reference on the
+ * shared connection (reopened after libvirtd restarts), looks the domain up by
+ * uuid (= server id) and maps libvirt errors to -errno. */
+#include "virt.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "domain_xml.h"
+#include "strata/log.h"
+
+struct virt {
+    pthread_mutex_t lock;
+    char uri[256];
+    virConnectPtr conn;
+};
+
+static void quiet_errors(void *data, virErrorPtr err)
+{
+    (void)data;
+    (void)err;   /* callers log what matters, with context */
+}
+
+const char *virt_last_error(void)
+{
+    const char *m = virGetLastErrorMessage();
+    return m ? m : "";
+}
+
+static int last_errno(void)
+{
+    virErrorPtr e = virGetLastError();
+
+    if (!e)
+        return -EIO;
+    switch (e->code) {
+    case VIR_ERR_NO_DOMAIN:
+    case VIR_ERR_NO_SECRET:
+        return -ENOENT;
+    case VIR_ERR_OPERATION_INVALID:
+        return -EINVAL;
+    case VIR_ERR_OPERATION_TIMEOUT:
+        return -ETIMEDOUT;
+    case VIR_ERR_NO_CONNECT:
+    case VIR_ERR_SYSTEM_ERROR:
+    case VIR_ERR_RPC:
+        return -ECONNREFUSED;
+    default:
+        return -EIO;
+    }
+}
+
+int virt_open(const char *uri, struct virt **out)
+{
+    struct virt *v = calloc(1, sizeof(*v));
+
+    if (!v)
+        return -ENOMEM;
+    virSetErrorFunc(NULL, quiet_errors);
+    pthread_mutex_init(&v->lock, NULL);
+    snprintf(v->uri, sizeof(v->uri), "%s", uri);
+    v->conn = virConnectOpen(uri);
+    if (!v->conn) {
+        st_error("libvirt %s: %s", uri, virt_last_error());
+        virt_close(v);
+        return -ECONNREFUSED;
+    }
+    *out = v;
+    return 0;
+}
+
+void virt_close(struct virt *v)
+{
+    if (!v)
+        return;
+    if (v->conn)
+        virConnectClose(v->conn);
+    pthread_mutex_destroy(&v->lock);
+    free(v);
+}
+
+/* A referenced connection (virConnectClose it), reopened if it died. */
+static virConnectPtr conn_get(struct virt *v)
+{
+    virConnectPtr c = NULL;
+
+    pthread_mutex_lock(&v->lock);
+    if (v->conn && virConnectIsAlive(v->conn) != 1) {
+        st_warn("libvirt connection to %s lost: reconnecting", v->uri);
+        virConnectClose(v->conn);
+        v->conn = NULL;
+    }
+    if (!v->conn && !(v->conn = virConnectOpen(v->uri)))
+        st_warn("libvirt %s: %s", v->uri, virt_last_error());
+    if (v->conn && virConnectRef(v->conn) == 0)
+        c = v->conn;
+    pthread_mutex_unlock(&v->lock);
+    return c;
+}
+
+/* Look a domain up: 0 and *d (virDomainFree it), -ENOENT, or another -errno. */
+static int dom_get(struct virt *v, const char *id, virConnectPtr *c, virDomainPtr *d)
+{
+    *d = NULL;
+    *c = conn_get(v);
+    if (!*c)
+        return -ECONNREFUSED;
+    *d = virDomainLookupByUUIDString(*c, id);
+    if (!*d) {
+        int rc = last_errno();
+        virConnectClose(*c);
+        *c = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+static void dom_put(virConnectPtr c, virDomainPtr d)
+{
+    if (d)
+        virDomainFree(d);
+    if (c)
+        virConnectClose(c);
+}
+
+int virt_define(struct virt *v, const char *xml)
+{
+    virConnectPtr c = conn_get(v);
+    virDomainPtr d;
+    int rc = 0;
+
+    if (!c)
+        return -ECONNREFUSED;
+    d = virDomainDefineXML(c, xml);
+    if (!d) {
+        rc = last_errno();
+        st_error("libvirt define: %s", virt_last_error());
+    }
+    dom_put(c, d);
+    return rc;
+}
+
+static bool is_active(virDomainPtr d)
+{
+    return virDomainIsActive(d) == 1;
+}
+
+int virt_start(struct virt *v, const char *id)
+{
+    virConnectPtr c;
+    virDomainPtr d;
+    int rc = dom_get(v, id, &c, &d);
+
+    if (rc < 0)
+        return rc;
+    if (!is_active(d) && virDomainCreate(d) < 0) {
+        rc = is_active(d) ? 0 : last_errno();
+        if (rc < 0)
+            st_error("server %s: libvirt start: %s", id, virt_last_error());
+    }
+    dom_put(c, d);
+    return rc;
+}
+
+int virt_destroy(struct virt *v, const char *id)
+{
+    virConnectPtr c;
+    virDomainPtr d;
+    int rc = dom_get(v, id, &c, &d);
+
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (is_active(d) && virDomainDestroy(d) < 0 && is_active(d)) {
+        rc = last_errno();
+        st_error("server %s: libvirt destroy: %s", id, virt_last_error());
+    }
+    dom_put(c, d);
+    return rc;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int virt_shutdown(struct virt *v, const char *id, int64_t timeout_ms)
+{
+    virConnectPtr c;
+    virDomainPtr d;
+    int rc = dom_get(v, id, &c, &d);
+
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (is_active(d) && timeout_ms > 0 && virDomainShutdown(d) == 0) {
+        int64_t end = mono_ms() + timeout_ms;
+        while (is_active(d) && mono_ms() < end)
+            sleep_ms(200);
+    }
+    if (is_active(d)) {
+        if (timeout_ms > 0)
+            st_info("server %s: no ACPI shutdown within %lld ms: powering off", id,
+                    (long long)timeout_ms);
+        if (virDomainDestroy(d) < 0 && is_active(d))
+            rc = last_errno();
+    }
+    dom_put(c, d);
+    return rc;
+}
+
+int virt_undefine(struct virt *v, const char *id)
+{
+    virConnectPtr c;
+    virDomainPtr d;
+    int rc = dom_get(v, id, &c, &d);
+
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (virDomainIsPersistent(d) == 1 && virDomainUndefineFlags(d, 0) < 0) {
+        rc = last_errno();
+        st_error("server %s: libvirt undefine: %s", id, virt_last_error());
+    }
+    dom_put(c, d);
+    return rc;
+}
+
+static const char *state_name(int st)
+{
+    switch (st) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+        return "running";
+    case VIR_DOMAIN_PAUSED:
+        return "paused";
+    case VIR_DOMAIN_SHUTDOWN:
+        return "shutdown";
+    case VIR_DOMAIN_SHUTOFF:
+        return "shutoff";
+    case VIR_DOMAIN_CRASHED:
+        return "crashed";
+    case VIR_DOMAIN_PMSUSPENDED:
+        return "pmsuspended";
+    default:
+        return "nostate";
+    }
+}
+
+static const char *dom_state(virDomainPtr d)
+{
+    int st = 0, reason = 0;
+
+    return virDomainGetState(d, &st, &reason, 0) < 0 ? "nostate" : state_name(st);
+}
+
+int virt_power_state(struct virt *v, const char *id, const char **state)
+{
+    virConnectPtr c;
+    virDomainPtr d;
+    int rc = dom_get(v, id, &c, &d);
+
+    if (rc < 0)
+        return rc;
+    *state = dom_state(d);
+    dom_put(c, d);
+    return 0;
+}
+
+int virt_xml(struct virt *v, const char *id, bool inactive, char **out)
+{
+    virConnectPtr c;
+    virDomainPtr d;
+    int rc = dom_get(v, id, &c, &d);
+
+    if (rc < 0)
+        return rc;
+    *out = virDomainGetXMLDesc(d, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
+    if (!*out)
+        rc = last_errno();
+    dom_put(c, d);
+    return rc;
+}
+
+static unsigned live_flags(virDomainPtr d)
+{
+    return VIR_DOMAIN_AFFECT_CONFIG | (is_active(d) ? VIR_DOMAIN_AFFECT_LIVE : 0);
+}
+
+int virt_attach_disk(struct virt *v, const char *id, const char *disk_xml)
+{
+    virConnectPtr c;
+    virDomainPtr d;
+    int rc = dom_get(v, id, &c, &d);
+
+    if (rc < 0)
+        return rc;
+    if (virDomainAttachDeviceFlags(d, disk_xml, live_flags(d)) < 0) {
+        rc = last_errno();
+        st_error("server %s: libvirt attach: %s", id, virt_last_error());
+    }
+    dom_put(c, d);
+    return rc;
+}
+
+/* The <disk> element of `target` in the domain's XML, as its own document. */
+static int disk_element(virDomainPtr d, unsigned flags, const char *target, char **out)
+{
+    char *xml = virDomainGetXMLDesc(d, flags);
+    json_t *disks = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!xml)
+        return last_errno();
+    rc = dx_disks_parse(xml, &disks);
+    free(xml);
+    if (rc < 0)
+        return rc;
+    size_t i;
+    json_t *disk;
+    rc = 0;
+    json_array_foreach(disks, i, disk) {
+        if (strcmp(json_string_value(json_object_get(disk, "target")), target) == 0) {
+            /* libvirt finds the device to remove by its target */
+            if (asprintf(out, "<disk type='network' device='disk'><target dev='%s' bus='virtio'/>"
+                              "</disk>", target) < 0)
+                rc = -ENOMEM;
+            break;
+        }
+    }
+    json_decref(disks);
+    return rc;
+}
+
+int virt_detach_disk(struct virt *v, const char *id, const char *target, int64_t timeout_ms)
+{
+    virConnectPtr c;
+    virDomainPtr d;
+    char *el = NULL;
+    int rc = dom_get(v, id, &c, &d);
+
+    if (rc < 0)
+        return rc;
+    if (is_active(d) && (rc = disk_element(d, 0, target, &el)) == 0 && el) {
+        if (virDomainDetachDeviceFlags(d, el, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+            rc = last_errno();
+            st_error("server %s: libvirt detach %s: %s", id, target, virt_last_error());
+        }
+        int64_t end = mono_ms() + timeout_ms;
+        while (rc == 0) {   /* the guest acknowledges the unplug asynchronously */
+            free(el);
+            el = NULL;
+            if ((rc = disk_element(d, 0, target, &el)) < 0 || !el || !is_active(d))
+                break;
+            if (mono_ms() >= end) {
+                rc = -ETIMEDOUT;
+                break;
+            }
+            sleep_ms(200);
+        }
+    }
+    free(el);
+    el = NULL;
+    if (rc == 0 && (rc = disk_element(d, VIR_DOMAIN_XML_INACTIVE, target, &el)) == 0 && el &&
+        virDomainDetachDeviceFlags(d, el, VIR_DOMAIN_AFFECT_CONFIG) < 0) {
+        rc = last_errno();
+        st_error("server %s: libvirt detach %s (config): %s", id, target, virt_last_error());
+    }
+    free(el);
+    dom_put(c, d);
+    return rc;
+}
+
+static const char *const iotune_params[] = {
+    "total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
+    "total_iops_sec", "read_iops_sec", "write_iops_sec",
+    "total_bytes_sec_max", "read_bytes_sec_max", "write_bytes_sec_max",
+    "total_iops_sec_max", "read_iops_sec_max", "write_iops_sec_max",
+    "size_iops_sec", NULL,
+};
+
+int virt_set_iotune(struct virt *v, const char *id, const char *target, const json_t *qos)
+{
+    virConnectPtr c;
+    virDomainPtr d;
+    virTypedParameterPtr params = NULL;
+    int n = 0, max = 0;
+    int rc = dom_get(v, id, &c, &d);
+
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; iotune_params[i] && rc == 0; i++) {
+        const json_t *val = qos ? json_object_get(qos, iotune_params[i]) : NULL;
+        unsigned long long x = 0;
+        if (json_is_integer(val))
+            x = (unsigned long long)json_integer_value(val);
+        else if (json_is_string(val))
+            x = strtoull(json_string_value(val), NULL, 10);
+        if (virTypedParamsAddULLong(&params, &n, &max, iotune_params[i], x) < 0)
+            rc = -ENOMEM;
+    }
+    if (rc == 0 && virDomainSetBlockIoTune(d, target, params, n, live_flags(d)) < 0) {
+        rc = last_errno();
+        st_error("server %s: libvirt iotune %s: %s", id, target, virt_last_error());
+    }
+    virTypedParamsFree(params, n);
+    dom_put(c, d);
+    return rc;
+}
+
+int virt_resize_disk(struct virt *v, const char *id, const char *target, uint64_t bytes)
+{
+    virConnectPtr c;
+    virDomainPtr d;
+    int rc = dom_get(v, id, &c, &d);
+
+    if (rc < 0)
+        return rc;
+    if (is_active(d) && virDomainBlockResize(d, target, bytes, VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0) {
+        rc = last_errno();
+        st_error("server %s: libvirt block resize %s: %s", id, target, virt_last_error());
+    }
+    dom_put(c, d);
+    return rc;
+}
+
+int virt_list(struct virt *v, json_t **out)
+{
+    virConnectPtr c = conn_get(v);
+    virDomainPtr *doms = NULL;
+    json_t *list;
+    int n;
+
+    if (!c)
+        return -ECONNREFUSED;
+    n = virConnectListAllDomains(c, &doms, 0);
+    if (n < 0) {
+        int rc = last_errno();
+        virConnectClose(c);
+        return rc;
+    }
+    list = json_array();
+    for (int i = 0; i < n; i++) {
+        char *meta = virDomainGetMetadata(doms[i], VIR_DOMAIN_METADATA_ELEMENT, DX_NS_URI, 0);
+        struct dx_meta m;
+        if (meta && dx_meta_parse(meta, &m) == 0)
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}", "id", m.id, "host",
+                                                  m.host, "project_id", m.project_id,
+                                                  "power_state", dom_state(doms[i])));
+        free(meta);
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    virConnectClose(c);
+    *out = list;
+    return list ? 0 : -ENOMEM;
+}
+
+bool virt_secret_exists(struct virt *v, const char *uuid)
+{
+    virConnectPtr c = conn_get(v);
+    virSecretPtr s = c ? virSecretLookupByUUIDString(c, uuid) : NULL;
+
+    if (s)
+        virSecretFree(s);
+    if (c)
+        virConnectClose(c);
+    return s != NULL;
+}
+
+int virt_secret_ensure(struct virt *v, const char *uuid, const char *user,
+                       const unsigned char *key, size_t keylen)
+{
+    virConnectPtr c = conn_get(v);
+    virSecretPtr s;
+    char *xml = NULL;
+    int rc;
+
+    if (!c)
+        return -ECONNREFUSED;
+    s = virSecretLookupByUUIDString(c, uuid);
+    if (!s) {
+        if ((rc = dx_secret_xml(uuid, user, &xml)) < 0)
+            goto out;
+        s = virSecretDefineXML(c, xml, 0);
+        if (!s) {
+            rc = last_errno();
+            st_error("libvirt secret %s: %s", uuid, virt_last_error());
+            goto out;
+        }
+        st_info("libvirt secret %s defined for client.%s", uuid, user);
+    }
+    rc = virSecretSetValue(s, key, keylen, 0) < 0 ? last_errno() : 0;
+    if (rc < 0)
+        st_error("libvirt secret %s: cannot set its value: %s", uuid, virt_last_error());
+out:
+    if (s)
+        virSecretFree(s);
+    free(xml);
+    virConnectClose(c);
+    return rc;
+}
+
+/* Does any domain (running or defined) of this libvirtd name the secret? */
+static bool secret_used(virConnectPtr c, const char *uuid)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(c, &doms, 0);
+    bool used = n < 0;   /* cannot tell: keep it */
+
+    for (int i = 0; i < n; i++) {
+        for (unsigned f = 0; f < 2 && !used; f++) {
+            char *xml = virDomainGetXMLDesc(doms[i], f ? VIR_DOMAIN_XML_INACTIVE : 0);
+            used = xml && strstr(xml, uuid);
+            free(xml);
+        }
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    return used;
+}
+
+int virt_secret_release(struct virt *v, const char *uuid)
+{
+    virConnectPtr c = conn_get(v);
+    virSecretPtr s;
+    int rc = 0;
+
+    if (!c)
+        return -ECONNREFUSED;
+    s = virSecretLookupByUUIDString(c, uuid);
+    if (s && !secret_used(c, uuid)) {
+        if (virSecretUndefine(s) < 0)
+            rc = last_errno();
+        else
+            st_info("libvirt secret %s removed: no domain uses it", uuid);
+    }
+    if (s)
+        virSecretFree(s);
+    virConnectClose(c);
+    return rc;
+}
+
+int virt_host_cpu(struct virt *v, char *model, size_t mlen, char *arch, size_t alen)
+{
+    virConnectPtr c = conn_get(v);
+    char *caps;
+    int rc;
+
+    if (!c)
+        return -ECONNREFUSED;
+    caps = virConnectGetCapabilities(c);
+    rc = caps ? dx_caps_cpu(caps, model, mlen, arch, alen) : last_errno();
+    free(caps);
+    virConnectClose(c);
+    return rc;
+}
+
+int virt_create_transient(struct virt *v, const char *xml, const char *name)
+{
+    virConnectPtr c = conn_get(v);
+    virDomainPtr d;
+    int rc = 0;
+
+    if (!c)
+        return -ECONNREFUSED;
+    d = virDomainCreateXML(c, xml, 0);
+    if (!d)
+        rc = last_errno();
+    else
+        virDomainFree(d);
+    (void)name;
+    virConnectClose(c);
+    return rc;
+}
+
+int virt_destroy_by_name(struct virt *v, const char *name)
+{
+    virConnectPtr c = conn_get(v);
+    virDomainPtr d;
+
+    if (!c)
+        return -ECONNREFUSED;
+    d = virDomainLookupByName(c, name);
+    if (d) {
+        virDomainDestroy(d);
+        virDomainFree(d);
+    }
+    virConnectClose(c);
+    return 0;
+}
