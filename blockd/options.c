@@ -25,5 +25,8 @@ const struct st_opt blockd_options[] = {
       "Default per-project limit on snapshots (-1 = unlimited)" },
     { "blockd", "quota_gigabytes", ST_OPT_INT, "1000", false, -1, 2147483647LL, NULL,
       "Default per-project limit on GiB of volumes and snapshots (-1 = unlimited)" },
+    { "blockd", "debug_pause_step", ST_OPT_STR, "", false, 0, 0, NULL,
+      "Test only: comma-separated job steps (create, extend, delete) at which a job waits 60 s "
+      "so a test can kill the daemon there; never set it in production" },
     ST_OPT_END,
 };

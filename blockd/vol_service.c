@@ -45,6 +45,7 @@ struct vol_service {
     char rbd_user[128], secret_uuid[64], cluster_name[64];
     json_t *mon_hosts, *mon_ports;   /* connection_info's hosts/ports */
     int max_depth;
+    char pause_steps[128];           /* [blockd] debug_pause_step (tests only) */
     int64_t ttl_ms;
     int64_t reconcile_ms;
     struct st_httpc *http;
@@ -429,6 +430,24 @@ static int clone_image(struct vol_service *s, const json_t *rec, const char *rbd
 
 /* ---- job bodies ---- */
 
+/* Test only ([blockd] debug_pause_step): hold a job at a named step for 60 s,
+ * logging where, so a test can kill -9 the daemon in exactly that window. */
+static void debug_pause(struct vol_service *s, const char *step, const char *id)
+{
+    char list[sizeof(s->pause_steps) + 2], want[72];
+
+    if (!s->pause_steps[0])
+        return;
+    snprintf(list, sizeof(list), ",%s,", s->pause_steps);
+    snprintf(want, sizeof(want), ",%s,", step);
+    if (!strstr(list, want))
+        return;
+    st_warn("debug_pause_step: volume %s paused at %s", id, step);
+    struct timespec ts = { 60, 0 };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
 static int make_volume(struct vol_service *s, const json_t *rec, char *msg)
 {
     char name[NAME_MAX_LEN], parent[NAME_MAX_LEN], snap[NAME_MAX_LEN];
@@ -555,6 +574,8 @@ static void job_create(struct vol_service *s, const char *id)
     if (rc == 0)
         rc = apply_backend_qos(s, id, rstr(rec.data, "volume_type_id"),
                                json_integer_value(json_object_get(rec.data, "size")), true);
+    if (rc == 0)
+        debug_pause(s, "create", id);
     bool bootable = json_is_string(json_object_get(json_object_get(rec.data, "_s"), "image_id"));
     if (rc == 0) {
         st_record_cleanup(&rec);
@@ -640,6 +661,8 @@ static void job_delete(struct vol_service *s, const char *id)
     }
     json_decref(snaps);
     vol_rbd_name(id, name, sizeof(name));
+    if (rc == 0)
+        debug_pause(s, "delete", id);
     if (rc == 0) {
         rc = st_rbd_remove(s->vols, name);
         if (rc == -ENOENT)
@@ -687,6 +710,8 @@ static void job_extend(struct vol_service *s, const char *id)
         to = cur;
     if (rc == 0)   /* per-GB limits follow the size */
         rc = apply_backend_qos(s, id, type_id[0] ? type_id : NULL, to, false);
+    if (rc == 0)
+        debug_pause(s, "extend", id);
     if (rc == 0)
         step(s, &vol_kind, id, "extending", "available", json_pack("{s:I}", "size", to));
     else if (step(s, &vol_kind, id, "extending", "error_extending", NULL) == 0)
@@ -1886,6 +1911,10 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
     snprintf(s->service_token, sizeof(s->service_token), "%s",
              st_config_str(c, "auth", "admin_token"));
     s->max_depth = (int)st_config_int(c, "blockd", "max_clone_depth");
+    snprintf(s->pause_steps, sizeof(s->pause_steps), "%s",
+             st_config_str(c, "blockd", "debug_pause_step"));
+    if (s->pause_steps[0])
+        st_warn("[blockd] debug_pause_step = %s: jobs will stall (tests only)", s->pause_steps);
     s->ttl_ms = st_config_duration_ms(c, "lease", "ttl");
     snprintf(s->rbd_user, sizeof(s->rbd_user), "%s", st_config_str(c, "blockd", "rbd_user"));
     snprintf(s->secret_uuid, sizeof(s->secret_uuid), "%s",

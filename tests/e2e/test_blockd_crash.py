@@ -1,0 +1,128 @@
+"""strata-blockd killed with SIGKILL in the middle of a create-from-image, an
+extend and a delete (held there by the test-only [blockd] debug_pause_step),
+restarted: every volume ends available, error or gone, and the RBD images of
+the volumes pool match the volume records exactly.  Also: an unreachable image
+service is a 503, not the client's fault.  These tests run their own blockd
+(own port and config) beside the system's."""
+import json
+import os
+import signal
+import time
+import uuid
+
+import pytest
+import rados
+import rbd
+import requests
+
+from conftest import BUILD, Daemon, free_port, write_config
+from test_blockd import carol, cluster, iurl, vol_create, vurl, wait_status  # noqa: F401
+from test_imaged import H, create as create_image, upload
+
+GIB = 1 << 30
+
+
+@pytest.fixture
+def blockd_factory(home, tmp_path):
+    """Start a strata-blockd of our own: make(port, extra [blockd] keys)."""
+    started = []
+
+    def make(port, **blockd):
+        conf = write_config(str(tmp_path / ("blockd-%d.conf" % len(started))),
+                            os.path.join(home, "etc", "strata.conf"),
+                            {"blockd": dict({"port": port}, **blockd)})
+        d = Daemon(os.path.join(BUILD, "blockd", "strata-blockd"), conf, str(tmp_path / "blockd.log"))
+        d.url = "http://127.0.0.1:%d" % port
+        started.append(d)
+        return d.start(d.url)
+
+    yield make
+    for d in started:
+        d.stop(signal.SIGKILL)
+
+
+def wait_log(d, text, timeout=60):
+    """Wait until the daemon logged `text` (a step it reached, not a time)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in d.output():
+            return
+        time.sleep(0.1)
+    raise AssertionError("never logged %r:\n%s" % (text, d.output()[-3000:]))
+
+
+def volume_records(cluster):
+    """Every volume record in the metadata store, hidden ones too: {id: record}."""
+    with cluster.open_ioctx("strata.meta") as io, rados.ReadOpCtx() as op:
+        it, _ = io.get_omap_vals(op, "", "r/", 1 << 20)
+        io.operate_read_op(op, "meta.volume")
+        return {k[2:]: json.loads(v) for k, v in it}
+
+
+def rbd_volumes(cluster):
+    with cluster.open_ioctx("strata.volumes") as io:
+        return {n for n in rbd.RBD().list(io) if n.startswith("volume-")}
+
+
+def test_kill_9_mid_create_extend_delete_then_records_match_rbd(blockd_factory, vurl, iurl, carol, cluster):
+    # the subjects, made through the system's blockd
+    img = create_image(iurl, carol)
+    assert upload(iurl, carol, img["id"], os.urandom(2 << 20)).status_code == 204
+    grow = vol_create(vurl, carol, "p-carol", size=1, name="grow")
+    gone = vol_create(vurl, carol, "p-carol", size=1, name="gone")
+    for v in (grow, gone):
+        wait_status(vurl, carol, "p-carol", "volumes", v["id"], "available")
+    # our blockd holds each job at its step until killed
+    port = free_port()
+    d = blockd_factory(port, debug_pause_step="create,extend,delete")
+    b = "%s/v3/p-carol" % d.url
+    r = requests.post(b + "/volumes", headers=H(carol), json={"volume": {"size": 1, "imageRef": img["id"]}})
+    assert r.status_code == 202, r.text
+    made = r.json()["volume"]
+    r = requests.post(b + "/volumes/%s/action" % grow["id"], headers=H(carol), json={"os-extend": {"new_size": 2}})
+    assert r.status_code == 202, r.text
+    assert requests.delete(b + "/volumes/" + gone["id"], headers=H(carol)).status_code == 202
+    for vid, step in ((made["id"], "create"), (grow["id"], "extend"), (gone["id"], "delete")):
+        wait_log(d, "volume %s paused at %s" % (vid, step))
+    # the clone exists, the image is resized, the volume to delete still has its data
+    names = rbd_volumes(cluster)
+    assert {"volume-" + made["id"], "volume-" + gone["id"]} <= names
+    d.stop(signal.SIGKILL)
+
+    # restarted (same port: its own dead leases are taken over at once)
+    d = blockd_factory(port)
+    wait_status(d.url, carol, "p-carol", "volumes", gone["id"], "gone")
+    st = wait_status(d.url, carol, "p-carol", "volumes", grow["id"], "available")
+    assert st == "available"
+    shown = requests.get("%s/v3/p-carol/volumes/%s" % (d.url, grow["id"]), headers=H(carol)).json()["volume"]
+    with cluster.open_ioctx("strata.volumes") as io, rbd.Image(io, "volume-" + grow["id"], read_only=True) as im:
+        assert im.size() == shown["size"] * GIB == 2 * GIB
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        status = requests.get("%s/v3/p-carol/volumes/%s" % (d.url, made["id"]), headers=H(carol)).json()["volume"]["status"]
+        if status in ("available", "error"):
+            break
+        time.sleep(0.2)
+    assert status in ("available", "error"), status
+
+    # the pool and the records agree: no image without a record, no usable
+    # volume without its image
+    recs = volume_records(cluster)
+    names = rbd_volumes(cluster)
+    assert names <= {"volume-" + i for i in recs}, names - {"volume-" + i for i in recs}
+    usable = {"volume-" + i for i, v in recs.items() if v["status"] in ("available", "in-use")}
+    assert usable <= names, usable - names
+    assert gone["id"] not in recs and "volume-" + gone["id"] not in names
+    assert ("volume-" + made["id"] in names) == (status == "available")
+    for v in (made, grow):
+        requests.delete("%s/v3/p-carol/volumes/%s" % (d.url, v["id"]), headers=H(carol))
+    for v in (made, grow):
+        wait_status(d.url, carol, "p-carol", "volumes", v["id"], "gone")
+
+
+def test_unreachable_image_service_is_503(blockd_factory, carol):
+    d = blockd_factory(free_port(), image_url="http://127.0.0.1:%d" % free_port())
+    r = requests.post("%s/v3/p-carol/volumes" % d.url, headers=H(carol),
+                      json={"volume": {"size": 1, "imageRef": str(uuid.uuid4())}})
+    assert r.status_code == 503, r.text
+    assert "image service" in r.json()[list(r.json())[0]]["message"]
