@@ -824,13 +824,26 @@ static void sync_guest(struct guest_service *s, const json_t *rec, const json_t 
         return;
     if (take(s, id, "sync", (char[GJ_MSG_MAX]){ 0 }) < 0)
         return;
-    bool on = strcmp(actual, "running") == 0;
-    st_warn("server %s: power state changed outside Strata: %s -> %s", id, recorded, actual);
-    /* Like Nova's power-state sync: a guest stopped behind our back stays
-     * stopped (desired follows); a domain that vanished is recorded as such. */
-    json_t *patch = json_pack("{s:s, s:s, s:s}", "power_state", actual, "status",
-                              on ? GS_ACTIVE : GS_STOPPED, "desired", on ? "running" : "shutoff");
-    patch_as(s, id, patch);
+    /* The listing may be older than the record: look again under the lease,
+     * so an action that just finished is not mistaken for an outside change. */
+    struct st_record now = { 0 };
+    if (get(s, id, &now) == 0) {
+        status = rstr(now.data, "status");
+        recorded = rstr(now.data, "power_state");
+        actual = power_state(s, id);
+        if ((strcmp(status, GS_ACTIVE) == 0 || strcmp(status, GS_STOPPED) == 0) &&
+            strcmp(actual, recorded) != 0) {
+            bool on = strcmp(actual, "running") == 0;
+            st_warn("server %s: power state changed outside Strata: %s -> %s", id, recorded,
+                    actual);
+            /* Like Nova's power-state sync: a guest stopped behind our back
+             * stays stopped (desired follows); a vanished domain is recorded. */
+            patch_as(s, id, json_pack("{s:s, s:s, s:s}", "power_state", actual, "status",
+                                      on ? GS_ACTIVE : GS_STOPPED, "desired",
+                                      on ? "running" : "shutoff"));
+        }
+    }
+    st_record_cleanup(&now);
     st_lease_release(s->meta, &guest_kind, id, s->owner);
 }
 
