@@ -465,9 +465,13 @@ int dx_meta_parse(const char *xml, struct dx_meta *out)
 
     if (xr_open(&r, xml) < 0)
         return -EINVAL;
-    xr_str(&r, NULL, "string(//s:instance/s:id)", out->id, sizeof(out->id));
-    xr_str(&r, NULL, "string(//s:instance/s:host)", out->host, sizeof(out->host));
-    xr_str(&r, NULL, "string(//s:instance/s:project)", out->project_id, sizeof(out->project_id));
+    /* virDomainGetMetadata returns the element without its namespace; a
+     * whole domain XML has it namespaced: match local names either way */
+#define META(f) "string((//*[local-name()='instance'])[1]/*[local-name()='" f "'])"
+    xr_str(&r, NULL, META("id"), out->id, sizeof(out->id));
+    xr_str(&r, NULL, META("host"), out->host, sizeof(out->host));
+    xr_str(&r, NULL, META("project"), out->project_id, sizeof(out->project_id));
+#undef META
     xr_close(&r);
     return out->id[0] && out->host[0] ? 0 : -EINVAL;
 }

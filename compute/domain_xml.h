@@ -65,7 +65,7 @@ struct dx_meta {
     char project_id[128];
 };
 /* Parse the <strata:instance> element as returned by virDomainGetMetadata
- * (or a whole domain XML): -EINVAL if it is not ours. */
+ * (namespace stripped) or inside a whole domain XML: -EINVAL if incomplete. */
 int dx_meta_parse(const char *xml, struct dx_meta *out);
 
 /* Targets of the disks in a domain XML, in order ("vda", "vdb"): *out is a

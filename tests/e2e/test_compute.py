@@ -271,6 +271,13 @@ def test_guest_lifecycle_with_volume(agent, admin, image_id, cluster, vurl, erin
     tune = virsh("blkdeviotune", "strata-" + sid, "vdb")
     assert re.search(r"total_iops_sec\s*:\s*300", tune) and re.search(r"read_bytes_sec\s*:\s*10485760", tune)
 
+    # an extended volume grows live in the guest (what blockd's extend of an
+    # in-use volume needs from the agent)
+    r = requests.put("%s/v1/servers/%s/volumes/%s" % (agent, sid, v["id"]), headers=H(admin),
+                     json={"size_gb": 2})
+    assert r.status_code == 204, r.text
+    assert re.search(r"Capacity:\s*2147483648", virsh("domblkinfo", "strata-" + sid, "vdb"))
+
     # detach: the guest loses the disk, the definition too
     r = requests.delete("%s/v1/servers/%s/volumes/%s" % (agent, sid, v["id"]), headers=H(admin))
     assert r.status_code == 204, r.text
@@ -339,7 +346,8 @@ def agent2(home, tmp_path):
                                       "hypervisor": "qemu", "vcpus": 8, "ram_mb": 16384,
                                       "disk_gb": 200, "location": "rack=r2 host=h2",
                                       "reconcile_interval": "2s", "heartbeat_interval": "1s",
-                                      "shutdown_timeout": "3s"}})
+                                      "shutdown_timeout": "3s",
+                                      "running_deleted_instance_action": "reap"}})
     binary = os.path.join(BUILD, "compute", "strata-computed")
     d = Daemon(binary, conf, str(tmp_path / "computed2.log"))
     d.url = "http://127.0.0.1:%d" % port
@@ -358,7 +366,11 @@ def test_agent_kill9_and_out_of_band_changes(agent2, agent, admin, image_id, clu
     sid = str(uuid.uuid4())
     r = requests.post(a + "/v1/servers", headers=H(admin), json=spawn_body(sid, image_id, name="k9"))
     assert r.status_code == 202, r.text
+    # killed in the middle of the spawn: the restarted agent resumes it
+    agent2.stop(signal.SIGKILL)
+    agent2.start(agent2.url)
     wait_server(a, admin, sid, "active", "running")
+    assert virsh("list", "--name").split().count("strata-" + sid) == 1
     pid = int(open("/var/run/libvirt/qemu/strata-%s.pid" % sid).read())
 
     agent2.stop(signal.SIGKILL)
@@ -374,6 +386,20 @@ def test_agent_kill9_and_out_of_band_changes(agent2, agent, admin, image_id, clu
     time.sleep(3)
     assert virsh("domstate", "strata-" + sid).strip() == "shut off"
     assert "power state changed outside Strata" in agent2.output()
+
+    # a domain of this host that no record owns is reaped (configured: reap)
+    orphan = str(uuid.uuid4())
+    xml = virsh("dumpxml", "--inactive", "strata-" + sid).replace(sid, orphan)
+    xml_path = os.path.join(os.path.dirname(agent2.log_path), "orphan.xml")
+    with open(xml_path, "w") as f:
+        f.write(xml)
+    virsh("define", xml_path)
+    assert domain_exists(orphan)
+    deadline = time.time() + 30
+    while domain_exists(orphan) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not domain_exists(orphan)
+    assert "server %s has no record: reaping it" % orphan in agent2.output()
 
     # the first agent does not see or touch the second one's guests
     assert requests.get("%s/v1/servers/%s" % (agent, sid), headers=H(admin)).status_code == 404

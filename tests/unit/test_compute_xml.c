@@ -146,6 +146,11 @@ static void test_meta_and_caps(void **state)
     char model[64], arch[16];
 
     (void)state;
+    /* as virDomainGetMetadata returns it: no namespace */
+    assert_int_equal(dx_meta_parse("<instance>\n  <id>" ID "</id>\n  <name>t</name>\n  <project>p"
+                                   "</project>\n  <host>h2</host>\n</instance>", &m), 0);
+    assert_string_equal(m.id, ID);
+    assert_string_equal(m.host, "h2");
     assert_int_equal(dx_meta_parse("<instance/>", &m), -EINVAL);
     assert_int_equal(dx_meta_parse("not xml", &m), -EINVAL);
     assert_int_equal(dx_meta_parse(NULL, &m), -EINVAL);
