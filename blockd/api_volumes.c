@@ -343,6 +343,21 @@ static int attach_action(struct st_req *r, const char *id, const struct volj_act
     return out ? reply_doc(r, 200, out) : st_reply_json(r, 202, NULL);
 }
 
+static int upload_image(struct st_req *r, const char *id, const struct volj_upload *u, char *msg)
+{
+    struct vol_upload_req q = {u->image_name, u->visibility, u->is_protected, u->force};
+    char image_id[37] = "";
+    json_t *vol = NULL;
+    int rc = vol_upload_image(svc(r), who(r), id, &q, &vol, image_id, msg);
+
+    if (rc == 0)
+        rc = reply_doc(r, 202, volj_upload_view(vol, image_id, u));
+    else
+        rc = fail(r, rc, msg, "Volume", id);
+    json_decref(vol);
+    return rc;
+}
+
 static int volume_action(struct st_req *r, const struct v3 *v)
 {
     const char *id = st_req_param(r, "id");
@@ -359,6 +374,11 @@ static int volume_action(struct st_req *r, const struct v3 *v)
         if (rc == -EINVAL && v->ctx.mv < 40)
             snprintf(msg, sizeof(msg), "revert needs microversion 3.40 or later");
         rc = rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Volume", id);
+        json_decref(body);
+        return rc;
+    }
+    if (rc == 0 && a.kind == VOLJ_ACT_UPLOAD_IMAGE) {
+        rc = upload_image(r, id, &a.upload, msg);
         json_decref(body);
         return rc;
     }

@@ -828,6 +828,60 @@ static int action_retype(const json_t *arg, struct volj_action *a, char *msg)
     return 0;
 }
 
+/* A boolean member: JSON true/false or a boolean word ("True"); absent = false. */
+static int opt_bool(const json_t *obj, const char *name, bool *out, char *msg)
+{
+    const json_t *v = json_object_get(obj, name);
+
+    *out = false;
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_boolean(v)) {
+        *out = json_is_true(v);
+        return 0;
+    }
+    if (json_is_string(v) && volj_bool_parse(json_string_value(v), out) == 0)
+        return 0;
+    return fail(msg, -EINVAL, "Invalid input received: %s must be a boolean.", name);
+}
+
+static const char *const visibilities[] = {"public", "private", "shared", "community", NULL};
+
+static int action_upload(const json_t *arg, struct volj_action *a, char *msg)
+{
+    struct volj_upload *u = &a->upload;
+    int rc;
+
+    if (!json_is_object(arg))
+        return fail(msg, -EINVAL,
+                    "Invalid input for field/attribute os-volume_upload_image: must be an "
+                    "object.");
+    if ((rc = opt_string(arg, "image_name", NULL, NAME_MAX_LEN, &u->image_name, msg)) < 0 ||
+        (rc = opt_string(arg, "container_format", NULL, 32, &u->container_format, msg)) < 0 ||
+        (rc = opt_string(arg, "disk_format", NULL, 32, &u->disk_format, msg)) < 0 ||
+        (rc = opt_string(arg, "visibility", NULL, 16, &u->visibility, msg)) < 0 ||
+        (rc = opt_bool(arg, "protected", &u->is_protected, msg)) < 0 ||
+        (rc = opt_bool(arg, "force", &u->force, msg)) < 0)
+        return rc;
+    if (!u->image_name)
+        return fail(msg, -EINVAL, "Invalid input for field/attribute os-volume_upload_image: "
+                                  "'image_name' is a required property.");
+    if (!u->disk_format)
+        u->disk_format = "raw";
+    if (!u->container_format)
+        u->container_format = "bare";
+    if (strcmp(u->disk_format, "raw") != 0)
+        return fail(msg, -EINVAL, "Invalid input received: disk_format %.32s is not supported: "
+                                  "volumes are uploaded as raw images (no conversion).",
+                    u->disk_format);
+    if (strcmp(u->container_format, "bare") != 0)
+        return fail(msg, -EINVAL, "Invalid input received: container_format must be bare.");
+    if (u->visibility && !st_in_list(visibilities, u->visibility))
+        return fail(msg, -EINVAL, "Invalid input received: visibility %.16s is not one of "
+                                  "public, private, shared, community.", u->visibility);
+    return 0;
+}
+
 static const struct {
     const char *name;
     enum volj_action_kind kind;
@@ -845,6 +899,7 @@ static const struct {
     {"os-initialize_connection", VOLJ_ACT_INIT_CONNECTION, action_connection},
     {"os-terminate_connection", VOLJ_ACT_TERM_CONNECTION, action_connection},
     {"os-retype", VOLJ_ACT_RETYPE, action_retype},
+    {"os-volume_upload_image", VOLJ_ACT_UPLOAD_IMAGE, action_upload},
 };
 
 int volj_volume_action(const json_t *body, struct volj_action *out, char *msg)
@@ -875,6 +930,22 @@ int volj_volume_action(const json_t *body, struct volj_action *out, char *msg)
                     name);
     }
     return -EINVAL;
+}
+
+json_t *volj_upload_view(const json_t *vol, const char *image_id, const struct volj_upload *u)
+{
+    const char *type = st_json_str(vol, "volume_type"), *tid = st_json_str(vol, "volume_type_id");
+
+    return json_pack("{s:{s:O?, s:o, s:s, s:O?, s:O?, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:b, "
+                     "s:s}}",
+                     "os-volume_upload_image", "id", json_object_get(vol, "id"), "updated_at",
+                     volj_time(json_object_get(vol, "updated_at")), "status", "uploading",
+                     "display_description", json_object_get(vol, "description"), "size",
+                     json_object_get(vol, "size"), "volume_type", "name",
+                     type ? type : VOLJ_DEFAULT_TYPE_NAME, "id", tid ? tid : VOLJ_DEFAULT_TYPE_ID,
+                     "image_id", image_id, "container_format", u->container_format,
+                     "disk_format", u->disk_format, "image_name", u->image_name, "protected",
+                     u->is_protected, "visibility", u->visibility ? u->visibility : "private");
 }
 
 /* ---- attachments ---- */

@@ -98,6 +98,15 @@ enum volj_action_kind {
     VOLJ_ACT_TERM_CONNECTION,
     VOLJ_ACT_REVERT,
     VOLJ_ACT_RETYPE,
+    VOLJ_ACT_UPLOAD_IMAGE,
+};
+/* os-volume_upload_image's arguments. */
+struct volj_upload {
+    const char *image_name;        /* required */
+    const char *container_format;  /* "bare" unless given */
+    const char *disk_format;       /* "raw" (the only one: 400 otherwise) */
+    const char *visibility;        /* NULL = imaged's default ("private" from 3.1 clients) */
+    bool is_protected, force;
 };
 struct volj_action {
     enum volj_action_kind kind;
@@ -113,8 +122,14 @@ struct volj_action {
     const char *snapshot_id;    /* revert (required) */
     const char *new_type;       /* os-retype (required: name or id) */
     const char *migration_policy; /* os-retype: "never"/"on-demand" or NULL */
+    struct volj_upload upload;  /* os-volume_upload_image */
 };
 int volj_volume_action(const json_t *body, struct volj_action *out, char *msg);
+/* The answer to os-volume_upload_image: {"os-volume_upload_image": {id,
+ * updated_at, status "uploading", display_description, size, volume_type
+ * {name, id}, image_id, container_format, disk_format, image_name,
+ * protected, visibility}}.  NULL: ENOMEM. */
+json_t *volj_upload_view(const json_t *vol, const char *image_id, const struct volj_upload *u);
 /* ---- attachments (3.27+) ---- */
 /* Cinder's attachment view of a stored attachment record: id, status,
  * instance, volume_id; detail adds attached_at, detached_at, attach_mode and

@@ -84,6 +84,21 @@ int vol_revert(struct vol_service *s, const struct st_auth_ctx *who, const char 
  * to the RBD image (every type maps to the same pool: no data moves). */
 int vol_retype(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                const char *new_type, char *msg);
+/* os-volume_upload_image: a new image in imaged from the volume's data
+ * without copying it through any API.  Under the volume's lease, the volume
+ * goes uploading, a protected RBD snapshot "upload-<image id>" is taken and
+ * imaged is asked (import-rbd) to clone it into the images pool and flatten
+ * it in the background; once imaged has accepted, the volume is back to
+ * available/in-use and the snapshot is removed by reconcile when the image is
+ * active (or gone).  In-use volumes need force.  *out: the volume record (as
+ * "uploading"), image_id (37 bytes): the new image's id.  -EIO (503) when
+ * imaged is unreachable, -EINVAL when it refuses (msg). */
+struct vol_upload_req {
+    const char *image_name, *visibility;
+    bool is_protected, force;
+};
+int vol_upload_image(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                     const struct vol_upload_req *u, json_t **out, char *image_id, char *msg);
 /* Admin: set status and/or attach_status (NULL = unchanged) whatever they
  * are; "detached" also forgets the volume's attachments (their records go). */
 int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,

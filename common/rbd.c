@@ -423,10 +423,18 @@ int st_rbd_remove(rados_ioctx_t ioctx, const char *name)
     int n = 0, rc;
 
     rc = rbd_open(ioctx, name, &img, NULL);
+    if (rc == -ENOENT) {
+        /* a removal interrupted by a crash can leave the pool's directory
+         * entry without a header: rbd_remove finishes it (-ENOENT if none) */
+        img = NULL;
+        rc = rbd_remove(ioctx, name);
+        if (rc == 0)
+            st_warn("rbd image %s: finished an interrupted removal", name);
+        goto out;
+    }
     if (rc < 0) {
         img = NULL;
-        if (rc != -ENOENT)
-            st_error("cannot open rbd image %s: %s", name, strerror(-rc));
+        st_error("cannot open rbd image %s: %s", name, strerror(-rc));
         goto out;
     }
     rc = list_snaps(img, &snaps, &n);

@@ -504,6 +504,20 @@ static int h_download(struct st_req *r)
 
 /* ---- internal: copy-on-write clones for blockd and computed ---- */
 
+/* The caller, or (a service naming one) a member of `project` it acts for. */
+static const struct st_auth_ctx *acting_for(struct st_req *r, const char *project,
+                                            struct st_auth_ctx *buf)
+{
+    const struct st_auth_ctx *as = who(r);
+
+    if (!project)
+        return as;
+    *buf = (struct st_auth_ctx){ .nroles = 1, .roles = { "member" } };
+    snprintf(buf->project_id, sizeof(buf->project_id), "%s", project);
+    snprintf(buf->user_id, sizeof(buf->user_id), "%s", as ? as->user_id : "");
+    return buf;
+}
+
 static int h_clone(struct st_req *r)
 {
     const char *id = st_req_param(r, "id");
@@ -517,17 +531,41 @@ static int h_clone(struct st_req *r)
     rc = imgj_clone_req(body, &c, msg);
     /* Only services (admin role) make clones; the image must be visible to
      * the project they act for, so a user cannot clone another's image. */
-    struct st_auth_ctx behalf = { .nroles = 1, .roles = { "member" } };
-    const struct st_auth_ctx *as = who(r);
-    if (rc == 0 && c.project_id) {
-        snprintf(behalf.project_id, sizeof(behalf.project_id), "%s", c.project_id);
-        snprintf(behalf.user_id, sizeof(behalf.user_id), "%s", as ? as->user_id : "");
-        as = &behalf;
-    }
+    struct st_auth_ctx behalf;
+    const struct st_auth_ctx *as = acting_for(r, rc == 0 ? c.project_id : NULL, &behalf);
     if (rc == 0)
         rc = img_clone(svc(r), as, id, c.pool, c.name, c.size, &out, msg);
     rc = rc == 0 ? reply_doc(r, 201, out) : fail(r, rc, msg, id);
     json_decref(body);
+    return rc;
+}
+
+/* An image from another service's RBD snapshot (blockd's upload-to-image),
+ * made for the project the service acts for. */
+static int h_import_rbd(struct st_req *r)
+{
+    const char *id = st_req_param(r, "id");
+    char msg[IMG_MSG_MAX] = "";
+    struct imgj_import_rbd_req q;
+    json_t *body = NULL, *fields = NULL, *out = NULL, *empty = json_object();
+    int rc = st_req_json(r, &body);
+
+    if (rc < 0) {
+        json_decref(empty);
+        return rc;
+    }
+    rc = imgj_import_rbd_req(body, &q, msg);
+    if (rc == 0)
+        rc = imgj_create_fields(q.image ? q.image : empty, false, &fields, msg);
+    struct st_auth_ctx behalf;
+    const struct st_auth_ctx *as = acting_for(r, rc == 0 ? q.project_id : NULL, &behalf);
+    if (rc == 0)
+        rc = img_import_rbd(svc(r), as, id, fields, q.pool, q.name, q.snap, &out, msg);
+    rc = rc == 0 ? reply_created(r, out) : fail(r, rc, msg, id);
+    json_decref(body);
+    json_decref(fields);
+    json_decref(out);
+    json_decref(empty);
     return rc;
 }
 
@@ -552,6 +590,7 @@ const struct st_route img_api_routes[] = {
     {"PUT",    "/v2/images/{id}/stage",               NULL, ST_ROUTE_STREAM_BODY, &stage_ops, NULL},
     {"POST",   "/v2/images/{id}/import",              h_import,        0, NULL, NULL},
     {"POST",   "/internal/v1/images/{id}/clone",      h_clone,         ST_ROUTE_ADMIN, NULL, NULL},
+    {"POST",   "/internal/v1/images/{id}/import-rbd", h_import_rbd,    ST_ROUTE_ADMIN, NULL, NULL},
     ST_ROUTE_END,
 };
 /* clang-format on */

@@ -51,6 +51,7 @@ extern const struct st_meta_kind img_kind;
 #define IMG_DELETED "deleted"
 
 /* Lease operations. */
+#define IMG_OP_IMPORT_RBD "import-rbd"
 #define IMG_OP_UPLOAD "upload"
 #define IMG_OP_STAGE "stage"
 #define IMG_OP_IMPORT "import"
@@ -75,6 +76,15 @@ int img_set_status(struct img_service *s, const char *id, const char *from, cons
  * reconcile uses it, so a paused process cannot undo its successor's work. */
 int img_set_status_leased(struct img_service *s, const char *id, const char *from,
                           const char *to, const json_t *extra);
+/* img_create with the initial status, "_s" members and, when lease_op is
+ * given, the record's lease taken in the same write (a long operation's start). */
+int img_create_as(struct img_service *s, const struct st_auth_ctx *who, const json_t *fields,
+                  const char *status, const json_t *priv, const char *lease_op, json_t **out,
+                  char *msg);
+/* Which configured clone pool (volumes, vms) `pool` is: 0/1, or -1. */
+int img_clone_pool_index(const struct img_service *s, const char *pool);
+/* A plain RBD name ([A-Za-z0-9._-], 1..96). */
+bool img_valid_rbd_name(const char *name);
 /* Staging file path of an image. */
 void img_staging_path(const struct img_service *s, const char *id, const char *suffix,
                       char *buf, size_t len);
@@ -92,6 +102,10 @@ int img_ingest_staged(struct img_service *s, const char *id, char *msg);
 int img_import_submit(struct img_service *s, const char *id);
 /* The same, waiting for the outcome (PUT /file of a format to convert). */
 int img_ingest_wait(struct img_service *s, const char *id, char *msg);
+
+/* image_rbdimport.c: resume an interrupted import-rbd (the caller holds the
+ * image's lease, which the job then owns).  -EINVAL if the record is not one. */
+int img_import_rbd_resume(struct img_service *s, const char *id);
 
 /* image_reconcile.c */
 int img_reconcile_start(struct img_service *s);

@@ -1538,6 +1538,17 @@ static const char *rbd_name(const json_t *body, const char *member)
     return s && s[0] && !strpbrk(s, "/@") && strlen(s) <= 255 ? s : NULL;
 }
 
+/* The optional "project_id" a service acts for. */
+static int project_of(const json_t *body, char *msg)
+{
+    json_t *project = json_object_get(body, "project_id");
+
+    if (project && (!json_is_string(project) || json_string_length(project) == 0 ||
+                    json_string_length(project) > ST_ID_MAX))
+        return fail(msg, -EINVAL, "'project_id' must be a project id.");
+    return 0;
+}
+
 int imgj_clone_req(const json_t *body, struct imgj_clone_req *out, char *msg)
 {
     const char *pool = rbd_name(body, "pool"), *name = rbd_name(body, "name");
@@ -1549,11 +1560,26 @@ int imgj_clone_req(const json_t *body, struct imgj_clone_req *out, char *msg)
 
     if (size && !json_is_null(size) && (!json_is_integer(size) || json_integer_value(size) < 0))
         return fail(msg, -EINVAL, "'size' must be a number of bytes.");
-    if (project && (!json_is_string(project) || json_string_length(project) == 0 ||
-                    json_string_length(project) > ST_ID_MAX))
-        return fail(msg, -EINVAL, "'project_id' must be a project id.");
+    if (project_of(body, msg) < 0)
+        return -EINVAL;
     *out = (struct imgj_clone_req){pool, name,
                                    json_is_integer(size) ? (uint64_t)json_integer_value(size) : 0,
                                    json_string_value(project)};
+    return 0;
+}
+
+int imgj_import_rbd_req(const json_t *body, struct imgj_import_rbd_req *out, char *msg)
+{
+    const char *pool = rbd_name(body, "pool"), *name = rbd_name(body, "name");
+    const char *snap = rbd_name(body, "snap");
+    const json_t *image = json_object_get(body, "image");
+
+    if (!pool || !name || !snap)
+        return fail(msg, -EINVAL, "An import needs 'pool', 'name' and 'snap' (no '/' or '@').");
+    if (image && !json_is_object(image))
+        return fail(msg, -EINVAL, "'image' must be an object of image properties.");
+    if (project_of(body, msg) < 0)
+        return -EINVAL;
+    *out = (struct imgj_import_rbd_req){pool, name, snap, st_json_str(body, "project_id"), image};
     return 0;
 }

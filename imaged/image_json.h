@@ -143,4 +143,13 @@ struct imgj_clone_req {
 /* POST /internal/v1/images/{id}/clone: {"pool", "name", "size"?, "project_id"?}. */
 int imgj_clone_req(const json_t *body, struct imgj_clone_req *out, char *msg);
 
+struct imgj_import_rbd_req {
+    const char *pool, *name, *snap; /* the source: pool/name@snap (borrowed) */
+    const char *project_id;         /* on whose behalf; NULL = caller */
+    const json_t *image;            /* POST /v2/images-like properties, or NULL */
+};
+/* POST /internal/v1/images/{id}/import-rbd: {"pool", "name", "snap",
+ * "project_id"?, "image"?: {name, disk_format, container_format, visibility, ...}}. */
+int imgj_import_rbd_req(const json_t *body, struct imgj_import_rbd_req *out, char *msg);
+
 #endif

@@ -54,6 +54,14 @@ static int reconcile_lease(struct st_meta *m, const char *id, const struct st_le
             return 0;   /* the job owns the lease now */
         }
     }
+    if (status && strcmp(status, IMG_SAVING) == 0 &&
+        json_is_object(json_object_get(json_object_get(rec.data, "_s"), "import_rbd"))) {
+        st_warn("image %s: resuming the RBD import interrupted on %s", id, l->owner);
+        if (img_import_rbd_resume(s, id) == 0) {
+            st_record_cleanup(&rec);
+            return 0;   /* the job owns the lease now */
+        }
+    }
     if (status && (strcmp(status, IMG_SAVING) == 0 || strcmp(status, IMG_UPLOADING) == 0 ||
                    strcmp(status, IMG_IMPORTING) == 0)) {
         json_t *extra = json_pack("{s:{s:b, s:s}}", "_s", "staged", 0, "last_error",

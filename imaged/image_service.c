@@ -183,6 +183,13 @@ static const char *const null_fields[] = {
 int img_create(struct img_service *s, const struct st_auth_ctx *who, const json_t *fields,
                json_t **out, char *msg)
 {
+    return img_create_as(s, who, fields, IMG_QUEUED, NULL, NULL, out, msg);
+}
+
+int img_create_as(struct img_service *s, const struct st_auth_ctx *who, const json_t *fields,
+                  const char *status, const json_t *priv, const char *lease_op, json_t **out,
+                  char *msg)
+{
     json_t *rec = json_deep_copy(fields);
     char id[37], now[32];
     const char *vis;
@@ -227,10 +234,12 @@ int img_create(struct img_service *s, const struct st_auth_ctx *who, const json_
     img_now_iso(now, sizeof(now));
     json_object_set_new(rec, "created_at", json_string(now));
     json_object_set_new(rec, "updated_at", json_string(now));
-    json_object_set_new(rec, "status", json_string(IMG_QUEUED));
-    json_object_set_new(rec, "_s", json_object());
+    json_object_set_new(rec, "status", json_string(status));
+    json_object_set_new(rec, "_s", priv ? json_deep_copy(priv) : json_object());
 
-    rc = st_meta_create(s->meta, &img_kind, img_rec_str(rec, "id"), rec, NULL);
+    rc = lease_op ? st_meta_create_leased(s->meta, &img_kind, img_rec_str(rec, "id"), rec,
+                                          s->owner, lease_op, st_now_ms(), s->lease_ttl_ms, NULL)
+                  : st_meta_create(s->meta, &img_kind, img_rec_str(rec, "id"), rec, NULL);
     if (rc == -EEXIST)
         snprintf(msg, IMG_MSG_MAX, "An image with ID %s already exists", img_rec_str(rec, "id"));
     if (rc < 0) {
@@ -548,7 +557,7 @@ int img_delete(struct img_service *s, const struct st_auth_ctx *who, const char 
 
 /* ---- clones ---- */
 
-static int clone_pool_index(const struct img_service *s, const char *pool)
+int img_clone_pool_index(const struct img_service *s, const char *pool)
 {
     for (int i = 0; i < 2; i++)
         if (s->clone_ioctx[i] && strcmp(s->clone_pool[i], pool) == 0)
@@ -556,7 +565,7 @@ static int clone_pool_index(const struct img_service *s, const char *pool)
     return -1;
 }
 
-static bool valid_rbd_name(const char *name)
+bool img_valid_rbd_name(const char *name)
 {
     size_t n = strlen(name);
     if (n == 0 || n > 96)
@@ -595,7 +604,7 @@ int img_clone(struct img_service *s, const struct st_auth_ctx *who, const char *
               const char *pool, const char *name, uint64_t size, json_t **out, char *msg)
 {
     struct st_record rec = { 0 };
-    int idx = clone_pool_index(s, pool);
+    int idx = img_clone_pool_index(s, pool);
     int rc;
 
     if (idx < 0) {
@@ -603,7 +612,7 @@ int img_clone(struct img_service *s, const struct st_auth_ctx *who, const char *
                  s->clone_pool[1]);
         return -EINVAL;
     }
-    if (!valid_rbd_name(name)) {
+    if (!img_valid_rbd_name(name)) {
         snprintf(msg, IMG_MSG_MAX, "Invalid clone name '%s'", name);
         return -EINVAL;
     }

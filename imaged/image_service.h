@@ -102,4 +102,15 @@ void img_download_close(struct img_download *dl);
 int img_clone(struct img_service *s, const struct st_auth_ctx *who, const char *id,
               const char *pool, const char *name, uint64_t size, json_t **out, char *msg);
 
+/* An image made from a snapshot of another pool's RBD image (blockd's
+ * upload-to-image): id (lowercase uuid) and fields as POST /v2/images takes
+ * them; pool must be a configured clone pool (volumes, vms).  The record is
+ * made "saving" with its lease and returned at once; a worker clones
+ * pool/name@snap into the images pool, flattens it (the image never depends
+ * on its source), protects "snap" and makes it active, or kills it.  The
+ * source snapshot may be removed once the image is active, killed or gone. */
+int img_import_rbd(struct img_service *s, const struct st_auth_ctx *who, const char *id,
+                   const json_t *fields, const char *pool, const char *name, const char *snap,
+                   json_t **out, char *msg);
+
 #endif

@@ -139,3 +139,23 @@ def testd_factory(home, tmp_path_factory):
     yield make
     for d in started:
         d.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def blockd_factory(home, tmp_path):
+    """Start a strata-blockd of the test's own (own port, the home's config plus
+    extra [blockd] keys): make(port, **blockd).  Killed at the end."""
+    started = []
+
+    def make(port, **blockd):
+        conf = write_config(str(tmp_path / ("blockd-%d.conf" % len(started))),
+                            os.path.join(home, "etc", "strata.conf"),
+                            {"blockd": dict({"port": port}, **blockd)})
+        d = Daemon(os.path.join(BUILD, "blockd", "strata-blockd"), conf, str(tmp_path / "blockd.log"))
+        d.url = "http://127.0.0.1:%d" % port
+        started.append(d)
+        return d.start(d.url)
+
+    yield make
+    for d in started:
+        d.stop(signal.SIGKILL)

@@ -10,35 +10,15 @@ import signal
 import time
 import uuid
 
-import pytest
 import rados
 import rbd
 import requests
 
-from conftest import BUILD, Daemon, free_port, write_config
+from conftest import free_port
 from test_blockd import carol, cluster, iurl, vol_create, vurl, wait_status  # noqa: F401
 from test_imaged import H, create as create_image, upload
 
 GIB = 1 << 30
-
-
-@pytest.fixture
-def blockd_factory(home, tmp_path):
-    """Start a strata-blockd of our own: make(port, extra [blockd] keys)."""
-    started = []
-
-    def make(port, **blockd):
-        conf = write_config(str(tmp_path / ("blockd-%d.conf" % len(started))),
-                            os.path.join(home, "etc", "strata.conf"),
-                            {"blockd": dict({"port": port}, **blockd)})
-        d = Daemon(os.path.join(BUILD, "blockd", "strata-blockd"), conf, str(tmp_path / "blockd.log"))
-        d.url = "http://127.0.0.1:%d" % port
-        started.append(d)
-        return d.start(d.url)
-
-    yield make
-    for d in started:
-        d.stop(signal.SIGKILL)
 
 
 def wait_log(d, text, timeout=60):
