@@ -486,6 +486,30 @@ static int snapshot_delete(struct st_req *r, const struct v3 *v)
     return rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Snapshot", id);
 }
 
+/* POST /snapshots/{id}/action: os-reset_status (admin; route flag). */
+static int snapshot_action(struct st_req *r, const struct v3 *v)
+{
+    const char *id = st_req_param(r, "id");
+    char msg[VOL_MSG_MAX] = "";
+    json_t *body = NULL;
+    int rc = st_req_json(r, &body);
+
+    (void)v;
+    if (rc < 0)
+        return rc;
+    const json_t *arg = json_object_get(body, "os-reset_status");
+    if (!json_is_object(arg) || json_object_size(body) != 1) {
+        snprintf(msg, sizeof(msg), "Invalid action: the supported snapshot action is "
+                 "os-reset_status {\"status\": ...}.");
+        rc = -EINVAL;
+    } else {
+        rc = snap_reset_status(svc(r), who(r), id,
+                               json_string_value(json_object_get(arg, "status")), msg);
+    }
+    json_decref(body);
+    return rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Snapshot", id);
+}
+
 /* ---- attachments (3.27+; os-complete 3.44+) ---- */
 
 #define MV_ATTACHMENTS 27
@@ -634,6 +658,7 @@ V3_HANDLER(snapshot_list)
 V3_HANDLER(snapshot_list_detail)
 V3_HANDLER(snapshot_update)
 V3_HANDLER(snapshot_delete)
+V3_HANDLER(snapshot_action)
 V3_HANDLER(attachment_create)
 V3_HANDLER(attachment_show)
 V3_HANDLER(attachment_list)
@@ -659,6 +684,7 @@ const struct st_route vol_api_routes[] = {
     {"GET",    "/v3/{project_id}/snapshots/{id}",       h_snapshot_show,        0, NULL, NULL},
     {"PUT",    "/v3/{project_id}/snapshots/{id}",       h_snapshot_update,      0, NULL, NULL},
     {"DELETE", "/v3/{project_id}/snapshots/{id}",       h_snapshot_delete,      0, NULL, NULL},
+    {"POST",   "/v3/{project_id}/snapshots/{id}/action", h_snapshot_action,     ST_ROUTE_ADMIN, NULL, NULL},
     {"POST",   "/v3/{project_id}/attachments",          h_attachment_create,    0, NULL, NULL},
     {"GET",    "/v3/{project_id}/attachments",          h_attachment_list,      0, NULL, NULL},
     {"GET",    "/v3/{project_id}/attachments/detail",   h_attachment_list_detail, 0, NULL, NULL},

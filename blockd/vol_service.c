@@ -1869,6 +1869,27 @@ int snap_update(struct vol_service *s, const struct st_auth_ctx *who, const char
     return update_kind(s, &snap_kind, who, id, &e, out);
 }
 
+int snap_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                      const char *status, char *msg)
+{
+    static const char *const allowed[] = { "available", "error", "creating", "deleting",
+                                           "error_deleting", NULL };
+    struct st_record rec = { 0 };
+    struct transition t = { NULL, status, NULL, "", NULL, NULL };
+    int rc;
+
+    if (!who->is_admin)
+        return -EPERM;
+    if (!status_in(status, allowed)) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid input received: status '%.32s' is not a snapshot "
+                 "status.", status ? status : "");
+        return -EINVAL;
+    }
+    rc = get_visible(s, &snap_kind, who, id, &rec);
+    st_record_cleanup(&rec);
+    return rc < 0 ? rc : transition(s, &snap_kind, id, false, &t);
+}
+
 int snap_delete(struct vol_service *s, const struct st_auth_ctx *who, const char *id, char *msg)
 {
     struct st_record rec = { 0 };

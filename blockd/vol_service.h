@@ -152,5 +152,9 @@ int snap_update(struct vol_service *s, const struct st_auth_ctx *who, const char
                 const char *name, const char *description, const json_t *metadata,
                 json_t **out, char *msg);
 int snap_delete(struct vol_service *s, const struct st_auth_ctx *who, const char *id, char *msg);
+/* Admin: os-reset_status of a snapshot (available, error, creating,
+ * deleting, error_deleting) whatever it is. */
+int snap_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                      const char *status, char *msg);
 
 #endif

@@ -340,3 +340,23 @@ def test_image_lookup_errors_and_visibility(vurl, iurl, carol, dave):
     assert r.status_code == 400 and "Invalid image identifier" in r.text, r.text
     requests.delete(api(vurl, dave, "p-dave") + "/volumes/" + vol["id"], headers=H(dave))
     wait_status(vurl, dave, "p-dave", "volumes", vol["id"], "gone")
+
+
+def test_snapshot_reset_status_is_for_admins(vurl, carol, strata_env):
+    admin, ap = strata_env["STRATA_ADMIN_TOKEN"], strata_env["STRATA_ADMIN_PROJECT_ID"]
+    c = api(vurl, carol, "p-carol")
+    vol = vol_create(vurl, carol, "p-carol", size=1)
+    wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "available")
+    snap = requests.post(c + "/snapshots", headers=H(carol), json={"snapshot": {"volume_id": vol["id"]}}).json()["snapshot"]
+    wait_status(vurl, carol, "p-carol", "snapshots", snap["id"], "available")
+    r = requests.post(c + "/snapshots/%s/action" % snap["id"], headers=H(carol),
+                      json={"os-reset_status": {"status": "error"}})
+    assert r.status_code == 403
+    p = cinder(vurl, admin, ap, "snapshot-reset-state", "--state", "error", snap["id"])
+    assert p.returncode == 0, p.stderr
+    assert cinder_show(vurl, carol, "p-carol", "snapshot-show", snap["id"])["status"] == "error"
+    r = requests.post(api(vurl, admin, ap) + "/snapshots/%s/action" % snap["id"], headers=H(admin),
+                      json={"os-reset_status": {"status": "bogus"}})
+    assert r.status_code == 400
+    assert requests.delete(c + "/volumes/%s?cascade=true" % vol["id"], headers=H(carol)).status_code == 202
+    wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "gone")
