@@ -635,6 +635,24 @@ static int volume_begin(struct guest_service *s, const char *id, const char *op,
     return rc;
 }
 
+/* volume_begin, for a volume the server has: *v and *idx locate it in
+ * rec's volumes; -ENOENT (lease released) when it is not attached. */
+static int attached_begin(struct guest_service *s, const char *id, const char *op,
+                          const char *volume_id, struct st_record *rec, json_t **v, size_t *idx,
+                          char *msg)
+{
+    int rc = volume_begin(s, id, op, rec, msg);
+
+    if (rc < 0)
+        return rc;
+    if (!(*v = find_volume(rec->data, volume_id, idx))) {
+        st_lease_release(s->meta, &guest_kind, id, s->owner);
+        st_record_cleanup(rec);
+        return -ENOENT;
+    }
+    return 0;
+}
+
 static json_t *attachment_view(const json_t *v)
 {
     char dev[40];
@@ -706,16 +724,12 @@ out:
 int gsvc_detach(struct guest_service *s, const char *id, const char *volume_id, char *msg)
 {
     struct st_record rec = { 0 };
+    json_t *v;
     size_t idx;
-    int rc = volume_begin(s, id, "detach", &rec, msg);
+    int rc = attached_begin(s, id, "detach", volume_id, &rec, &v, &idx, msg);
 
     if (rc < 0)
         return rc;
-    json_t *v = find_volume(rec.data, volume_id, &idx);
-    if (!v) {
-        rc = -ENOENT;
-        goto out;
-    }
     rc = virt_detach_disk(s->virt, id, rstr(v, "target"), DETACH_TIMEOUT_MS);
     if (rc == -ETIMEDOUT)
         snprintf(msg, GJ_MSG_MAX, "The guest did not release %s within %d s; try again",
@@ -729,7 +743,6 @@ int gsvc_detach(struct guest_service *s, const char *id, const char *volume_id, 
     }
     if (rc == 0)
         st_info("server %s: volume %s detached", id, volume_id);
-out:
     st_lease_release(s->meta, &guest_kind, id, s->owner);
     if (rc == 0)
         release_secrets(s, rec.data);
@@ -741,16 +754,12 @@ int gsvc_volume_update(struct guest_service *s, const char *id, const char *volu
                        const json_t *qos, int64_t size_gb, char *msg)
 {
     struct st_record rec = { 0 };
+    json_t *v;
     size_t idx;
-    int rc = volume_begin(s, id, "update volume", &rec, msg);
+    int rc = attached_begin(s, id, "update volume", volume_id, &rec, &v, &idx, msg);
 
     if (rc < 0)
         return rc;
-    json_t *v = find_volume(rec.data, volume_id, &idx);
-    if (!v) {
-        rc = -ENOENT;
-        goto out;
-    }
     const char *target = rstr(v, "target");
     if (qos && (rc = virt_set_iotune(s->virt, id, target, json_is_null(qos) ? NULL : qos)) < 0)
         snprintf(msg, GJ_MSG_MAX, "libvirt could not change the disk's limits: %s",
@@ -765,7 +774,6 @@ int gsvc_volume_update(struct guest_service *s, const char *id, const char *volu
         json_object_set(data, "qos_specs", (json_t *)qos);
         rc = patch_as(s, id, json_pack("{s:o}", "volumes", vols));
     }
-out:
     st_lease_release(s->meta, &guest_kind, id, s->owner);
     st_record_cleanup(&rec);
     return rc;

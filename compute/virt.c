@@ -152,39 +152,56 @@ static bool is_active(virDomainPtr d)
     return virDomainIsActive(d) == 1;
 }
 
-int virt_start(struct virt *v, const char *id)
+/* Run fn on the domain of server `id`: fn returns -1 when a libvirt call
+ * failed (logged here with `what`), 0 otherwise.  A missing domain is
+ * -ENOENT, or success when missing_ok. */
+typedef int (*dom_fn)(virDomainPtr d, const void *arg);
+
+static int with_domain(struct virt *v, const char *id, bool missing_ok, const char *what,
+                       dom_fn fn, const void *arg)
 {
     virConnectPtr c;
     virDomainPtr d;
     int rc = dom_get(v, id, &c, &d);
 
+    if (rc == -ENOENT && missing_ok)
+        return 0;
     if (rc < 0)
         return rc;
-    if (!is_active(d) && virDomainCreate(d) < 0) {
-        rc = is_active(d) ? 0 : last_errno();
-        if (rc < 0)
-            st_error("server %s: libvirt start: %s", id, virt_last_error());
+    if (fn(d, arg) < 0) {
+        rc = last_errno();
+        st_error("server %s: libvirt %s: %s", id, what, virt_last_error());
     }
     dom_put(c, d);
     return rc;
 }
 
+static int do_start(virDomainPtr d, const void *arg)
+{
+    (void)arg;
+    return !is_active(d) && virDomainCreate(d) < 0 && !is_active(d) ? -1 : 0;
+}
+
+static int do_destroy(virDomainPtr d, const void *arg)
+{
+    (void)arg;
+    return is_active(d) && virDomainDestroy(d) < 0 && is_active(d) ? -1 : 0;
+}
+
+static int do_undefine(virDomainPtr d, const void *arg)
+{
+    (void)arg;
+    return virDomainIsPersistent(d) == 1 && virDomainUndefineFlags(d, 0) < 0 ? -1 : 0;
+}
+
+int virt_start(struct virt *v, const char *id)
+{
+    return with_domain(v, id, false, "start", do_start, NULL);
+}
+
 int virt_destroy(struct virt *v, const char *id)
 {
-    virConnectPtr c;
-    virDomainPtr d;
-    int rc = dom_get(v, id, &c, &d);
-
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0)
-        return rc;
-    if (is_active(d) && virDomainDestroy(d) < 0 && is_active(d)) {
-        rc = last_errno();
-        st_error("server %s: libvirt destroy: %s", id, virt_last_error());
-    }
-    dom_put(c, d);
-    return rc;
+    return with_domain(v, id, true, "destroy", do_destroy, NULL);
 }
 
 static void sleep_ms(int64_t ms)
@@ -228,20 +245,7 @@ int virt_shutdown(struct virt *v, const char *id, int64_t timeout_ms)
 
 int virt_undefine(struct virt *v, const char *id)
 {
-    virConnectPtr c;
-    virDomainPtr d;
-    int rc = dom_get(v, id, &c, &d);
-
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0)
-        return rc;
-    if (virDomainIsPersistent(d) == 1 && virDomainUndefineFlags(d, 0) < 0) {
-        rc = last_errno();
-        st_error("server %s: libvirt undefine: %s", id, virt_last_error());
-    }
-    dom_put(c, d);
-    return rc;
+    return with_domain(v, id, true, "undefine", do_undefine, NULL);
 }
 
 static const char *state_name(int st)
@@ -305,20 +309,14 @@ static unsigned live_flags(virDomainPtr d)
     return VIR_DOMAIN_AFFECT_CONFIG | (is_active(d) ? VIR_DOMAIN_AFFECT_LIVE : 0);
 }
 
+static int do_attach(virDomainPtr d, const void *xml)
+{
+    return virDomainAttachDeviceFlags(d, xml, live_flags(d));
+}
+
 int virt_attach_disk(struct virt *v, const char *id, const char *disk_xml)
 {
-    virConnectPtr c;
-    virDomainPtr d;
-    int rc = dom_get(v, id, &c, &d);
-
-    if (rc < 0)
-        return rc;
-    if (virDomainAttachDeviceFlags(d, disk_xml, live_flags(d)) < 0) {
-        rc = last_errno();
-        st_error("server %s: libvirt attach: %s", id, virt_last_error());
-    }
-    dom_put(c, d);
-    return rc;
+    return with_domain(v, id, false, "attach", do_attach, disk_xml);
 }
 
 /* The <disk> element of `target` in the domain's XML, as its own document. */
@@ -427,20 +425,25 @@ int virt_set_iotune(struct virt *v, const char *id, const char *target, const js
     return rc;
 }
 
+struct resize {
+    const char *target;
+    uint64_t bytes;
+};
+
+static int do_resize(virDomainPtr d, const void *arg)
+{
+    const struct resize *r = arg;
+
+    return is_active(d) ? virDomainBlockResize(d, r->target, r->bytes,
+                                               VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+                        : 0;
+}
+
 int virt_resize_disk(struct virt *v, const char *id, const char *target, uint64_t bytes)
 {
-    virConnectPtr c;
-    virDomainPtr d;
-    int rc = dom_get(v, id, &c, &d);
+    struct resize r = { target, bytes };
 
-    if (rc < 0)
-        return rc;
-    if (is_active(d) && virDomainBlockResize(d, target, bytes, VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0) {
-        rc = last_errno();
-        st_error("server %s: libvirt block resize %s: %s", id, target, virt_last_error());
-    }
-    dom_put(c, d);
-    return rc;
+    return with_domain(v, id, false, "block resize", do_resize, &r);
 }
 
 int virt_list(struct virt *v, json_t **out)

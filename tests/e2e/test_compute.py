@@ -12,12 +12,11 @@ import time
 import uuid
 
 import pytest
-import rados
 import rbd
 import requests
 
 from conftest import BUILD, Daemon, free_port, write_config
-from test_blockd import api, unlimited, vol_create, wait_status
+from test_blockd import api, cluster, unlimited, vol_create, vurl, wait_status  # noqa: F401
 from test_imaged import H, token
 
 MV = {"OpenStack-API-Version": "volume 3.44"}
@@ -39,14 +38,6 @@ def admin(strata_env):
 
 
 @pytest.fixture(scope="module")
-def cluster(ceph_conf):
-    c = rados.Rados(conffile=ceph_conf, name="client.admin")
-    c.connect(timeout=15)
-    yield c
-    c.shutdown()
-
-
-@pytest.fixture(scope="module")
 def image_id(strata_env, admin):
     r = requests.get(strata_env["STRATA_IMAGE_URL"] + "/v2/images?name=strata-test", headers=H(admin))
     assert r.status_code == 200, r.text
@@ -54,11 +45,6 @@ def image_id(strata_env, admin):
     assert imgs, "tools/strata up did not publish the strata-test image"
     assert imgs[0]["visibility"] == "public"
     return imgs[0]["id"]
-
-
-@pytest.fixture(scope="module")
-def vurl(strata_env):
-    return strata_env["STRATA_VOLUME_URL"].rsplit("/v3/", 1)[0]
 
 
 @pytest.fixture(scope="module")
