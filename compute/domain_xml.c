@@ -288,6 +288,9 @@ static void write_metadata(struct xw *x, const struct dx_guest *g)
     xw_check(x, xmlTextWriterWriteElementNS(x->w, X(DX_NS_PREFIX), X("project"), NULL,
                                             X(g->project_id)));
     xw_check(x, xmlTextWriterWriteElementNS(x->w, X(DX_NS_PREFIX), X("host"), NULL, X(g->host)));
+    if (g->cluster)
+        xw_check(x, xmlTextWriterWriteElementNS(x->w, X(DX_NS_PREFIX), X("cluster"), NULL,
+                                                X(g->cluster)));
     xw_check(x, xmlTextWriterStartElementNS(x->w, X(DX_NS_PREFIX), X("flavor"), NULL));
     attr(x, "name", g->flavor ? g->flavor : "");
     snprintf(num, sizeof(num), "%d", g->vcpus);
@@ -471,6 +474,7 @@ int dx_meta_parse(const char *xml, struct dx_meta *out)
     xr_str(&r, NULL, META("id"), out->id, sizeof(out->id));
     xr_str(&r, NULL, META("host"), out->host, sizeof(out->host));
     xr_str(&r, NULL, META("project"), out->project_id, sizeof(out->project_id));
+    xr_str(&r, NULL, META("cluster"), out->cluster, sizeof(out->cluster));
 #undef META
     xr_close(&r);
     return out->id[0] && out->host[0] ? 0 : -EINVAL;

@@ -30,6 +30,7 @@ struct dx_guest {
     const char *name;
     const char *project_id;
     const char *host;         /* the agent's host name (who owns the domain) */
+    const char *cluster;      /* fsid of the Ceph cluster whose records own it */
     const char *flavor;       /* flavor name, may be NULL */
     int vcpus;
     int64_t ram_mb;
@@ -63,6 +64,7 @@ struct dx_meta {
     char id[64];
     char host[256];
     char project_id[128];
+    char cluster[64];         /* "" in domains written before it was recorded */
 };
 /* Parse the <strata:instance> element as returned by virDomainGetMetadata
  * (namespace stripped) or inside a whole domain XML: -EINVAL if incomplete. */

@@ -53,6 +53,7 @@ struct guest_service {
     char vms_pool[128];
     char ceph_user[128];
     char secret_uuid[40];
+    char fsid[64];            /* our cluster: domains of another are not ours */
     unsigned char key[CEPHKEY_MAX];
     size_t keylen;
     json_t *mon_hosts, *mon_ports;
@@ -158,6 +159,7 @@ static int build_def(struct guest_service *s, const json_t *rec, struct guest_de
         .name = rstr(rec, "name"),
         .project_id = rstr(rec, "project_id"),
         .host = s->host,
+        .cluster = s->fsid,
         .flavor = rstr(rec, "flavor"),
         .vcpus = (int)json_integer_value(json_object_get(rec, "vcpus")),
         .ram_mb = json_integer_value(json_object_get(rec, "ram_mb")),
@@ -855,6 +857,15 @@ static void sync_guest(struct guest_service *s, const json_t *rec, const json_t 
     st_lease_release(s->meta, &guest_kind, id, s->owner);
 }
 
+/* A domain this agent answers for: its host, and its cluster (an agent of
+ * another Ceph cluster may share the libvirtd and the host name). */
+static bool ours(const struct guest_service *s, const json_t *dom)
+{
+    const char *c = rstr(dom, "cluster");
+
+    return strcmp(rstr(dom, "host"), s->host) == 0 && (!c || !*c || strcmp(c, s->fsid) == 0);
+}
+
 /* Domains of this host that no record owns. */
 static void sweep_domains(struct guest_service *s, const json_t *domains)
 {
@@ -864,7 +875,7 @@ static void sweep_domains(struct guest_service *s, const json_t *domains)
     json_array_foreach(domains, i, dom) {
         const char *id = rstr(dom, "id");
         struct st_record rec = { 0 };
-        if (strcmp(rstr(dom, "host"), s->host) != 0)
+        if (!ours(s, dom))
             continue;
         int rc = st_meta_get(s->meta, &guest_kind, id, &rec);
         st_record_cleanup(&rec);
@@ -906,8 +917,7 @@ void gsvc_reconcile(struct guest_service *s, int at_start)
     sweep_domains(s, domains);
     int running = 0;
     json_array_foreach(domains, i, g)
-        running += strcmp(rstr(g, "host"), s->host) == 0 &&
-                   strcmp(rstr(g, "power_state"), "running") == 0;
+        running += ours(s, g) && strcmp(rstr(g, "power_state"), "running") == 0;
     host_heartbeat(s->meta, s->host, running);
     if (json_array_size(guests) == 0)
         virt_secret_release(s->virt, s->secret_uuid);
@@ -975,7 +985,7 @@ static int host_facts(struct guest_service *s, const struct st_config *c, const 
         return rc;
     }
     virt_host_cpu(s->virt, model, sizeof(model), arch, sizeof(arch));
-    st_rados_fsid(st_daemon_rados(s->d), fsid, sizeof(fsid));
+    snprintf(fsid, sizeof(fsid), "%s", s->fsid);
     snprintf(url, sizeof(url), "http://%s:%lld",
              bind && *bind ? bind : st_config_str(c, "http", "bind"),
              (long long)st_config_int(c, "computed", "port"));
@@ -1043,7 +1053,8 @@ static int setup(struct guest_service *s)
     s->shutdown_ms = st_config_duration_ms(c, "computed", "shutdown_timeout");
     s->resume = st_config_bool(c, "computed", "resume_guests_state_on_host_boot");
     s->reap = strcmp(st_config_str(c, "computed", "running_deleted_instance_action"), "reap") == 0;
-    if ((rc = make_dirs(s->state_dir)) < 0)
+    if ((rc = make_dirs(s->state_dir)) < 0 ||
+        (rc = st_rados_fsid(st_daemon_rados(s->d), s->fsid, sizeof(s->fsid))) < 0)
         return rc;
     if ((rc = cephkey_read(st_daemon_rados(s->d), s->ceph_user, s->key, &s->keylen)) < 0) {
         st_error("no cephx key for client.%s in the keyring librados uses (%s): guests could "

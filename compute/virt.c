@@ -466,9 +466,10 @@ int virt_list(struct virt *v, json_t **out)
         char *meta = virDomainGetMetadata(doms[i], VIR_DOMAIN_METADATA_ELEMENT, DX_NS_URI, 0);
         struct dx_meta m;
         if (meta && dx_meta_parse(meta, &m) == 0)
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}", "id", m.id, "host",
-                                                  m.host, "project_id", m.project_id,
-                                                  "power_state", dom_state(doms[i])));
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", m.id,
+                                                  "host", m.host, "project_id", m.project_id,
+                                                  "cluster", m.cluster, "power_state",
+                                                  dom_state(doms[i])));
         free(meta);
         virDomainFree(doms[i]);
     }

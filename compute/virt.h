@@ -40,7 +40,7 @@ int virt_set_iotune(struct virt *v, const char *id, const char *target, const js
 int virt_resize_disk(struct virt *v, const char *id, const char *target, uint64_t bytes);
 
 /* Every domain carrying the agent's metadata: array of
- * {"id", "host", "project_id", "power_state"}. */
+ * {"id", "host", "project_id", "cluster", "power_state"}. */
 int virt_list(struct virt *v, json_t **out);
 
 /* The ceph secret: define it with `key` (raw bytes) if missing or different. */

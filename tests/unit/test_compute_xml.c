@@ -99,6 +99,7 @@ static void test_domain_xml_round_trip(void **state)
     vol.target = "vdb";
     struct dx_guest g = {
         .id = ID, .name = "web <1> & \"friends\"", .project_id = "p-1", .host = "h1",
+        .cluster = "c0ffee00-0000-4000-8000-000000000001",
         .flavor = "m1.tiny", .vcpus = 2, .ram_mb = 512, .virt_type = "qemu",
         .console_path = "/var/lib/strata/compute/console/" ID ".log",
         .root = { .name = "strata.vms/" ID "_disk", .hosts = hosts, .ports = ports,
@@ -121,6 +122,7 @@ static void test_domain_xml_round_trip(void **state)
     assert_string_equal(m.id, ID);
     assert_string_equal(m.host, "h1");
     assert_string_equal(m.project_id, "p-1");
+    assert_string_equal(m.cluster, "c0ffee00-0000-4000-8000-000000000001");
     assert_int_equal(dx_disks_parse(xml, &disks), 0);
     assert_int_equal(json_array_size(disks), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(disks, 0), "name")),
