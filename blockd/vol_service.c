@@ -1758,10 +1758,8 @@ static void sweep_uploads(struct vol_service *s)
     if (st_meta_list(s->meta, &vol_kind, NULL, 1000, NULL, 0, has_uploads, NULL, &l) < 0)
         return;
     for (size_t n = 0; n < l.count; n++) {
-        /* under the volume's lease: no delete or other job runs meanwhile */
-        if (st_lease_acquire(s->meta, &vol_kind, l.items[n].id, s->owner, "upload-sweep",
-                             st_now_ms(), s->ttl_ms) < 0)
-            continue;
+        /* no lease: a user's request must never meet a busy volume because of
+         * this sweep; a delete racing it is safe (remove_volume_image) */
         vol_rbd_name(l.items[n].id, name, sizeof(name));
         json_array_foreach(json_object_get(json_object_get(l.items[n].data, "_s"), "uploads"), i,
                            iid) {
@@ -1777,7 +1775,6 @@ static void sweep_uploads(struct vol_service *s)
                         snap, image_id);
             }
         }
-        st_lease_release(s->meta, &vol_kind, l.items[n].id, s->owner);
     }
     st_record_list_cleanup(&l);
 }
