@@ -510,6 +510,104 @@ static int snapshot_action(struct st_req *r, const struct v3 *v)
     return rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Snapshot", id);
 }
 
+/* ---- metadata of volumes and snapshots (one set of handlers for both) ---- */
+
+struct md_res {
+    enum vol_res res;
+    const char *label;   /* "Volume", "Snapshot" */
+    get_fn get;
+};
+
+static const struct md_res vol_res = {VOL_RES_VOLUME, "Volume", vol_get};
+static const struct md_res snap_res = {VOL_RES_SNAPSHOT, "Snapshot", snap_get};
+
+static const json_t *rec_metadata(const json_t *rec)
+{
+    const json_t *md = json_object_get(rec, "metadata");
+
+    return json_is_object(md) ? md : NULL;
+}
+
+/* {"metadata": {...}} of the record, or {"meta": {key: value}} when key is given. */
+static int reply_metadata(struct st_req *r, const struct md_res *m, const char *id,
+                          const char *key, const json_t *rec)
+{
+    const json_t *md = rec_metadata(rec), *v = key ? json_object_get(md, key) : NULL;
+
+    if (!key)
+        return reply_doc(r, 200, md ? json_pack("{s:O}", "metadata", md)
+                                    : json_pack("{s:{}}", "metadata"));
+    if (!v)
+        return st_reply_error(r, 404, "%s %s has no metadata with key %.64s.", m->label, id,
+                              key), -ENOENT;
+    return reply_doc(r, 200, json_pack("{s:{s:O}}", "meta", key, v));
+}
+
+/* GET .../metadata and GET .../metadata/{key}. */
+static int md_show(struct st_req *r, const struct md_res *m)
+{
+    const char *id = st_req_param(r, "id"), *key = st_req_param(r, "key");
+    json_t *rec = NULL;
+    int rc = m->get(svc(r), who(r), id, &rec);
+
+    rc = rc == 0 ? reply_metadata(r, m, id, key, rec) : fail(r, rc, NULL, m->label, id);
+    json_decref(rec);
+    return rc;
+}
+
+/* POST .../metadata (merge), PUT .../metadata (replace), PUT .../metadata/{key};
+ * DELETE .../metadata/{key} (op VMD_DELETE, no body). */
+static int md_edit(struct st_req *r, const struct md_res *m, enum vol_md_op op)
+{
+    const char *id = st_req_param(r, "id"), *key = st_req_param(r, "key");
+    char msg[VOL_MSG_MAX] = "";
+    const json_t *md = NULL;
+    json_t *body = NULL, *rec = NULL;
+    int rc = 0;
+
+    if (op != VMD_DELETE && (rc = st_req_json(r, &body)) < 0)
+        return rc;
+    if (op != VMD_DELETE)
+        rc = volj_metadata_body(body, key, &md, msg);
+    if (rc == 0)
+        rc = vol_metadata_edit(svc(r), who(r), m->res, id, op, md, key, &rec, msg);
+    if (rc < 0)
+        rc = fail(r, rc, msg, m->label, id);
+    else if (op == VMD_DELETE)
+        rc = st_reply_json(r, 200, NULL);
+    else
+        rc = reply_metadata(r, m, id, key, rec);
+    json_decref(body);
+    json_decref(rec);
+    return rc;
+}
+
+/* The routes' handlers: resource × operation. */
+#define MD_HANDLERS(res)                                                                           \
+    static int res##_metadata_show(struct st_req *r, const struct v3 *v)                           \
+    {                                                                                              \
+        (void)v;                                                                                   \
+        return md_show(r, &res##_res);                                                             \
+    }                                                                                              \
+    static int res##_metadata_merge(struct st_req *r, const struct v3 *v)                          \
+    {                                                                                              \
+        (void)v;                                                                                   \
+        return md_edit(r, &res##_res, VMD_MERGE);                                                  \
+    }                                                                                              \
+    static int res##_metadata_replace(struct st_req *r, const struct v3 *v)                        \
+    {                                                                                              \
+        (void)v;                                                                                   \
+        return md_edit(r, &res##_res, st_req_param(r, "key") ? VMD_MERGE : VMD_REPLACE);           \
+    }                                                                                              \
+    static int res##_metadata_delete(struct st_req *r, const struct v3 *v)                         \
+    {                                                                                              \
+        (void)v;                                                                                   \
+        return md_edit(r, &res##_res, VMD_DELETE);                                                 \
+    }
+
+MD_HANDLERS(vol)
+MD_HANDLERS(snap)
+
 /* ---- attachments (3.27+; os-complete 3.44+) ---- */
 
 #define MV_ATTACHMENTS 27
@@ -659,6 +757,14 @@ V3_HANDLER(snapshot_list_detail)
 V3_HANDLER(snapshot_update)
 V3_HANDLER(snapshot_delete)
 V3_HANDLER(snapshot_action)
+V3_HANDLER(vol_metadata_show)
+V3_HANDLER(vol_metadata_merge)
+V3_HANDLER(vol_metadata_replace)
+V3_HANDLER(vol_metadata_delete)
+V3_HANDLER(snap_metadata_show)
+V3_HANDLER(snap_metadata_merge)
+V3_HANDLER(snap_metadata_replace)
+V3_HANDLER(snap_metadata_delete)
 V3_HANDLER(attachment_create)
 V3_HANDLER(attachment_show)
 V3_HANDLER(attachment_list)
@@ -685,6 +791,18 @@ const struct st_route vol_api_routes[] = {
     {"PUT",    "/v3/{project_id}/snapshots/{id}",       h_snapshot_update,      0, NULL, NULL},
     {"DELETE", "/v3/{project_id}/snapshots/{id}",       h_snapshot_delete,      0, NULL, NULL},
     {"POST",   "/v3/{project_id}/snapshots/{id}/action", h_snapshot_action,     ST_ROUTE_ADMIN, NULL, NULL},
+    {"GET",    "/v3/{project_id}/volumes/{id}/metadata",         h_vol_metadata_show,    0, NULL, NULL},
+    {"POST",   "/v3/{project_id}/volumes/{id}/metadata",         h_vol_metadata_merge,   0, NULL, NULL},
+    {"PUT",    "/v3/{project_id}/volumes/{id}/metadata",         h_vol_metadata_replace, 0, NULL, NULL},
+    {"GET",    "/v3/{project_id}/volumes/{id}/metadata/{key}",   h_vol_metadata_show,    0, NULL, NULL},
+    {"PUT",    "/v3/{project_id}/volumes/{id}/metadata/{key}",   h_vol_metadata_replace, 0, NULL, NULL},
+    {"DELETE", "/v3/{project_id}/volumes/{id}/metadata/{key}",   h_vol_metadata_delete,  0, NULL, NULL},
+    {"GET",    "/v3/{project_id}/snapshots/{id}/metadata",       h_snap_metadata_show,   0, NULL, NULL},
+    {"POST",   "/v3/{project_id}/snapshots/{id}/metadata",       h_snap_metadata_merge,  0, NULL, NULL},
+    {"PUT",    "/v3/{project_id}/snapshots/{id}/metadata",       h_snap_metadata_replace, 0, NULL, NULL},
+    {"GET",    "/v3/{project_id}/snapshots/{id}/metadata/{key}", h_snap_metadata_show,   0, NULL, NULL},
+    {"PUT",    "/v3/{project_id}/snapshots/{id}/metadata/{key}", h_snap_metadata_replace, 0, NULL, NULL},
+    {"DELETE", "/v3/{project_id}/snapshots/{id}/metadata/{key}", h_snap_metadata_delete, 0, NULL, NULL},
     {"POST",   "/v3/{project_id}/attachments",          h_attachment_create,    0, NULL, NULL},
     {"GET",    "/v3/{project_id}/attachments",          h_attachment_list,      0, NULL, NULL},
     {"GET",    "/v3/{project_id}/attachments/detail",   h_attachment_list_detail, 0, NULL, NULL},

@@ -501,6 +501,24 @@ int volj_metadata_check(const json_t *md, char *msg)
     return 0;
 }
 
+int volj_metadata_body(const json_t *body, const char *key, const json_t **md, char *msg)
+{
+    const json_t *v = json_object_get(body, key ? "meta" : "metadata");
+
+    *md = NULL;
+    if (!json_is_object(v))
+        return fail(msg, -EINVAL, "Malformed request body: it needs {\"%s\": {...}}.",
+                    key ? "meta" : "metadata");
+    if (key && json_object_size(v) > 1)
+        return fail(msg, -EINVAL, "Request body contains too many items.");
+    if (key && !json_object_get(v, key))
+        return fail(msg, -EINVAL, "Request body and URI mismatch.");
+    if (volj_metadata_check(v, msg) < 0)
+        return -EINVAL;
+    *md = v;
+    return 0;
+}
+
 /* An optional string member (null = absent) of at most max characters,
  * under `name` or its legacy alias. */
 static int opt_string(const json_t *obj, const char *name, const char *alias, size_t max,

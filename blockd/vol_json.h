@@ -151,6 +151,10 @@ int volj_attachment_action(const json_t *body, char *msg);
 /* Metadata as Cinder takes it: an object of ≤255-char strings under keys of
  * [A-Za-z0-9-_:. /]{1,255}. */
 int volj_metadata_check(const json_t *md, char *msg);
+/* The body of POST/PUT .../metadata ({"metadata": {...}}, key NULL) or of
+ * PUT .../metadata/{key} ({"meta": {key: value}}, that one key): *md
+ * (borrowed from body) checked as volj_metadata_check does. */
+int volj_metadata_body(const json_t *body, const char *key, const json_t **md, char *msg);
 /* A boolean query/body word: true/false/1/0/yes/no/on/off/t/f/y/n. */
 int volj_bool_parse(const char *s, bool *out);
 

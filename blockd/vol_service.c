@@ -1040,14 +1040,21 @@ static int snapshots_of(struct vol_service *s, const char *volume_id, json_t **o
     return list_kind(s, &snap_kind, &c, out);
 }
 
+/* One edit of a record's user-visible fields: name, description (NULL =
+ * unchanged) and metadata (replaced by, or with md_op merged with, metadata;
+ * or its key unset removed: -ENOENT and msg naming label when absent). */
 struct edit {
     const char *name, *description;
     const json_t *metadata;
+    enum vol_md_op md_op;
+    const char *unset, *label;
+    char *msg;
 };
 
 static int apply_edit(json_t *rec, void *arg)
 {
     struct edit *e = arg;
+    json_t *md = json_object_get(rec, "metadata");
     char now[40];
 
     if (rhidden(rec))
@@ -1056,7 +1063,18 @@ static int apply_edit(json_t *rec, void *arg)
         json_object_set_new(rec, "name", json_string(e->name));
     if (e->description)
         json_object_set_new(rec, "description", json_string(e->description));
-    if (e->metadata)
+    if (!json_is_object(md) && (e->metadata || e->unset)) {
+        md = json_object();
+        json_object_set_new(rec, "metadata", md);
+    }
+    if (e->unset && json_object_del(md, e->unset) < 0) {
+        snprintf(e->msg, VOL_MSG_MAX, "%s %s has no metadata with key %.64s.", e->label,
+                 rstr(rec, "id"), e->unset);
+        return -ENOENT;
+    }
+    if (e->metadata && e->md_op == VMD_MERGE)
+        json_object_update(md, (json_t *)e->metadata);
+    else if (e->metadata)
         json_object_set_new(rec, "metadata", json_deep_copy(e->metadata));
     now_ts(now, sizeof(now));
     json_object_set_new(rec, "updated_at", json_string(now));
@@ -1082,9 +1100,21 @@ int vol_update(struct vol_service *s, const struct st_auth_ctx *who, const char 
                const char *name, const char *description, const json_t *metadata,
                json_t **out, char *msg)
 {
-    struct edit e = { name, description, metadata };
-    (void)msg;
+    struct edit e = { name, description, metadata, VMD_REPLACE, NULL, "Volume", msg };
     return update_kind(s, &vol_kind, who, id, &e, out);
+}
+
+int vol_metadata_edit(struct vol_service *s, const struct st_auth_ctx *who, enum vol_res res,
+                      const char *id, enum vol_md_op op, const json_t *md, const char *key,
+                      json_t **out, char *msg)
+{
+    bool snap = res == VOL_RES_SNAPSHOT;
+    struct edit e = { NULL, NULL, op == VMD_DELETE ? NULL : md, op, op == VMD_DELETE ? key : NULL,
+                      snap ? "Snapshot" : "Volume", msg };
+
+    if (op == VMD_DELETE && !key)
+        return -EINVAL;
+    return update_kind(s, snap ? &snap_kind : &vol_kind, who, id, &e, out);
 }
 
 int vol_delete(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
@@ -1861,8 +1891,7 @@ int snap_update(struct vol_service *s, const struct st_auth_ctx *who, const char
                 const char *name, const char *description, const json_t *metadata,
                 json_t **out, char *msg)
 {
-    struct edit e = { name, description, metadata };
-    (void)msg;
+    struct edit e = { name, description, metadata, VMD_REPLACE, NULL, "Snapshot", msg };
     return update_kind(s, &snap_kind, who, id, &e, out);
 }
 

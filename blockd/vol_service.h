@@ -67,6 +67,15 @@ int vol_list(struct vol_service *s, const struct st_auth_ctx *who, bool all_proj
 int vol_update(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                const char *name, const char *description, const json_t *metadata,
                json_t **out, char *msg);
+/* Metadata of a volume or a snapshot (the record's "metadata", strings
+ * checked by the caller): VMD_MERGE adds md's keys, VMD_REPLACE makes md the
+ * whole set, VMD_DELETE removes key (-ENOENT and msg when it has none).
+ * The same edit as vol_update/snap_update; *out: the updated record. */
+enum vol_res { VOL_RES_VOLUME, VOL_RES_SNAPSHOT };
+enum vol_md_op { VMD_MERGE, VMD_REPLACE, VMD_DELETE };
+int vol_metadata_edit(struct vol_service *s, const struct st_auth_ctx *who, enum vol_res res,
+                      const char *id, enum vol_md_op op, const json_t *md, const char *key,
+                      json_t **out, char *msg);
 /* available/error → deleting (async).  With snapshots: -EINVAL (400, as
  * Cinder answers) unless cascade.  Counted under the volume's lease, which
  * snap_create also takes, so no snapshot can slip in between. */

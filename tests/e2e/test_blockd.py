@@ -360,3 +360,66 @@ def test_snapshot_reset_status_is_for_admins(vurl, carol, strata_env):
     assert r.status_code == 400
     assert requests.delete(c + "/volumes/%s?cascade=true" % vol["id"], headers=H(carol)).status_code == 202
     wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "gone")
+
+
+def test_snapshot_and_volume_metadata(vurl, carol, dave):
+    c = api(vurl, carol, "p-carol")
+    vol = vol_create(vurl, carol, "p-carol", size=1)
+    wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "available")
+    snap = requests.post(c + "/snapshots", headers=H(carol),
+                         json={"snapshot": {"volume_id": vol["id"], "metadata": {"a": "1"}}}).json()["snapshot"]
+    sid = snap["id"]
+    wait_status(vurl, carol, "p-carol", "snapshots", sid, "available")
+    md = c + "/snapshots/%s/metadata" % sid
+
+    # the real client: set, show, unset
+    p = cinder(vurl, carol, "p-carol", "snapshot-metadata", sid, "set", "k=v", "k2=v2")
+    assert p.returncode == 0, p.stderr
+    shown = cinder_show(vurl, carol, "p-carol", "snapshot-metadata-show", sid)
+    assert shown["k"] == "v" and shown["k2"] == "v2" and shown["a"] == "1"
+    p = cinder(vurl, carol, "p-carol", "snapshot-metadata", sid, "unset", "k")
+    assert p.returncode == 0, p.stderr
+    assert requests.get(md, headers=H(carol)).json() == {"metadata": {"a": "1", "k2": "v2"}}
+    assert cinder_show(vurl, carol, "p-carol", "snapshot-show", sid)["metadata"] in (
+        "{'a': '1', 'k2': 'v2'}", "{'k2': 'v2', 'a': '1'}")
+
+    # POST merges, PUT replaces, one key at a time
+    r = requests.post(md, headers=H(carol), json={"metadata": {"b": "2"}})
+    assert r.status_code == 200 and r.json() == {"metadata": {"a": "1", "k2": "v2", "b": "2"}}
+    r = requests.put(md, headers=H(carol), json={"metadata": {"x": "y"}})
+    assert r.status_code == 200 and r.json() == {"metadata": {"x": "y"}}
+    assert requests.get(md, headers=H(carol)).json() == {"metadata": {"x": "y"}}
+    r = requests.put(md + "/z", headers=H(carol), json={"meta": {"z": "9"}})
+    assert r.status_code == 200 and r.json() == {"meta": {"z": "9"}}
+    assert requests.get(md + "/z", headers=H(carol)).json() == {"meta": {"z": "9"}}
+    assert requests.delete(md + "/z", headers=H(carol)).status_code == 200
+    assert requests.get(md, headers=H(carol)).json() == {"metadata": {"x": "y"}}
+
+    # Cinder's validation and 404s
+    for body in ({"metadata": {"n": 1}}, {"metadata": {"": "v"}}, {"metadata": {"k" * 256: "v"}},
+                 {"metadata": {"k": "v" * 256}}, {"metadata": ["k"]}, {"meta": {"k": "v"}}):
+        r = requests.post(md, headers=H(carol), json=body)
+        assert r.status_code == 400, (body, r.text)
+    assert requests.put(md + "/z", headers=H(carol), json={"meta": {"w": "1"}}).status_code == 400
+    assert requests.put(md + "/z", headers=H(carol),
+                        json={"meta": {"z": "1", "w": "2"}}).status_code == 400
+    r = requests.delete(md + "/nokey", headers=H(carol))
+    assert r.status_code == 404 and "nokey" in r.text
+    assert requests.get(md + "/nokey", headers=H(carol)).status_code == 404
+    assert requests.get(c + "/snapshots/%s/metadata" % uuid.uuid4(), headers=H(carol)).status_code == 404
+    d = api(vurl, dave, "p-dave") + "/snapshots/%s/metadata" % sid
+    assert requests.get(d, headers=H(dave)).status_code == 404
+    assert requests.post(d, headers=H(dave), json={"metadata": {"a": "b"}}).status_code == 404
+    assert requests.delete(d + "/x", headers=H(dave)).status_code == 404
+    assert requests.get(md, headers=H(carol)).json() == {"metadata": {"x": "y"}}
+
+    # volumes share the code: cinder metadata set/unset
+    p = cinder(vurl, carol, "p-carol", "metadata", vol["id"], "set", "vk=vv")
+    assert p.returncode == 0, p.stderr
+    assert requests.get(c + "/volumes/%s/metadata/vk" % vol["id"], headers=H(carol)).json() == {"meta": {"vk": "vv"}}
+    p = cinder(vurl, carol, "p-carol", "metadata", vol["id"], "unset", "vk")
+    assert p.returncode == 0, p.stderr
+    assert requests.get(c + "/volumes/%s/metadata" % vol["id"], headers=H(carol)).json() == {"metadata": {}}
+
+    assert requests.delete(c + "/volumes/%s?cascade=true" % vol["id"], headers=H(carol)).status_code == 202
+    wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "gone")
