@@ -14,6 +14,7 @@
 _Static_assert(VOLJ_MSG_MAX <= VOL_MSG_MAX, "vol_json messages must fit VOL_MSG_MAX");
 
 #define BASE_MAX 300
+#define MV_EXTEND_IN_USE 42   /* os-extend of in-use volumes */
 
 /* What every v3 handler knows once v3_begin has passed. */
 struct v3 {
@@ -394,7 +395,7 @@ static int volume_action(struct st_req *r, const struct v3 *v)
         return rc;
     }
     if (rc == 0 && a.kind == VOLJ_ACT_EXTEND) {
-        rc = vol_extend(svc(r), who(r), id, a.new_size, msg);
+        rc = vol_extend(svc(r), who(r), id, a.new_size, v->ctx.mv >= MV_EXTEND_IN_USE, msg);
     } else if (rc == 0 && !is_admin(r)) {
         rc = -EPERM;
         snprintf(msg, sizeof(msg),

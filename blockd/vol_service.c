@@ -65,6 +65,9 @@ static int validate_rec(const json_t *d)
 static const struct st_meta_kind vol_kind = { "volume", validate_rec };
 static const struct st_meta_kind snap_kind = { "snapshot", validate_rec };
 static const struct st_meta_kind att_kind = { "attachment", validate_rec };
+/* Hosts as the compute agents register them (id = host name, "agent_url"):
+ * blockd only reads them, to reach the agent of an attached server. */
+static const struct st_meta_kind host_kind = { "host", NULL };
 
 /* ---- the state machine ---- */
 
@@ -72,6 +75,7 @@ enum vol_op {
     OP_REVERT, OP_DELETE, OP_EXTEND, OP_SNAPSHOT, OP_SNAPSHOT_FORCE, OP_SOURCE, OP_SNAP_DELETE,
     OP_RESERVE, OP_UNRESERVE, OP_BEGIN_DETACH, OP_ROLL_DETACH, OP_ATTACH, OP_DETACH,
     OP_CONNECT, OP_ATT_CREATE, OP_ATT_UPDATE, OP_ATT_COMPLETE, OP_ATT_DELETE, OP_RETYPE,
+    OP_EXTEND_IN_USE,
 };
 
 /* Which statuses each operation may start from (Cinder's rules). */
@@ -81,6 +85,7 @@ static const struct {
 } rules[] = {
     { OP_DELETE, { "available", "error", "error_restoring", "error_extending", "error_managing", NULL } },
     { OP_EXTEND, { "available", NULL } },
+    { OP_EXTEND_IN_USE, { "available", "in-use", NULL } },   /* 3.42+ */
     { OP_REVERT, { "available", NULL } },
     { OP_SNAPSHOT, { "available", NULL } },
     { OP_SNAPSHOT_FORCE, { "available", "in-use", NULL } },
@@ -694,6 +699,67 @@ static void job_delete(struct vol_service *s, const char *id)
     st_info("volume %s: deleted", id);
 }
 
+/* Ask the agent of `host` to grow server's disk of volume_id to size_gb
+ * (PUT {agent_url}/v1/servers/{server}/volumes/{volume}).  Best effort: a
+ * failure is logged here, once, and changes nothing else. */
+static void tell_agent(struct vol_service *s, const char *volume_id, const char *server,
+                       const char *host, json_int_t size_gb)
+{
+    struct st_record h = { 0 };
+    struct st_httpc_resp r = { 0 };
+    char url[512], why[96] = "";
+    json_t *body = NULL;
+    int rc = st_meta_get(s->meta, &host_kind, host, &h);
+    const char *agent = rc == 0 ? rstr(h.data, "agent_url") : NULL;
+
+    if (rc < 0 || !agent)
+        snprintf(why, sizeof(why), "no compute agent is registered for the host");
+    else if (snprintf(url, sizeof(url), "%s/v1/servers/%s/volumes/%s", agent, server,
+                      volume_id) >= (int)sizeof(url))
+        snprintf(why, sizeof(why), "the agent's URL is too long");
+    else if (!(body = json_pack("{s:I}", "size_gb", size_gb)))
+        snprintf(why, sizeof(why), "%s", strerror(ENOMEM));
+    else if ((rc = st_httpc_request(s->http, "PUT", url, s->service_token, body, &r)) < 0)
+        snprintf(why, sizeof(why), "the agent is unreachable: %s", strerror(-rc));
+    else if (r.status / 100 != 2)
+        snprintf(why, sizeof(why), "the agent answered %ld", r.status);
+    if (why[0])
+        st_warn("volume %s extended to %lld GiB, but server %s on host %s was not told (%s): "
+                "its guest sees the new size at its next attach or reboot",
+                volume_id, (long long)size_gb, server, host, why);
+    else
+        st_info("volume %s: server %s on host %s sees %lld GiB", volume_id, server, host,
+                (long long)size_gb);
+    json_decref(body);
+    st_httpc_resp_cleanup(&r);
+    st_record_cleanup(&h);
+}
+
+/* An in-use volume grew: every server it is attached to should see the new
+ * size, as Nova's "volume-extended" external event makes it.  In Strata's
+ * final design the scheduler relays this (the os-server-external-events
+ * API); until it exists blockd calls each server's compute agent itself. */
+static void tell_guests(struct vol_service *s, const char *id)
+{
+    struct st_record rec = { 0 };
+    const json_t *a;
+    size_t i;
+
+    if (st_meta_get(s->meta, &vol_kind, id, &rec) < 0)
+        return;
+    json_int_t size = json_integer_value(json_object_get(rec.data, "size"));
+    json_array_foreach(json_object_get(rec.data, "attachments"), i, a)
+    {
+        const char *server = rstr(a, "server_id"), *host = rstr(a, "host_name");
+        if (server && host)
+            tell_agent(s, id, server, host, size);
+        else
+            st_warn("volume %s extended to %lld GiB: attachment %s names no server and host, "
+                    "nobody was told", id, (long long)size, rstr(a, "attachment_id"));
+    }
+    st_record_cleanup(&rec);
+}
+
 static void job_extend(struct vol_service *s, const char *id)
 {
     struct st_record rec = { 0 };
@@ -709,6 +775,8 @@ static void job_extend(struct vol_service *s, const char *id)
     snprintf(project, sizeof(project), "%s",
              rstr(rec.data, "project_id") ? rstr(rec.data, "project_id") : "");
     json_int_t cur = json_integer_value(json_object_get(rec.data, "size"));
+    /* an in-use volume (3.42) goes back to in-use */
+    bool attached = json_array_size(json_object_get(rec.data, "attachments")) > 0;
     char type_id[ST_META_ID_MAX + 1];
     snprintf(type_id, sizeof(type_id), "%s",
              rstr(rec.data, "volume_type_id") ? rstr(rec.data, "volume_type_id") : "");
@@ -723,9 +791,10 @@ static void job_extend(struct vol_service *s, const char *id)
         rc = apply_backend_qos(s, id, type_id[0] ? type_id : NULL, to, false);
     if (rc == 0)
         debug_pause(s, "extend", id);
-    if (rc == 0)
-        step(s, &vol_kind, id, "extending", "available", json_pack("{s:I}", "size", to));
-    else if (step(s, &vol_kind, id, "extending", "error_extending", NULL) == 0)
+    if (rc == 0 && step(s, &vol_kind, id, "extending", attached ? "in-use" : "available",
+                        json_pack("{s:I}", "size", to)) == 0 && attached)
+        tell_guests(s, id);
+    else if (rc < 0 && step(s, &vol_kind, id, "extending", "error_extending", NULL) == 0)
         vol_quota_release(s->quota, project, &grow);   /* Cinder rolls the reservation back */
 }
 
@@ -1151,7 +1220,7 @@ int vol_delete(struct vol_service *s, const struct st_auth_ctx *who, const char 
 }
 
 int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
-               int64_t new_size_gb, char *msg)
+               int64_t new_size_gb, bool in_use_ok, char *msg)
 {
     struct st_record rec = { 0 };
     int rc = get_visible(s, &vol_kind, who, id, &rec);
@@ -1185,7 +1254,7 @@ int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char 
         st_lease_release(s->meta, &vol_kind, id, s->owner);
         return rc;
     }
-    rc = begin_leased(s, &vol_kind, id, OP_EXTEND, "extending",
+    rc = begin_leased(s, &vol_kind, id, in_use_ok ? OP_EXTEND_IN_USE : OP_EXTEND, "extending",
                       json_pack("{s:{s:I}}", "_s", "extend_to", (json_int_t)new_size_gb),
                       JOB_EXTEND, msg);
     if (rc < 0)

@@ -81,9 +81,12 @@ int vol_metadata_edit(struct vol_service *s, const struct st_auth_ctx *who, enum
  * snap_create also takes, so no snapshot can slip in between. */
 int vol_delete(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                bool cascade, char *msg);
-/* available → extending → available (async); new_size_gb > size. */
+/* available → extending → available (async); new_size_gb > size.  With
+ * in_use_ok (microversion 3.42+) also in-use → extending → in-use, and once
+ * the RBD image is resized the compute agent of each attached server is asked
+ * to show the guest the new size (best effort: logged when it fails). */
 int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
-               int64_t new_size_gb, char *msg);
+               int64_t new_size_gb, bool in_use_ok, char *msg);
 /* available → reverting → available (async): roll the volume back to
  * snapshot_id, which must be its latest snapshot (3.40). */
 int vol_revert(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
