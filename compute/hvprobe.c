@@ -1,7 +1,8 @@
 /* hvprobe.c — the KVM probe.  /dev/kvm existing proves nothing (nested
  * virtualisation can hang a guest or abort QEMU): a transient libvirt domain of
  * type kvm boots a one-sector program that writes a marker to COM1; KVM is
- * used only if the marker shows up within the timeout. */
+ * used only if the marker shows up within the timeout and no slower than the
+ * same probe under TCG. */
 #include "hvprobe.h"
 
 #include <errno.h>
@@ -59,48 +60,81 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* 1 if KVM ran the probe, 0 if not (why says what happened), -errno. */
-static int probe_kvm(struct virt *v, const char *dir, int64_t timeout_ms, char *why, size_t wlen)
+/* Boot the probe sector as a transient domain of `type` ("kvm" or "qemu"):
+ * *ms = time to the marker, or -1 when it did not start or print within
+ * timeout_ms (why says what happened).  0 or -errno. */
+static int run_probe(struct virt *v, const char *dir, const char *type, int64_t timeout_ms,
+                     int64_t *ms, char *why, size_t wlen)
 {
     char disk[512], log[512], name[64], *xml = NULL;
     int rc;
 
-    snprintf(disk, sizeof(disk), "%s/kvm-probe.img", dir);
-    snprintf(log, sizeof(log), "%s/kvm-probe.log", dir);
-    snprintf(name, sizeof(name), "strata-kvm-probe-%d", (int)getpid());
+    *ms = -1;
+    snprintf(disk, sizeof(disk), "%s/%s-probe.img", dir, type);
+    snprintf(log, sizeof(log), "%s/%s-probe.log", dir, type);
+    snprintf(name, sizeof(name), "strata-%s-probe-%d", type, (int)getpid());
     unlink(log);
     if ((rc = write_file(disk, hv_probe_sector, sizeof(hv_probe_sector))) < 0)
         return rc;
     if (asprintf(&xml,
-                 "<domain type='kvm'><name>%s</name><memory unit='MiB'>16</memory><vcpu>1</vcpu>"
-                 "<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>"
-                 "<cpu mode='host-model'/>"
+                 "<domain type='%s'><name>%s</name><memory unit='MiB'>16</memory><vcpu>1</vcpu>"
+                 "<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>%s"
                  "<devices><disk type='file' device='disk'><driver name='qemu' type='raw'/>"
                  "<source file='%s'/><target dev='hda' bus='ide'/></disk>"
                  "<serial type='file'><source path='%s'/><target port='0'/></serial>"
                  "<memballoon model='none'/></devices></domain>",
-                 name, disk, log) < 0)
+                 type, name, strcmp(type, "kvm") == 0 ? "<cpu mode='host-model'/>" : "", disk,
+                 log) < 0)
         return -ENOMEM;
+    int64_t start = mono_ms(), end = start + timeout_ms;
     rc = virt_create_transient(v, xml, name);
     free(xml);
     if (rc < 0) {
-        snprintf(why, wlen, "libvirt could not start a KVM guest: %s", virt_last_error());
+        snprintf(why, wlen, "libvirt could not start a %s guest: %s", type, virt_last_error());
         return 0;
     }
-    int64_t start = mono_ms(), end = start + timeout_ms;
-    bool ok = false;
-    while (!(ok = file_has(log, HV_PROBE_MARKER)) && mono_ms() < end) {
-        struct timespec ts = { 0, 50 * 1000000L };
+    for (;;) {   /* the marker counts only if seen before the deadline */
+        int64_t now = mono_ms();
+        if (file_has(log, HV_PROBE_MARKER)) {
+            *ms = now - start;
+            break;
+        }
+        if (now >= end)
+            break;
+        struct timespec ts = { 0, 20 * 1000000L };
         nanosleep(&ts, NULL);
     }
     virt_destroy_by_name(v, name);
-    if (ok)
-        snprintf(why, wlen, "a KVM probe guest printed its marker in %lld ms",
-                 (long long)(mono_ms() - start));
-    else
-        snprintf(why, wlen, "a KVM probe guest started but printed nothing in %lld ms "
-                 "(nested virtualisation that does not run guests?)", (long long)timeout_ms);
-    return ok ? 1 : 0;
+    if (*ms < 0)
+        snprintf(why, wlen, "a %s probe guest printed nothing in %lld ms", type,
+                 (long long)timeout_ms);
+    return 0;
+}
+
+/* 1 if KVM really runs guests, 0 if not (why says what happened), -errno.
+ * Booting at all is not enough: nested virtualisation can run a boot sector
+ * slowly (every exit emulated) and then stop a real kernel with a KVM
+ * emulation failure.  KVM must print the marker, and no slower than TCG
+ * does on the same machine (it is normally many times faster). */
+static int probe_kvm(struct virt *v, const char *dir, int64_t timeout_ms, char *why, size_t wlen)
+{
+    int64_t kvm_ms, tcg_ms;
+    char tcg_why[200] = "";
+    int rc = run_probe(v, dir, "kvm", timeout_ms, &kvm_ms, why, wlen);
+
+    if (rc < 0 || kvm_ms < 0)
+        return rc < 0 ? rc : 0;
+    if ((rc = run_probe(v, dir, "qemu", timeout_ms, &tcg_ms, tcg_why, sizeof(tcg_why))) < 0)
+        return rc;
+    if (tcg_ms >= 0 && kvm_ms > 2 * tcg_ms + 500) {
+        snprintf(why, wlen, "a KVM probe guest needed %lld ms where TCG needed %lld ms "
+                 "(nested virtualisation emulating every exit?)", (long long)kvm_ms,
+                 (long long)tcg_ms);
+        return 0;
+    }
+    snprintf(why, wlen, "a KVM probe guest printed its marker in %lld ms (TCG: %lld ms)",
+             (long long)kvm_ms, (long long)tcg_ms);
+    return 1;
 }
 
 /* The cache key: this boot of the machine (boot_id). */

@@ -1,5 +1,5 @@
 /* hvprobe.h — which hypervisor really works here: boot a 512-byte guest under
- * KVM through libvirt and wait, bounded, for its serial marker; else TCG. */
+ * KVM through libvirt, bounded, and compare with TCG; a KVM that fails or lags is not used. */
 #ifndef COMPUTE_HVPROBE_H
 #define COMPUTE_HVPROBE_H
 
