@@ -470,7 +470,10 @@ int gsvc_spawn(struct guest_service *s, const json_t *req, json_t **out, int *cr
     return rc;
 }
 
-int gsvc_list(struct guest_service *s, const char *project_id, json_t **out)
+/* Every record of this host (and project, if given), each shaped by `shape`
+ * (NULL = the record itself) into a new array. */
+static int list_records(struct guest_service *s, const char *project_id,
+                        json_t *(*shape)(const json_t *rec), json_t **out)
 {
     struct st_meta_filter f[2] = { { "host", s->host }, { "project_id", project_id } };
     char marker[ST_META_ID_MAX + 1] = "";
@@ -482,7 +485,8 @@ int gsvc_list(struct guest_service *s, const char *project_id, json_t **out)
         rc = st_meta_list(s->meta, &guest_kind, marker[0] ? marker : NULL, 0, f,
                           project_id ? 2 : 1, NULL, NULL, &l);
         for (size_t i = 0; rc == 0 && i < l.count; i++)
-            json_array_append_new(list, gj_view(l.items[i].data));
+            json_array_append_new(list, shape ? shape(l.items[i].data)
+                                              : json_incref(l.items[i].data));
         snprintf(marker, sizeof(marker), "%s", l.truncated ? l.next_marker : "");
         st_record_list_cleanup(&l);
     } while (rc == 0 && marker[0]);
@@ -492,6 +496,11 @@ int gsvc_list(struct guest_service *s, const char *project_id, json_t **out)
     }
     *out = list;
     return 0;
+}
+
+int gsvc_list(struct guest_service *s, const char *project_id, json_t **out)
+{
+    return list_records(s, project_id, gj_view, out);
 }
 
 int gsvc_show(struct guest_service *s, const char *id, json_t **out)
@@ -905,15 +914,9 @@ void gsvc_reconcile(struct guest_service *s, int at_start)
         st_warn("reconcile: libvirt unreachable: %s", virt_last_error());
         return;
     }
-    if (gsvc_list(s, NULL, &guests) == 0) {
-        json_array_foreach(guests, i, g) {
-            struct st_record rec = { 0 };
-            /* the view lacks "desired": read the record itself */
-            if (st_meta_get(s->meta, &guest_kind, rstr(g, "id"), &rec) == 0)
-                sync_guest(s, rec.data, domains, at_start);
-            st_record_cleanup(&rec);
-        }
-    }
+    if (list_records(s, NULL, NULL, &guests) == 0)
+        json_array_foreach(guests, i, g)
+            sync_guest(s, g, domains, at_start);
     sweep_domains(s, domains);
     int running = 0;
     json_array_foreach(domains, i, g)

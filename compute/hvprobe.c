@@ -87,7 +87,7 @@ static int run_probe(struct virt *v, const char *dir, const char *type, int64_t 
                  log) < 0)
         return -ENOMEM;
     int64_t start = mono_ms(), end = start + timeout_ms;
-    rc = virt_create_transient(v, xml, name);
+    rc = virt_create_transient(v, xml);
     free(xml);
     if (rc < 0) {
         snprintf(why, wlen, "libvirt could not start a %s guest: %s", type, virt_last_error());

@@ -579,7 +579,7 @@ int virt_host_cpu(struct virt *v, char *model, size_t mlen, char *arch, size_t a
     return rc;
 }
 
-int virt_create_transient(struct virt *v, const char *xml, const char *name)
+int virt_create_transient(struct virt *v, const char *xml)
 {
     virConnectPtr c = conn_get(v);
     virDomainPtr d;
@@ -592,7 +592,6 @@ int virt_create_transient(struct virt *v, const char *xml, const char *name)
         rc = last_errno();
     else
         virDomainFree(d);
-    (void)name;
     virConnectClose(c);
     return rc;
 }

@@ -54,7 +54,7 @@ bool virt_secret_exists(struct virt *v, const char *uuid);
 int virt_host_cpu(struct virt *v, char *model, size_t mlen, char *arch, size_t alen);
 
 /* Run a transient domain from XML; destroy it. For the KVM probe. */
-int virt_create_transient(struct virt *v, const char *xml, const char *name);
+int virt_create_transient(struct virt *v, const char *xml);
 int virt_destroy_by_name(struct virt *v, const char *name);
 
 /* The message of libvirt's last error on this thread ("" if none). */
