@@ -1,6 +1,9 @@
 /* auth.c — stateless bearer tokens every daemon can check with the shared key:
- *   "st1." b64url(JSON {u,p,r,e,iat,n}) "." b64url(HMAC-SHA256(key, "st1." payload))
- * plus the bootstrap admin token from config, compared by SHA-256 digest. */
+ *   "st1." b64url(JSON {u,p,r,e,iat,n[,m][,ac]}) "." b64url(HMAC-SHA256(key, "st1." payload))
+ * (e: expiry in unix seconds, iat: issue time in ms, n: the audit id, m: the
+ * methods, ac: the application credential), checked against the current key
+ * and any previous keys of a rotation, plus the bootstrap admin token from
+ * config, compared by SHA-256 digest. */
 #include "strata/auth.h"
 
 #include <errno.h>
@@ -23,10 +26,18 @@
 #define NONCE_LEN 16
 #define MAC_LEN 32             /* SHA-256 */
 #define MAC_B64_LEN 43         /* b64url of 32 bytes, no padding */
+#define EXTRA_KEYS_MAX 4
+
+struct auth_key {
+    unsigned char *key;
+    size_t keylen;
+};
 
 struct st_auth {
     unsigned char *key;
     size_t keylen;
+    struct auth_key extra[EXTRA_KEYS_MAX]; /* verify-only, from a rotation */
+    int nextra;
     bool has_admin;
     unsigned char admin_digest[SHA256_DIGEST_LENGTH];
     char admin_project[ST_ID_MAX + 1];
@@ -71,8 +82,30 @@ void st_auth_destroy(struct st_auth *a)
         OPENSSL_cleanse(a->key, a->keylen);
         free(a->key);
     }
+    for (int i = 0; i < a->nextra; i++) {
+        OPENSSL_cleanse(a->extra[i].key, a->extra[i].keylen);
+        free(a->extra[i].key);
+    }
     OPENSSL_cleanse(a, sizeof(*a));
     free(a);
+}
+
+int st_auth_add_key(struct st_auth *a, const unsigned char *key, size_t keylen)
+{
+    struct auth_key *k;
+
+    if (!a || !key || keylen < KEY_MIN || keylen > INT_MAX)
+        return -EINVAL;
+    if (a->nextra >= EXTRA_KEYS_MAX)
+        return -E2BIG;
+    k = &a->extra[a->nextra];
+    k->key = malloc(keylen);
+    if (!k->key)
+        return -ENOMEM;
+    memcpy(k->key, key, keylen);
+    k->keylen = keylen;
+    a->nextra++;
+    return 0;
 }
 
 /* ---- base64url without padding (OpenSSL does the coding) ---- */
@@ -146,13 +179,13 @@ bad:
 }
 
 /* b64url(HMAC-SHA256(key, data)) into out[MAC_B64_LEN + 1]. */
-static int sign(const struct st_auth *a, const char *data, size_t len, char *out)
+static int sign(const unsigned char *key, size_t keylen, const char *data, size_t len, char *out)
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
     char *b64;
 
-    if (!HMAC(EVP_sha256(), a->key, (int)a->keylen, (const unsigned char *)data, len, mac,
+    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)data, len, mac,
               &maclen) ||
         maclen != MAC_LEN)
         return -EIO;
@@ -181,13 +214,16 @@ int st_auth_issue(const struct st_auth *a, const struct st_auth_ctx *ctx, int64_
     char mac[MAC_B64_LEN + 1];
     char *nonce_b64 = NULL, *json = NULL, *payload = NULL, *token = NULL;
     json_t *roles = NULL, *obj = NULL;
+    struct timespec ts;
     size_t plen;
     int rc = -EINVAL;
 
     if (!a || !ctx || !out || expires_at <= 0 || !valid_id(ctx->user_id, ST_ID_MAX, false) ||
         !valid_id(ctx->project_id, ST_ID_MAX, true) || ctx->nroles < 0 ||
-        ctx->nroles > ST_ROLES_MAX)
+        ctx->nroles > ST_ROLES_MAX || !valid_id(ctx->app_cred_id, ST_ID_MAX, true) ||
+        (ctx->methods & ~(ST_AUTH_M_PASSWORD | ST_AUTH_M_TOKEN | ST_AUTH_M_APPCRED)))
         return -EINVAL;
+    clock_gettime(CLOCK_REALTIME, &ts);
     roles = json_array();
     if (!roles)
         return -ENOMEM;
@@ -208,9 +244,13 @@ int st_auth_issue(const struct st_auth *a, const struct st_auth_ctx *ctx, int64_
     if (!nonce_b64)
         goto out;
     obj = json_pack("{s:s, s:s, s:O, s:I, s:I, s:s}", "u", ctx->user_id, "p", ctx->project_id,
-                    "r", roles, "e", (json_int_t)expires_at, "iat", (json_int_t)time(NULL),
-                    "n", nonce_b64);
+                    "r", roles, "e", (json_int_t)expires_at, "iat",
+                    (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, "n", nonce_b64);
     if (!obj)
+        goto out;
+    if (ctx->methods && json_object_set_new(obj, "m", json_integer(ctx->methods)) < 0)
+        goto out;
+    if (ctx->app_cred_id[0] && json_object_set_new(obj, "ac", json_string(ctx->app_cred_id)) < 0)
         goto out;
     json = json_dumps(obj, JSON_COMPACT);
     if (!json)
@@ -224,7 +264,7 @@ int st_auth_issue(const struct st_auth *a, const struct st_auth_ctx *ctx, int64_
         goto out;
     memcpy(token, TOKEN_PREFIX, TOKEN_PREFIX_LEN);
     memcpy(token + TOKEN_PREFIX_LEN, payload, plen);
-    rc = sign(a, token, TOKEN_PREFIX_LEN + plen, mac);
+    rc = sign(a->key, a->keylen, token, TOKEN_PREFIX_LEN + plen, mac);
     if (rc < 0)
         goto out;
     token[TOKEN_PREFIX_LEN + plen] = '.';
@@ -288,8 +328,18 @@ static int parse_payload(const char *b64, size_t len, struct st_auth_ctx *ctx)
     if (!json_is_integer(v) || json_integer_value(v) <= 0)
         goto out;
     ctx->expires_at = json_integer_value(v);
-    if (!json_is_integer(json_object_get(obj, "iat")) ||
-        !json_is_string(json_object_get(obj, "n")))
+    v = json_object_get(obj, "iat");
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        goto out;
+    ctx->issued_at_ms = json_integer_value(v);
+    if (!take_string(json_object_get(obj, "n"), ctx->audit_id, ST_AUDIT_ID_MAX, 1))
+        goto out;
+    v = json_object_get(obj, "m");
+    if (v && (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 7))
+        goto out;
+    ctx->methods = v ? (unsigned)json_integer_value(v) : 0;
+    v = json_object_get(obj, "ac");
+    if (v && !take_string(v, ctx->app_cred_id, ST_ID_MAX, 1))
         goto out;
     rc = 0;
 out:
@@ -306,6 +356,7 @@ static void admin_ctx(const struct st_auth *a, struct st_auth_ctx *ctx)
     ctx->nroles = 1;
     ctx->expires_at = 0;
     ctx->is_admin = true;
+    ctx->bootstrap = true;
 }
 
 int st_auth_verify(const struct st_auth *a, const char *token, int64_t now,
@@ -348,12 +399,19 @@ int st_auth_verify(const struct st_auth *a, const char *token, int64_t now,
         return -EACCES;
 
     /* The MAC first: nothing in an unauthenticated payload is looked at.
-     * Comparing the encodings keeps the check strict (no second spelling). */
-    rc = sign(a, token, (size_t)(dot - token), mac);
+     * Comparing the encodings keeps the check strict (no second spelling).
+     * The current key, then the previous keys of a rotation. */
+    rc = -EACCES;
+    for (int i = -1; i < a->nextra && rc == -EACCES; i++) {
+        const struct auth_key *k = i < 0 ? &(struct auth_key){a->key, a->keylen} : &a->extra[i];
+        int src = sign(k->key, k->keylen, token, (size_t)(dot - token), mac);
+        if (src < 0)
+            return src;
+        if (CRYPTO_memcmp(mac, dot + 1, MAC_B64_LEN) == 0)
+            rc = 0;
+    }
     if (rc < 0)
         return rc;
-    if (CRYPTO_memcmp(mac, dot + 1, MAC_B64_LEN) != 0)
-        return -EACCES;
 
     memset(&tmp, 0, sizeof(tmp));
     rc = parse_payload(token + TOKEN_PREFIX_LEN, (size_t)(dot - token) - TOKEN_PREFIX_LEN,
@@ -375,4 +433,30 @@ bool st_auth_has_role(const struct st_auth_ctx *ctx, const char *role)
         if (strcmp(ctx->roles[i], role) == 0)
             return true;
     return false;
+}
+
+enum st_role_level st_auth_level(const struct st_auth_ctx *ctx)
+{
+    static const char *const names[] = { "reader", "member", "admin" };
+    enum st_role_level best = ST_LEVEL_NONE;
+
+    if (!ctx)
+        return ST_LEVEL_NONE;
+    for (int i = 0; i < ctx->nroles && i < ST_ROLES_MAX; i++) {
+        for (int l = 0; l < 3; l++) {
+            if (strcmp(ctx->roles[i], names[l]) == 0 && (int)best < l + 1)
+                best = (enum st_role_level)(l + 1);
+        }
+    }
+    return best;
+}
+
+const char *st_role_level_name(enum st_role_level l)
+{
+    switch (l) {
+    case ST_LEVEL_READER: return "reader";
+    case ST_LEVEL_MEMBER: return "member";
+    case ST_LEVEL_ADMIN: return "admin";
+    default: return NULL;
+    }
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "strata/auth.h"
+#include "strata/revoke.h"
 #include "strata/log.h"
 #include "strata/meta.h"
 #include "strata/metrics.h"
@@ -28,6 +29,7 @@ struct st_daemon {
     struct st_config *cfg;
     FILE *log_file;
     struct st_auth *auth;
+    struct st_revoke *revoke;
     struct st_metrics *metrics;
     rados_t rados;
     rados_ioctx_t meta_ioctx;
@@ -47,6 +49,7 @@ rados_t st_daemon_rados(const struct st_daemon *d) { return d->rados; }
 struct st_meta *st_daemon_meta(const struct st_daemon *d) { return d->meta; }
 struct st_metrics *st_daemon_metrics(const struct st_daemon *d) { return d->metrics; }
 const struct st_auth *st_daemon_auth(const struct st_daemon *d) { return d->auth; }
+struct st_revoke *st_daemon_revoke(const struct st_daemon *d) { return d->revoke; }
 const char *st_daemon_owner(const struct st_daemon *d) { return d->owner; }
 const char *st_daemon_name(const struct st_daemon *d) { return d->desc->name; }
 const char *st_daemon_ceph_user(const struct st_daemon *d) { return d->ceph_user; }
@@ -131,8 +134,18 @@ static int setup_auth(struct st_daemon *d)
     int rc = st_auth_create((const unsigned char *)key, strlen(key),
                             admin && admin[0] ? admin : NULL,
                             st_config_str(d->cfg, "auth", "admin_project_id"), &d->auth);
-    if (rc < 0)
+    if (rc < 0) {
         st_error("cannot set up token verification: %s", strerror(-rc));
+        return rc;
+    }
+    const char *prev = st_config_str(d->cfg, "auth", "token_key_previous");
+    if (prev && prev[0]) {
+        rc = strlen(prev) < 32 ? -EINVAL : st_auth_add_key(d->auth, (const unsigned char *)prev,
+                                                            strlen(prev));
+        if (rc < 0)
+            st_error("%s: [auth] token_key_previous: %s (at least 32 characters)", path,
+                     strerror(-rc));
+    }
     return rc;
 }
 
@@ -169,9 +182,12 @@ static int setup_rados(struct st_daemon *d)
         return rc;
     }
     rc = st_meta_open(d->meta_ioctx, &d->meta);
-    if (rc < 0)
+    if (rc < 0) {
         st_error("metadata store: %s", strerror(-rc));
-    return rc;
+        return rc;
+    }
+    return st_revoke_create(d->meta_ioctx, st_config_duration_ms(c, "auth", "revocation_refresh"),
+                            &d->revoke);
 }
 
 /* /healthz: the metadata pool answers (cached for a few seconds so a probe
@@ -219,6 +235,7 @@ static int setup_http(struct st_daemon *d)
         .conn_timeout_s = (unsigned)(st_config_duration_ms(c, "http", "conn_timeout") / 1000),
         .stop_timeout_ms = (unsigned)st_config_duration_ms(c, "http", "stop_timeout"),
         .daemon_name = name,
+        .keystone_faults = d->desc->keystone_faults,
     };
     int rc = st_http_create(&hc, d->desc->routes, d->auth, d->metrics, &d->http);
     if (rc < 0) {
@@ -226,6 +243,7 @@ static int setup_http(struct st_daemon *d)
         return rc;
     }
     st_http_set_health(d->http, health_check, d);
+    st_http_set_revoke(d->http, d->revoke);
     st_http_set_app(d->http, d->app);
     rc = st_http_start(d->http);
     if (rc == -EADDRINUSE)
@@ -243,6 +261,7 @@ static void daemon_cleanup(struct st_daemon *d)
     if (d->app_ready && d->desc->fini)
         d->desc->fini(d, d->app);
     st_http_destroy(d->http);
+    st_revoke_destroy(d->revoke);
     st_meta_close(d->meta);
     if (d->meta_ioctx)
         rados_ioctx_destroy(d->meta_ioctx);

@@ -31,6 +31,7 @@ struct st_http_server {
     char *daemon_name;
     const struct st_route **tables; /* caller's tables + the built-in one, NULL-terminated */
     const struct st_auth *auth;
+    struct st_revoke *revoke;
     struct st_metrics *metrics;
     struct st_counter *m_requests;
     struct st_histogram *m_duration;

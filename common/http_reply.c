@@ -33,6 +33,23 @@ const char *st_http_fault_name(unsigned status)
     return status >= 400 && status < 500 ? "badRequest" : "internalServerError";
 }
 
+const char *st_http_status_title(unsigned status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Request Entity Too Large";
+    case 415: return "Unsupported Media Type";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return status < 500 ? "Bad Request" : "Internal Server Error";
+    }
+}
+
 unsigned st_errno_to_http(int err)
 {
     switch (err < 0 ? -err : err) {
@@ -41,6 +58,7 @@ unsigned st_errno_to_http(int err)
         return 400;
     case EACCES:
     case EKEYEXPIRED:
+    case EKEYREVOKED:
         return 401;
     case EPERM:
         return 403;
@@ -186,6 +204,10 @@ int st_reply_error(struct st_req *r, unsigned status, const char *fmt, ...)
         }
         jmsg = json_string(msg);
     }
+    if (r->srv->cfg.keystone_faults)
+        return st_reply_json(r, status,
+                             json_pack("{s:{s:I,s:o,s:s}}", "error", "code", (json_int_t)status,
+                                       "message", jmsg, "title", st_http_status_title(status)));
     return st_reply_json(r, status,
                          json_pack("{s:{s:I,s:o}}", st_http_fault_name(status), "code",
                                    (json_int_t)status, "message", jmsg));

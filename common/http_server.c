@@ -25,6 +25,7 @@
 #include "http_internal.h"
 #include "strata/log.h"
 #include "strata/metrics.h"
+#include "strata/revoke.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -197,6 +198,45 @@ static int req_route(struct st_req *r)
     return rc;
 }
 
+int st_req_check_token(const struct st_req *r, const char *token, struct st_auth_ctx *ctx)
+{
+    int rc;
+
+    if (!r->srv->auth)
+        return -EACCES;
+    rc = st_auth_verify(r->srv->auth, token, (int64_t)time(NULL), ctx);
+    if (rc == 0 && st_revoke_check(r->srv->revoke, ctx))
+        rc = -EKEYREVOKED;
+    return rc;
+}
+
+/* The route's policy (see the flags in http.h): 0, or a 401/403 reply. */
+static int req_authorize(struct st_req *r)
+{
+    unsigned flags = r->route->flags;
+    enum st_role_level need = ST_LEVEL_MEMBER;
+
+    if (flags & ST_ROUTE_ANY_TOKEN)
+        return 0;
+    if (!r->auth.project_id[0]) {
+        st_reply_error(r, 401, "This API needs a project-scoped token.");
+        return -EACCES;
+    }
+    if (flags & ST_ROUTE_ADMIN)
+        need = ST_LEVEL_ADMIN;
+    else if ((flags & ST_ROUTE_READER) || strcmp(r->method, MHD_HTTP_METHOD_GET) == 0 ||
+             strcmp(r->method, MHD_HTTP_METHOD_HEAD) == 0)
+        need = ST_LEVEL_READER;
+    if (st_auth_level(&r->auth) >= need)
+        return 0;
+    if (need == ST_LEVEL_ADMIN)
+        st_reply_error(r, 403, "This action requires the admin role.");
+    else
+        st_reply_error(r, 403, "This action requires the %s role on the project.",
+                       st_role_level_name(need));
+    return -EPERM;
+}
+
 static int req_authenticate(struct st_req *r)
 {
     const struct st_auth *auth = r->srv->auth;
@@ -210,20 +250,16 @@ static int req_authenticate(struct st_req *r)
         st_reply_error(r, 401, "Authentication required: send an X-Auth-Token header.");
         return -EACCES;
     }
-    rc = st_auth_verify(auth, token, (int64_t)time(NULL), &r->auth);
+    rc = st_req_check_token(r, token, &r->auth);
     if (rc < 0) {
-        st_info("%s %s: token rejected (%s)", r->method, r->path,
-                rc == -EKEYEXPIRED ? "expired" : "invalid");
-        st_reply_error(r, 401,
-                       rc == -EKEYEXPIRED ? "The token has expired." : "The token is not valid.");
-        return rc;
+        const char *why = rc == -EKEYEXPIRED ? "expired" : rc == -EKEYREVOKED ? "revoked" : "invalid";
+        st_info("%s %s: token rejected (%s)", r->method, r->path, why);
+        st_reply_error(r, 401, "%s", rc == -EKEYEXPIRED ? "The token has expired." :
+                       rc == -EKEYREVOKED ? "The token has been revoked." : "The token is not valid.");
+        return -EACCES;
     }
     r->authed = true;
-    if ((r->route->flags & ST_ROUTE_ADMIN) && !r->auth.is_admin) {
-        st_reply_error(r, 403, "This action requires the admin role.");
-        return -EPERM;
-    }
-    return 0;
+    return req_authorize(r);
 }
 
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -614,6 +650,11 @@ void st_http_set_health(struct st_http_server *s, st_health_fn fn, void *arg)
 {
     s->health = fn;
     s->health_arg = arg;
+}
+
+void st_http_set_revoke(struct st_http_server *s, struct st_revoke *rv)
+{
+    s->revoke = rv;
 }
 
 void st_http_set_app(struct st_http_server *s, void *app)

@@ -54,6 +54,12 @@ const struct st_opt st_common_options[] = {
       "Project of the bootstrap admin token" },
     { "auth", "token_ttl", ST_OPT_DURATION, "24h", false, 1 * MIN, 30 * DAY, NULL,
       "Lifetime of issued tokens (1m..30d)" },
+    { "auth", "token_key_previous", ST_OPT_STR, "", false, 0, 0, NULL,
+      "Key rotation: the previous token_key, still accepted (never used to sign) until the "
+      "tokens it signed expire; remove it one token_ttl after the rotation" },
+    { "auth", "revocation_refresh", ST_OPT_DURATION, "5s", false, 1 * SEC, 5 * MIN, NULL,
+      "Longest time between reloads of the token revocation list (1s..5m); a revocation "
+      "also reaches every daemon at once through a RADOS watch" },
 
     { "http", "bind", ST_OPT_STR, "127.0.0.1", false, 0, 0, NULL,
       "Address the HTTP servers listen on" },

@@ -1,6 +1,7 @@
 /* test_auth.c — unit tests of common/auth.c: issue/verify round trips, forged
  * tokens (every flipped character of payload and MAC, other key, truncation),
- * expiry at the boundary, payloads with a valid MAC but bad fields, admin token. */
+ * expiry at the boundary, payloads with a valid MAC but bad fields, admin token,
+ * key rotation, role levels, the claims identity adds, revocation events. */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -16,6 +17,7 @@
 
 #include "strata/auth.h"
 #include "strata/log.h"
+#include "strata/revoke.h"
 
 static const unsigned char key1[] = "0123456789abcdef0123456789abcdef";  /* 32 + NUL */
 static const unsigned char key2[] = "0123456789abcdef0123456789abcdeF";
@@ -386,6 +388,142 @@ static void test_admin_token(void **state)
     st_auth_destroy(empty);
 }
 
+/* A previous key keeps verifying what it signed; new tokens use the current
+ * key only; a key that is neither is refused. */
+static void test_rotation(void **state)
+{
+    static const unsigned char key3[] = "zyxwvutsrqponmlkjihgfedcba987654";
+    struct st_auth *old = make_auth(key1, NULL), *cur = make_auth(key2, NULL);
+    struct st_auth *other = make_auth(key3, NULL);
+    struct st_auth_ctx in = make_ctx("u", "p", 1, "member"), out;
+    char *by_old = issue(old, &in, LATER), *by_cur;
+
+    (void)state;
+    assert_int_equal(st_auth_verify(cur, by_old, NOW, &out), -EACCES);
+    assert_int_equal(st_auth_add_key(cur, key1, KEYLEN), 0);
+    assert_int_equal(st_auth_verify(cur, by_old, NOW, &out), 0);
+    assert_string_equal(out.user_id, "u");
+    by_cur = issue(cur, &in, LATER);
+    assert_int_equal(st_auth_verify(old, by_cur, NOW, &out), -EACCES); /* signed with key2 */
+    assert_int_equal(st_auth_verify(cur, by_cur, NOW, &out), 0);
+    assert_int_equal(st_auth_verify(other, by_old, NOW, &out), -EACCES);
+    assert_int_equal(st_auth_add_key(cur, key1, 8), -EINVAL);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(st_auth_add_key(cur, key3, KEYLEN), 0);
+    assert_int_equal(st_auth_add_key(cur, key3, KEYLEN), -E2BIG);
+    free(by_old);
+    free(by_cur);
+    st_auth_destroy(old);
+    st_auth_destroy(cur);
+    st_auth_destroy(other);
+}
+
+static void test_levels(void **state)
+{
+    struct st_auth_ctx c = make_ctx("u", "p", 0);
+
+    (void)state;
+    assert_int_equal(st_auth_level(&c), ST_LEVEL_NONE);
+    c = make_ctx("u", "p", 2, "custom", "reader");
+    assert_int_equal(st_auth_level(&c), ST_LEVEL_READER);
+    c = make_ctx("u", "p", 2, "member", "reader");
+    assert_int_equal(st_auth_level(&c), ST_LEVEL_MEMBER);
+    c = make_ctx("u", "p", 2, "reader", "admin");
+    assert_int_equal(st_auth_level(&c), ST_LEVEL_ADMIN);
+    c = make_ctx("u", "p", 1, "Member"); /* names are exact */
+    assert_int_equal(st_auth_level(&c), ST_LEVEL_NONE);
+    assert_string_equal(st_role_level_name(ST_LEVEL_MEMBER), "member");
+    assert_null(st_role_level_name(ST_LEVEL_NONE));
+    assert_int_equal(st_auth_level(NULL), ST_LEVEL_NONE);
+}
+
+/* Methods, the application credential, the audit id and the issue time in ms
+ * come back from verification; the bootstrap token says so. */
+static void test_claims(void **state)
+{
+    struct st_auth *a = make_auth(key1, "bootstrap-secret");
+    struct st_auth_ctx in = make_ctx("u", "p", 1, "member"), out, out2;
+    char *tok, *tok2;
+
+    (void)state;
+    in.methods = ST_AUTH_M_APPCRED;
+    snprintf(in.app_cred_id, sizeof(in.app_cred_id), "ac-1");
+    tok = issue(a, &in, LATER);
+    tok2 = issue(a, &in, LATER);
+    assert_int_equal(st_auth_verify(a, tok, NOW, &out), 0);
+    assert_int_equal(st_auth_verify(a, tok2, NOW, &out2), 0);
+    assert_int_equal(out.methods, ST_AUTH_M_APPCRED);
+    assert_string_equal(out.app_cred_id, "ac-1");
+    assert_int_equal(strlen(out.audit_id), ST_AUDIT_ID_MAX);
+    assert_string_not_equal(out.audit_id, out2.audit_id);
+    assert_true(out.issued_at_ms > (int64_t)NOW * 1000);
+    assert_false(out.bootstrap);
+    in.methods = 0x80;
+    assert_int_equal(st_auth_issue(a, &in, LATER, &tok2 /* unchanged */), -EINVAL);
+    free(tok2);
+    assert_int_equal(st_auth_verify(a, "bootstrap-secret", NOW, &out), 0);
+    assert_true(out.bootstrap);
+    free(tok);
+    st_auth_destroy(a);
+}
+
+static void test_revoke_events(void **state)
+{
+    struct st_auth_ctx c = make_ctx("u1", "p1", 2, "member", "reader");
+    struct st_revoke_event ev, back;
+    json_t *j;
+
+    (void)state;
+    snprintf(c.audit_id, sizeof(c.audit_id), "AUDIT");
+    c.issued_at_ms = 1000;
+    memset(&ev, 0, sizeof(ev));
+    ev.issued_before_ms = 1000;
+    ev.expires_ms = 5000;
+    assert_false(st_revoke_event_matches(&ev, &c)); /* names nothing */
+    snprintf(ev.user_id, sizeof(ev.user_id), "u1");
+    assert_true(st_revoke_event_matches(&ev, &c));
+    c.issued_at_ms = 1001; /* issued after the event: a new login is fine */
+    assert_false(st_revoke_event_matches(&ev, &c));
+    c.issued_at_ms = 999;
+    snprintf(ev.project_id, sizeof(ev.project_id), "p2");
+    assert_false(st_revoke_event_matches(&ev, &c));
+    snprintf(ev.project_id, sizeof(ev.project_id), "p1");
+    snprintf(ev.role, sizeof(ev.role), "admin");
+    assert_false(st_revoke_event_matches(&ev, &c));
+    snprintf(ev.role, sizeof(ev.role), "member");
+    assert_true(st_revoke_event_matches(&ev, &c));
+    memset(&ev, 0, sizeof(ev));
+    ev.issued_before_ms = 2000;
+    snprintf(ev.audit_id, sizeof(ev.audit_id), "AUDIT");
+    assert_true(st_revoke_event_matches(&ev, &c));
+    snprintf(ev.audit_id, sizeof(ev.audit_id), "OTHER");
+    assert_false(st_revoke_event_matches(&ev, &c));
+    memset(&ev, 0, sizeof(ev));
+    ev.issued_before_ms = 2000;
+    snprintf(ev.app_cred_id, sizeof(ev.app_cred_id), "ac");
+    assert_false(st_revoke_event_matches(&ev, &c));
+    snprintf(c.app_cred_id, sizeof(c.app_cred_id), "ac");
+    assert_true(st_revoke_event_matches(&ev, &c));
+    c.bootstrap = true; /* the config's admin token is not revocable */
+    assert_false(st_revoke_event_matches(&ev, &c));
+
+    /* JSON round trip, and what is not an event. */
+    snprintf(ev.user_id, sizeof(ev.user_id), "u9");
+    ev.expires_ms = 77;
+    j = st_revoke_event_to_json(&ev);
+    assert_non_null(j);
+    assert_int_equal(st_revoke_event_from_json(j, &back), 0);
+    assert_memory_equal(&back, &ev, sizeof(ev));
+    json_decref(j);
+    j = json_pack("{s:s}", "user_id", "u");
+    assert_int_equal(st_revoke_event_from_json(j, &back), -EINVAL);
+    json_decref(j);
+    j = json_pack("{s:I, s:I, s:i}", "issued_before", (json_int_t)1, "expires", (json_int_t)2,
+                  "user_id", 3);
+    assert_int_equal(st_revoke_event_from_json(j, &back), -EINVAL);
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +534,10 @@ int main(void)
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_payload_checked_after_mac),
         cmocka_unit_test(test_admin_token),
+        cmocka_unit_test(test_rotation),
+        cmocka_unit_test(test_levels),
+        cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_revoke_events),
     };
 
     st_log_init("test", ST_LOG_INFO);

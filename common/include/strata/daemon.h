@@ -21,7 +21,9 @@ struct st_daemon_desc {
     uint16_t default_port;
     const struct st_opt *options;        /* the daemon's own table (may be NULL) */
     const struct st_route *const *routes;/* NULL-terminated list of route tables */
-    bool needs_rados;                    /* connect to Ceph and open the metadata store */
+    bool needs_rados;                    /* connect to Ceph and open the metadata store
+                                          * (and mirror the token revocation list) */
+    bool keystone_faults;                /* error bodies in Keystone's shape */
     /* Called after config, logging, RADOS and the store are ready and before
      * the server listens: build the service state, return it in *app.
      * A negative errno stops the daemon with exit code 1. */
@@ -39,6 +41,8 @@ rados_t st_daemon_rados(const struct st_daemon *d);
 struct st_meta *st_daemon_meta(const struct st_daemon *d);
 struct st_metrics *st_daemon_metrics(const struct st_daemon *d);
 const struct st_auth *st_daemon_auth(const struct st_daemon *d);
+/* The revocation list mirror (NULL without RADOS). */
+struct st_revoke *st_daemon_revoke(const struct st_daemon *d);
 /* This process's lease owner id ("<node>/<incarnation>"). */
 const char *st_daemon_owner(const struct st_daemon *d);
 const char *st_daemon_name(const struct st_daemon *d);

@@ -17,10 +17,17 @@ struct st_http_server;
 struct st_req;
 struct st_metrics;
 
-/* Route flags. */
+/* Route flags.  They are each API's policy table: a route without a level
+ * flag needs the reader role (admin and member imply it) for GET and HEAD and
+ * the member role for every other method, from a project-scoped token; a
+ * caller short of the level gets 403.  Which project's resources a caller may
+ * touch is the service's business (another project's are 404). */
 #define ST_ROUTE_PUBLIC      0x1u  /* no token needed (/healthz, /metrics, version documents) */
 #define ST_ROUTE_ADMIN       0x2u  /* token must carry role admin: 403 otherwise */
 #define ST_ROUTE_STREAM_BODY 0x4u  /* body is delivered to route->stream, not buffered */
+#define ST_ROUTE_READER      0x8u  /* a non-GET that only reads: the reader role suffices */
+#define ST_ROUTE_ANY_TOKEN   0x10u /* any valid token, scoped or not, any role: the
+                                    * handler decides (identity's own APIs) */
 
 /* A handler answers a complete request: it must call exactly one st_reply_*
  * function (or return a negative errno, which becomes an error reply mapped by
@@ -58,6 +65,7 @@ struct st_http_config {
     unsigned conn_timeout_s;    /* idle connection timeout */
     unsigned stop_timeout_ms;   /* graceful stop waits this long for in-flight requests */
     const char *daemon_name;    /* for metrics/healthz */
+    bool keystone_faults;       /* errors as {"error": {code, message, title}} */
 };
 
 /* Optional health probe for /healthz: return 0 when healthy, or a negative
@@ -72,6 +80,9 @@ int st_http_create(const struct st_http_config *cfg, const struct st_route *cons
                    const struct st_auth *auth, struct st_metrics *metrics,
                    struct st_http_server **out);
 void st_http_set_health(struct st_http_server *s, st_health_fn fn, void *arg);
+struct st_revoke;
+/* Refuse tokens that this revocation list names (401).  rv is borrowed. */
+void st_http_set_revoke(struct st_http_server *s, struct st_revoke *rv);
 /* Opaque pointer handlers reach with st_req_app(). */
 void st_http_set_app(struct st_http_server *s, void *app);
 int st_http_start(struct st_http_server *s);
@@ -96,6 +107,9 @@ const char *st_req_header(const struct st_req *r, const char *name);
 const char *st_req_id(const struct st_req *r);
 /* The caller (always set on non-public routes). */
 const struct st_auth_ctx *st_req_auth(const struct st_req *r);
+/* Check a token the way the server checks X-Auth-Token (signature, expiry,
+ * revocation): 0 and *ctx, -EACCES, -EKEYEXPIRED or -EKEYREVOKED. */
+int st_req_check_token(const struct st_req *r, const char *token, struct st_auth_ctx *ctx);
 void *st_req_app(const struct st_req *r);
 /* Declared Content-Length, or -1 if none (chunked). */
 int64_t st_req_content_length(const struct st_req *r);
@@ -130,5 +144,7 @@ int st_reply_stream(struct st_req *r, unsigned status, const char *content_type,
 unsigned st_errno_to_http(int err);
 /* "badRequest", "itemNotFound", "overLimit", ... for a status. */
 const char *st_http_fault_name(unsigned status);
+/* "Bad Request", "Not Found", ... (Keystone's error titles). */
+const char *st_http_status_title(unsigned status);
 
 #endif
