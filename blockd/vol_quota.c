@@ -184,8 +184,10 @@ static int apply_edit(json_t *rec, void *arg)
         vq_apply(&usage, e->delta);
         counts_set(rec, "usage", &usage);
     }
-    if (e->reset)
+    if (e->reset) {
         json_object_del(rec, "limits");
+        limits = NULL;   /* freed with its key: set below starts a new object */
+    }
     if (e->set) {
         if (!json_is_object(limits)) {
             limits = json_object();

@@ -205,7 +205,7 @@ int img_upload_begin(struct img_service *s, const struct st_auth_ctx *who, const
         upload_undo(u);
         goto fail;
     }
-    st_info("image %s: %s started (%s, %lld bytes declared)", id, u->op, fmt,
+    st_info("image %s: %s started (%s, %lld bytes declared)", id, u->op, u->disk_format,
             (long long)content_length);
     *out = u;
     u = NULL;

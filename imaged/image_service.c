@@ -456,15 +456,17 @@ static int change_activation(struct img_service *s, const struct st_auth_ctx *wh
 
     if (rc < 0)
         return rc;
-    const char *cur = img_rec_str(rec.data, "status");
-    bool already = cur && strcmp(cur, to) == 0;
+    const char *status = img_rec_str(rec.data, "status");
+    char cur[32];   /* a copy: the record goes before the message is written */
+    bool already = status && strcmp(status, to) == 0;
+    snprintf(cur, sizeof(cur), "%s", status ? status : "?");
     st_record_cleanup(&rec);
     if (already)
         return 0;
     rc = img_set_status(s, id, from, to, NULL);
     if (rc == -ECANCELED)
-        snprintf(msg, IMG_MSG_MAX, "Image %s is %s: only %s images can become %s", id,
-                 cur ? cur : "?", from, to);
+        snprintf(msg, IMG_MSG_MAX, "Image %s is %s: only %s images can become %s", id, cur,
+                 from, to);
     return rc;
 }
 
@@ -623,12 +625,13 @@ int img_clone(struct img_service *s, const struct st_auth_ctx *who, const char *
     json_int_t img_size = json_integer_value(json_object_get(rec.data, "size"));
     json_int_t vsize = json_integer_value(json_object_get(rec.data, "virtual_size"));
     bool active = status && strcmp(status, IMG_ACTIVE) == 0;
-    st_record_cleanup(&rec);
-    if (!active) {
+    /* status is borrowed from rec.data: the message is written before the record goes. */
+    if (!active)
         snprintf(msg, IMG_MSG_MAX, "Image %s is %s; only active images can be cloned", id,
                  status ? status : "?");
+    st_record_cleanup(&rec);
+    if (!active)
         return -ECANCELED;
-    }
     uint64_t parent_size = (uint64_t)(vsize > 0 ? vsize : img_size);
     if (size == 0)
         size = parent_size;

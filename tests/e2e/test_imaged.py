@@ -396,6 +396,23 @@ def test_delete_with_clones_keeps_the_data(url, alice, bob, admin_tok, home, clu
     assert img["id"] not in rbd_names(cluster)
 
 
+def test_clone_of_a_queued_image_names_its_status(url, alice, admin_tok):
+    """A clone is only made of an active image; the 409 says what the image is
+    (the status was once read from a freed record and came back as garbage)."""
+    img = create(url, alice)
+    clone = url + "/internal/v1/images/%s/clone" % img["id"]
+    r = requests.post(clone, headers=H(admin_tok),
+                      json={"pool": "strata.volumes", "name": "volume-" + str(uuid.uuid4()),
+                            "project_id": "p-alice"})
+    assert r.status_code == 409, r.text
+    msg = json.dumps(r.json())
+    assert "is queued; only active images can be cloned" in msg, msg
+    # the same kind of borrowed status, in deactivate's refusal
+    r = requests.post(url + "/v2/images/%s/actions/deactivate" % img["id"], headers=H(alice))
+    assert r.status_code == 409 and "is queued: only active images" in r.text, r.text
+    assert requests.delete(url + "/v2/images/" + img["id"], headers=H(alice)).status_code == 204
+
+
 def test_kill_9_during_upload_leaves_no_partial_image(url, alice, home, cluster):
     img = create(url, alice)
     port = int(url.rsplit(":", 1)[1])
