@@ -50,6 +50,7 @@ struct st_meta *st_daemon_meta(const struct st_daemon *d) { return d->meta; }
 struct st_metrics *st_daemon_metrics(const struct st_daemon *d) { return d->metrics; }
 const struct st_auth *st_daemon_auth(const struct st_daemon *d) { return d->auth; }
 struct st_revoke *st_daemon_revoke(const struct st_daemon *d) { return d->revoke; }
+rados_ioctx_t st_daemon_meta_ioctx(const struct st_daemon *d) { return d->meta_ioctx; }
 const char *st_daemon_owner(const struct st_daemon *d) { return d->owner; }
 const char *st_daemon_name(const struct st_daemon *d) { return d->desc->name; }
 const char *st_daemon_ceph_user(const struct st_daemon *d) { return d->ceph_user; }

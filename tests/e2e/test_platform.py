@@ -54,6 +54,7 @@ LEAST_PRIVILEGE = {
     "strata-blockd": (["strata.volumes", "strata.backups", "strata.meta"], ["strata.images"], ["strata.vms"]),
     "strata-computed": (["strata.vms", "strata.volumes", "strata.meta"], ["strata.images"], ["strata.backups"]),
     "strata-scheduler": (["strata.meta"], [], ["strata.images", "strata.volumes", "strata.vms", "strata.backups"]),
+    "strata-identity": (["strata.meta"], [], ["strata.images", "strata.volumes", "strata.vms", "strata.backups"]),
 }
 
 

@@ -12,6 +12,7 @@ CEPH_USERS=(
     "strata-blockd|osd|profile rbd pool=strata.volumes, profile rbd pool=strata.backups, profile rbd-read-only pool=strata.images, profile rbd pool=strata.meta"
     "strata-computed|osd|profile rbd pool=strata.vms, profile rbd pool=strata.volumes, profile rbd-read-only pool=strata.images, profile rbd pool=strata.meta"
     "strata-scheduler|osd|profile rbd pool=strata.meta"
+    "strata-identity|osd|profile rbd pool=strata.meta"
 )
 
 ceph_cli() { timeout 30 ceph -c "$CEPH_CONF_FILE" --connect-timeout 15 "$@"; }
@@ -116,15 +117,23 @@ ceph_create() {
             rbd -c "$CEPH_CONF_FILE" pool init "$p" >>"$k/log/create.log" 2>&1 || die "rbd pool init $p"
         fi
     done
-    local entry user caps
+    ceph_users_ensure
+    CHANGED=1
+}
+
+# The daemons' cephx users: the missing ones are created (a home made by an
+# older Strata gets the users of daemons added since).
+ceph_users_ensure() {
+    local k=$CEPH_DIR entry user caps
     for entry in "${CEPH_USERS[@]}"; do
         user=${entry%%|*}
         caps=${entry##*|}
+        [ -s "$k/keyring.client.$user" ] && continue
         ceph_cli auth get-or-create "client.$user" mon 'profile rbd' osd "$caps" \
             -o "$k/keyring.client.$user" >>"$k/log/create.log" 2>&1 || die "cephx user $user"
         chmod 600 "$k/keyring.client.$user"
+        CHANGED=1
     done
-    CHANGED=1
 }
 
 ceph_running() { pid_alive "$CEPH_DIR/run/mon.a.pid" && pid_alive "$CEPH_DIR/run/osd.0.pid" &&
@@ -152,6 +161,7 @@ ceph_up() {
     fi
     wait_for 90 "Ceph HEALTH_OK" sh -c "ceph -c '$CEPH_CONF_FILE' health 2>/dev/null | grep -q HEALTH_OK" ||
         warn "Ceph is not HEALTH_OK yet: $(ceph_cli health detail 2>&1 | head -5)"
+    ceph_users_ensure
 }
 
 ceph_down() {

@@ -186,6 +186,11 @@ staging_dir = $STRATA_HOME/staging
 
 [identity]
 port = $PORT_IDENTITY
+public_url = http://127.0.0.1:$PORT_IDENTITY
+compute_url = http://127.0.0.1:$PORT_COMPUTE/v2.1
+volume_url = http://127.0.0.1:$PORT_VOLUME/v3/\$(project_id)s
+image_url = http://127.0.0.1:$PORT_IMAGE
+bootstrap_password = $(rand_hex 16)
 
 [scheduler]
 port = $PORT_COMPUTE
@@ -200,6 +205,56 @@ state_dir = $STRATA_HOME/compute
 image_url = http://127.0.0.1:$PORT_IMAGE
 EOF
     umask 022
+}
+
+# A home made before identity existed gets its [identity] settings added
+# (inih merges a repeated section).
+config_identity_ensure() {
+    [ -n "$(conf_get identity bootstrap_password)" ] && return 0
+    CHANGED=1
+    cat >>"$STRATA_CONF" <<EOF
+
+[identity]
+public_url = http://127.0.0.1:$PORT_IDENTITY
+compute_url = http://127.0.0.1:$PORT_COMPUTE/v2.1
+volume_url = http://127.0.0.1:$PORT_VOLUME/v3/\$(project_id)s
+image_url = http://127.0.0.1:$PORT_IMAGE
+bootstrap_password = $(rand_hex 16)
+EOF
+}
+
+# The demo member project and user (through the identity API, as an admin
+# would), once; its password is kept in etc/demo.password.
+DEMO_PROJECT=demo
+DEMO_USER=demo
+identity_seed() {
+    daemon_built identity || return 0
+    local url tok pw pid uid rid
+    url=$(daemon_url identity)/v3
+    tok=$(conf_get auth admin_token)
+    if [ ! -s "$STRATA_HOME/etc/demo.password" ]; then
+        (umask 077; rand_hex 12 >"$STRATA_HOME/etc/demo.password")
+    fi
+    pw=$(cat "$STRATA_HOME/etc/demo.password")
+    _id_get() { curl -fsS -H "X-Auth-Token: $tok" "$url/$1" | "$PY" -c "import json,sys; d=json.load(sys.stdin)['$2']; print(d[0]['id'] if d else '')"; }
+    _id_post() { curl -fsS -H "X-Auth-Token: $tok" -H 'Content-Type: application/json' \
+                     -d "$2" "$url/$1" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['$3']['id'])"; }
+    pid=$(_id_get "projects?name=$DEMO_PROJECT&domain_id=default" projects) || die "identity: cannot list projects"
+    if [ -z "$pid" ]; then
+        pid=$(_id_post projects '{"project": {"name": "'$DEMO_PROJECT'", "domain_id": "default", "description": "Demo project (member)"}}' project) ||
+            die "identity: cannot create the demo project"
+        CHANGED=1
+    fi
+    uid=$(_id_get "users?name=$DEMO_USER&domain_id=default" users) || die "identity: cannot list users"
+    if [ -z "$uid" ]; then
+        uid=$(_id_post users '{"user": {"name": "'$DEMO_USER'", "domain_id": "default", "password": "'$pw'", "default_project_id": "'$pid'"}}' user) ||
+            die "identity: cannot create the demo user"
+        CHANGED=1
+    fi
+    rid=$(_id_get "roles?name=member" roles) || die "identity: cannot list roles"
+    curl -fsS -X PUT -H "X-Auth-Token: $tok" "$url/projects/$pid/users/$uid/roles/$rid" ||
+        die "identity: cannot grant member on $DEMO_PROJECT to $DEMO_USER"
+    DEMO_PROJECT_ID=$pid
 }
 
 conf_get() {   # conf_get SECTION KEY: read a value from strata.conf
@@ -223,9 +278,39 @@ env_write() {
             echo "export STRATA_VOLUME_URL='$(daemon_url blockd)/v3/$(conf_get auth admin_project_id)'"
         daemon_built scheduler && echo "export STRATA_COMPUTE_URL='$(daemon_url scheduler)/v2.1'"
         daemon_built computed && echo "export STRATA_AGENT_URL='$(daemon_url computed)'"
+        if daemon_built identity; then
+            echo "export STRATA_IDENTITY_URL='$(daemon_url identity)/v3'"
+            echo "export STRATA_DEMO_PROJECT='$DEMO_PROJECT'"
+            echo "export STRATA_DEMO_PROJECT_ID='${DEMO_PROJECT_ID:-}'"
+            echo "export STRATA_DEMO_USER='$DEMO_USER'"
+            echo "export STRATA_DEMO_PASSWORD='$(cat "$STRATA_HOME/etc/demo.password")'"
+            echo "# the stock openstack client, as the admin (openrc.demo: as the demo member)"
+            openrc_lines admin "$(conf_get identity bootstrap_password)" admin
+        fi
         true
     } >"$f"
+    if daemon_built identity; then
+        openrc_lines admin "$(conf_get identity bootstrap_password)" admin >"$STRATA_HOME/openrc"
+        openrc_lines "$DEMO_USER" "$(cat "$STRATA_HOME/etc/demo.password")" "$DEMO_PROJECT" \
+            >"$STRATA_HOME/openrc.demo"
+    fi
     umask 022
+}
+
+openrc_lines() {   # openrc_lines USER PASSWORD PROJECT
+    local region
+    region=$(conf_get identity region || true)
+    cat <<EOF
+export OS_AUTH_URL='$(daemon_url identity)/v3'
+export OS_IDENTITY_API_VERSION=3
+export OS_USERNAME='$1'
+export OS_PASSWORD='$2'
+export OS_PROJECT_NAME='$3'
+export OS_USER_DOMAIN_NAME=Default
+export OS_PROJECT_DOMAIN_NAME=Default
+export OS_REGION_NAME='${region:-RegionOne}'
+export OS_INTERFACE=public
+EOF
 }
 
 print_endpoints() {
@@ -238,7 +323,11 @@ print_endpoints() {
     done
     say "admin project: $(conf_get auth admin_project_id)"
     say "admin token:   $(conf_get auth admin_token)"
-    say "source $STRATA_HOME/strata.env to use them"
+    if daemon_built identity; then
+        say "identity:      $(daemon_url identity)/v3 (users admin and $DEMO_USER, member of $DEMO_PROJECT;"
+        say "               passwords in $STRATA_HOME/openrc and openrc.demo)"
+    fi
+    say "source $STRATA_HOME/strata.env (or openrc, openrc.demo) to use them"
 }
 
 log_path() {   # log_path NAME: the log file of a component

@@ -2,7 +2,7 @@
 # the build.  One row per daemon: name, binary, port variable, URL path.
 # Sourced by tools/strata.
 
-DAEMONS=(imaged blockd scheduler computed)
+DAEMONS=(identity imaged blockd scheduler computed)
 
 daemon_bin() {   # the binary of a daemon: build/<source dir>/strata-<name>
     case $1 in
@@ -14,6 +14,7 @@ daemon_built() { [ -x "$(daemon_bin "$1")" ]; }
 
 daemon_port() {
     case $1 in
+        identity) echo "$PORT_IDENTITY" ;;
         imaged) echo "$PORT_IMAGE" ;;
         blockd) echo "$PORT_VOLUME" ;;
         scheduler) echo "$PORT_COMPUTE" ;;

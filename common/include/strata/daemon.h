@@ -39,6 +39,8 @@ int st_daemon_main(const struct st_daemon_desc *desc, int argc, char **argv);
 const struct st_config *st_daemon_config(const struct st_daemon *d);
 rados_t st_daemon_rados(const struct st_daemon *d);
 struct st_meta *st_daemon_meta(const struct st_daemon *d);
+/* The metadata pool's I/O context (NULL without RADOS). */
+rados_ioctx_t st_daemon_meta_ioctx(const struct st_daemon *d);
 struct st_metrics *st_daemon_metrics(const struct st_daemon *d);
 const struct st_auth *st_daemon_auth(const struct st_daemon *d);
 /* The revocation list mirror (NULL without RADOS). */
