@@ -704,6 +704,42 @@ int ids_user_roles(struct id_service *s, const char *user, const char *project, 
     return 0;
 }
 
+/* The user's roles on the project with the roles they imply (admin >
+ * member > reader), as records, each once. */
+static int effective_roles(struct id_service *s, const char *user, const char *project,
+                           json_t **out)
+{
+    static const char *const implied[][3] = {{"admin", "member", "reader"}, {"member", "reader", NULL}};
+    json_t *roles = NULL, *r;
+    size_t i;
+    int rc = ids_user_roles(s, user, project, &roles);
+
+    if (rc < 0)
+        return rc;
+    json_array_foreach(roles, i, r) {
+        const char *n = st_json_str(r, "name");
+        for (size_t k = 0; k < 2; k++) {
+            if (!n || strcmp(n, implied[k][0]) != 0)
+                continue;
+            for (size_t m = 1; m < 3 && implied[k][m]; m++) {
+                bool have = false;
+                json_t *x;
+                size_t j;
+                json_array_foreach(roles, j, x) {
+                    have = have || strcmp(st_json_str(x, "name"), implied[k][m]) == 0;
+                }
+                char rid[ST_META_ID_MAX + 1];
+                json_t *rec = NULL;
+                if (!have && lookup_name(s, IDJ_ROLE, "", implied[k][m], rid) == 0 &&
+                    get_rec(s, &K_ROLE, rid, &rec) == 0)
+                    json_array_append_new(roles, rec);
+            }
+        }
+    }
+    *out = roles;
+    return 0;
+}
+
 int ids_user_projects(struct id_service *s, const char *user, json_t **projects)
 {
     json_t *rows = NULL, *row, *out = json_object(), *list = json_array(), *p;
@@ -938,7 +974,7 @@ int ids_authenticate(struct id_service *s, const struct idj_auth *a,
             project[0] = '\0'; /* Keystone falls back to unscoped */
     }
     if (project[0]) {
-        rc = ids_user_roles(s, c.user_id, project, &roles);
+        rc = effective_roles(s, c.user_id, project, &roles);
         if (rc < 0)
             goto out;
         if (ac && !json_is_true(json_object_get(ac, "all_roles"))) {
@@ -1075,7 +1111,7 @@ int ids_appcred_create(struct id_service *s, const struct st_auth_ctx *who, cons
         goto out;
     }
     /* Its roles: those asked for (each held by the caller on the project), or all held. */
-    if ((rc = ids_user_roles(s, user, who->project_id, &held)) < 0)
+    if ((rc = effective_roles(s, user, who->project_id, &held)) < 0)
         goto out;
     json_array_foreach(held, i, r) {
         bool take = !req->roles;
