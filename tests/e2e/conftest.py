@@ -4,7 +4,9 @@
 STRATA_HOME (whose strata.env holds endpoints and credentials), STRATA_BUILD_DIR
 and STRATA_TOP.  Everything here talks to real Ceph, real libvirt, real HTTP.
 """
+import glob
 import os
+import re
 import shlex
 import signal
 import socket
@@ -63,6 +65,7 @@ class Daemon:
         self.proc = None
 
     def start(self, wait_url=None, timeout=30):
+        watch_log(self.log_path)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([self.binary, "--config", self.config],
                                      stdout=self.log, stderr=subprocess.STDOUT)
@@ -102,6 +105,65 @@ class Daemon:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1])
         raise RuntimeError("no VmHWM")
+
+
+# ---- sanitizer reports ----
+# `tools/strata test` runs the daemons built with ASan/UBSan (STRATA_BUILD_DIR
+# is the sanitized tree; the sanitizer options are in the environment, which
+# every daemon started here or by `tools/strata up` inherits).  A report in any
+# daemon's log fails the test during which it appeared, and tools/lib/test.sh
+# reads every log again once the daemons have stopped (leak checks run at
+# exit).  Logs of daemons started by a test are listed in
+# $STRATA_HOME/e2e-daemon-logs for that final scan.
+
+SANITIZER_REPORT = re.compile(rb"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")
+_watched = []   # logs of daemons started by the tests
+_offsets = {}   # log -> bytes already read
+
+
+def watch_log(path):
+    """Scan this daemon log for sanitizer reports from now on (and at the end of the run)."""
+    if path in _watched:
+        return
+    _watched.append(path)
+    home = os.environ.get("STRATA_HOME")
+    if home and os.path.isdir(home):
+        with open(os.path.join(home, "e2e-daemon-logs"), "a") as f:
+            f.write(path + "\n")
+
+
+def new_sanitizer_reports():
+    """Sanitizer reports written to the daemons' logs since the last call, as text."""
+    home = os.environ.get("STRATA_HOME")
+    paths = sorted(glob.glob(os.path.join(home, "log", "*.log"))) if home else []
+    out = []
+    for path in paths + _watched:
+        try:
+            with open(path, "rb") as f:
+                f.seek(_offsets.get(path, 0))
+                data = f.read()
+        except OSError:
+            continue
+        if not data.endswith(b"\n"):   # a line being written: next time
+            data = data[:data.rfind(b"\n") + 1]
+        _offsets[path] = _offsets.get(path, 0) + len(data)
+        m = SANITIZER_REPORT.search(data)
+        if m:
+            begin = data.rfind(b"\n", 0, m.start()) + 1
+            end = data.find(b"\nSUMMARY: ", m.start())
+            end = data.find(b"\n", end + 1) if end >= 0 else -1
+            out.append("%s:\n%s" % (path, data[begin:end if end >= 0 else len(data)]
+                                     .decode(errors="replace")))
+    return "\n".join(out)
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_report():
+    """Fails the test during which a daemon wrote a sanitizer report."""
+    yield
+    text = new_sanitizer_reports()
+    if text:
+        pytest.fail("sanitizer report(s) in daemon logs:\n" + text[:20000], pytrace=False)
 
 
 def write_config(path, base_conf, extra):
