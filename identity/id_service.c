@@ -1095,7 +1095,7 @@ int ids_password_change(struct id_service *s, const char *user, const char *orig
 int ids_appcred_create(struct id_service *s, const struct st_auth_ctx *who, const char *user,
                        const struct idj_appcred_req *req, json_t **rec, char **secret, char *msg)
 {
-    char id[33], hash[PW_HASH_MAX], gen[64];
+    char id[33], hash[PW_HASH_MAX], gen[65];
     json_t *held = NULL, *roles = json_array(), *data = NULL, *r, *want;
     size_t i, j;
     int rc;

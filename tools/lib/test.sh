@@ -164,6 +164,8 @@ run_tests() {
     sed 's/^/  /' "$TEST_HOME/up.log" | grep -v 'admin token' || true
     # shellcheck disable=SC1091
     . "$TEST_HOME/strata.env"
+    # The OS_* credentials are for users of `up`; the tests choose their own auth.
+    unset $(compgen -v OS_) 2>/dev/null || true
 
     local unit_log=$TEST_HOME/unit.log unit_xml=$TEST_HOME/unit.xml unit_rc=0 e2e_rc=0
     t1=$SECONDS
