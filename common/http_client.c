@@ -109,7 +109,8 @@ static int slist_add(struct curl_slist **list, const char *name, const char *val
     return 0;
 }
 
-static int build_headers(const char *token, bool has_body, struct curl_slist **out)
+static int build_headers(const char *token, const char *const *extra, bool has_body,
+                         struct curl_slist **out)
 {
     const char *req_id = st_log_request_id();
     struct curl_slist *list = NULL;
@@ -123,6 +124,8 @@ static int build_headers(const char *token, bool has_body, struct curl_slist **o
         rc = slist_add(&list, "X-Openstack-Request-Id", req_id);
     if (rc == 0 && has_body)
         rc = slist_add(&list, "Content-Type", "application/json");
+    for (size_t i = 0; rc == 0 && extra && extra[i] && extra[i + 1]; i += 2)
+        rc = strpbrk(extra[i + 1], "\r\n") ? -EINVAL : slist_add(&list, extra[i], extra[i + 1]);
     if (rc < 0)
         curl_slist_free_all(list);
     else
@@ -240,6 +243,13 @@ static void backoff_sleep(unsigned ms)
 int st_httpc_request(struct st_httpc *c, const char *method, const char *url, const char *token,
                      const json_t *body, struct st_httpc_resp *resp)
 {
+    return st_httpc_request_h(c, method, url, token, NULL, body, resp);
+}
+
+int st_httpc_request_h(struct st_httpc *c, const char *method, const char *url,
+                       const char *token, const char *const *headers_extra, const json_t *body,
+                       struct st_httpc_resp *resp)
+{
     struct curl_slist *headers = NULL;
     char *text = NULL;
     unsigned backoff, attempt;
@@ -253,7 +263,7 @@ int st_httpc_request(struct st_httpc *c, const char *method, const char *url, co
     if (body && !(text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY)))
         rc = -ENOMEM;
     if (rc == 0)
-        rc = build_headers(token, body != NULL, &headers);
+        rc = build_headers(token, headers_extra, body != NULL, &headers);
     if (rc == 0) {
         for (attempt = 0;; attempt++) {
             rc = perform_once(c, method, url, headers, text, resp, &retry);

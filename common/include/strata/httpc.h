@@ -32,5 +32,9 @@ void st_httpc_resp_cleanup(struct st_httpc_resp *resp);
  * -EHOSTUNREACH/-EIO when none did after the retries.  Thread-safe. */
 int st_httpc_request(struct st_httpc *c, const char *method, const char *url,
                      const char *token, const json_t *body, struct st_httpc_resp *resp);
+/* The same with extra headers: name, value, name, value, ..., NULL. */
+int st_httpc_request_h(struct st_httpc *c, const char *method, const char *url,
+                       const char *token, const char *const *headers_extra, const json_t *body,
+                       struct st_httpc_resp *resp);
 
 #endif
