@@ -103,20 +103,9 @@ int volj_microversion(const char *header, const char *legacy, unsigned *minor, c
     return 0;
 }
 
-static const char *host_or_default(const char *host)
-{
-    if (!host || !host[0] || strlen(host) > HOST_MAX)
-        return "localhost";
-    for (const char *c = host; *c; c++) {
-        if (!isalnum((unsigned char)*c) && !strchr(".-_:[]", *c))
-            return "localhost";
-    }
-    return host;
-}
-
 int volj_base_url(const char *host, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "http://%s", host_or_default(host));
+    int n = snprintf(buf, len, "http://%s", st_host_or_default(host));
 
     return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
 }
@@ -125,7 +114,7 @@ static json_t *version_doc(const char *host)
 {
     char href[HOST_MAX + 16], max[16];
 
-    snprintf(href, sizeof(href), "http://%s/v3/", host_or_default(host));
+    snprintf(href, sizeof(href), "http://%s/v3/", st_host_or_default(host));
     snprintf(max, sizeof(max), "3.%d", VOLJ_MV_MAX);
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:s},{s:s,s:s}],s:[{s:s,s:s}]}", "id",
                      "v3.0", "status", "CURRENT", "version", max, "min_version", "3.0", "updated",

@@ -54,3 +54,13 @@ void st_time_iso(int64_t ms, char *buf, size_t len)
     gmtime_r(&t, &tm);
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+const char *st_host_or_default(const char *host)
+{
+    if (!host || !host[0] || strlen(host) > 255)
+        return "localhost";
+    for (const char *c = host; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr(".-_:[]", *c))
+            return "localhost";
+    return host;
+}

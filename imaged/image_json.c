@@ -443,20 +443,9 @@ json_t *imgj_schema_images(void)
 }
 
 /* host[:port] made of host characters only. */
-static const char *host_or_default(const char *host)
-{
-    if (!host || !host[0] || strlen(host) > HOST_MAX)
-        return "localhost";
-    for (const char *c = host; *c; c++) {
-        if (!isalnum((unsigned char)*c) && !strchr(".-_:[]", *c))
-            return "localhost";
-    }
-    return host;
-}
-
 int imgj_base_url(const char *host, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "http://%s", host_or_default(host));
+    int n = snprintf(buf, len, "http://%s", st_host_or_default(host));
 
     return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
 }
@@ -470,7 +459,7 @@ json_t *imgj_versions(const char *host)
     char href[HOST_MAX + 16];
     bool ok = list != NULL;
 
-    snprintf(href, sizeof(href), "http://%s/v2/", host_or_default(host));
+    snprintf(href, sizeof(href), "http://%s/v2/", st_host_or_default(host));
     for (size_t i = 0; ok && i < sizeof(ids) / sizeof(ids[0]); i++)
         ok = json_array_append_new(list, json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "id", ids[i],
                                                    "status", i == 0 ? "CURRENT" : "SUPPORTED",

@@ -64,6 +64,10 @@ int build_submit(struct srv_service *s, const char *id);
 int delete_submit(struct srv_service *s, const char *id);
 /* The reconcile pass: stale leases of dead schedulers are taken over. */
 void srv_reconcile(struct srv_service *s);
+/* After a short operation released the lease: start the delete asked meanwhile. */
+void srv_after_lease(struct srv_service *s, const char *id);
+/* st_meta_modify function: remove server id `arg` from a group record's members. */
+int srv_group_drop_member(json_t *g, void *arg);
 /* Patch a server record's top-level members (patch stolen), fenced by our lease. */
 int srv_patch(struct srv_service *s, const char *id, json_t *patch);
 

@@ -194,6 +194,8 @@ bootstrap_password = $(rand_hex 16)
 
 [scheduler]
 port = $PORT_COMPUTE
+volume_url = http://127.0.0.1:$PORT_VOLUME
+image_url = http://127.0.0.1:$PORT_IMAGE
 
 [blockd]
 port = $PORT_VOLUME

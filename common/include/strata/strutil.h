@@ -17,6 +17,11 @@ bool st_in_list(const char *const *list, const char *s);
 /* obj[name] if it is a string, else NULL. */
 const char *st_json_str(const json_t *obj, const char *name);
 
+/* A request's Host header if it is a plain host[:port] (at most 255
+ * characters of letters, digits and ".-_:[]"), else "localhost": what reply
+ * links are built from, never an injected string. */
+const char *st_host_or_default(const char *host);
+
 /* ms since the epoch as ISO 8601 UTC without fraction: "2026-11-22T10:00:00Z". */
 void st_time_iso(int64_t ms, char *buf, size_t len);
 
