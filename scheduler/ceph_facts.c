@@ -96,7 +96,9 @@ static int refresh(struct ceph_facts *f)
         json_decref(od);
         return f->osd_dump ? 0 : -EIO;   /* old facts beat none */
     }
-    if (command(f, true, "df", &df) < 0 && !f->df_refused_logged) {
+    /* df is a mon command on some releases and a mgr one on others */
+    if (command(f, false, "df", &df) < 0 && command(f, true, "df", &df) < 0 &&
+        !f->df_refused_logged) {
         st_warn("ceph df (mgr) refused: pool free space is estimated from the raw free space "
                 "and the pools' replica counts (give this cephx user mgr 'allow r')");
         f->df_refused_logged = true;

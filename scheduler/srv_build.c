@@ -402,7 +402,8 @@ static int guest_wait(struct srv_service *s, const char *id, const char *host, c
     for (;;) {
         struct st_httpc_resp r = { 0 };
         int rc = rem_agent(s, host, "GET", path, NULL, &r);
-        const char *st = rc == 0 && r.status == 200 ? rs(r.body, "status") : "";
+        const json_t *g = json_object_get(r.body, "server");
+        const char *st = rc == 0 && r.status == 200 ? rs(g, "status") : "";
         if (strcmp(st, "active") == 0) {
             st_httpc_resp_cleanup(&r);
             return 0;
@@ -410,8 +411,8 @@ static int guest_wait(struct srv_service *s, const char *id, const char *host, c
         if (strcmp(st, "error") == 0 || (rc == 0 && r.status == 404)) {
             snprintf(msg, SJ_MSG_MAX, "host %s: %s", host,
                      r.status == 404 ? "the agent lost the server"
-                     : st_json_str(json_object_get(r.body, "fault"), "message")
-                         ? rs(json_object_get(r.body, "fault"), "message")
+                     : st_json_str(json_object_get(g, "fault"), "message")
+                         ? rs(json_object_get(g, "fault"), "message")
                          : "the boot failed");
             st_httpc_resp_cleanup(&r);
             return -EIO;

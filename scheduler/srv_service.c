@@ -490,7 +490,8 @@ int srv_attach(struct srv_service *s, const struct st_auth_ctx *who, const char 
     }
     rem_attach_complete(s, project, user, att);
     char device[64];
-    snprintf(device, sizeof(device), "/dev/%s", rs(r.body, "target")[0] ? rs(r.body, "target")
+    const json_t *va_out = json_object_get(r.body, "volume_attachment");
+    snprintf(device, sizeof(device), "/dev/%s", rs(va_out, "target")[0] ? rs(va_out, "target")
                                                                         : "vdb");
     json_t *entry = json_pack("{s:s, s:s, s:s}", "volume_id", vol, "attachment_id", att,
                               "device", device);
