@@ -1,4 +1,4 @@
-/* ceph_facts.c — `osd dump`, `osd crush dump` (mon) and `df` (mgr) as JSON,
+/* ceph_facts.c — `osd dump`, `osd crush dump` and `df` (mon, else mgr) as JSON,
  * cached for ttl_ms under a lock; parsed by the pure helpers of placement.
  * Without mgr read caps, free space falls back to raw free / pool size. */
 #include "ceph_facts.h"
@@ -100,7 +100,7 @@ static int refresh(struct ceph_facts *f)
     if (command(f, false, "df", &df) < 0 && command(f, true, "df", &df) < 0 &&
         !f->df_refused_logged) {
         st_warn("ceph df (mgr) refused: pool free space is estimated from the raw free space "
-                "and the pools' replica counts (give this cephx user mgr 'allow r')");
+                "and the pools' replica counts (the cephx user may not read df)");
         f->df_refused_logged = true;
     }
     json_decref(f->osd_dump);

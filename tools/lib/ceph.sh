@@ -5,15 +5,14 @@
 OSD_SIZE=${STRATA_OSD_SIZE:-$((32 * 1024 * 1024 * 1024))}
 POOLS=(strata.meta strata.images strata.volumes strata.vms strata.backups)
 
-# cephx users, one per daemon, with `profile rbd` on just the pools it needs
-# (user|mgr caps|osd caps).  Readers of clones need read access to the
-# parent's pool (images); the scheduler reads pool free space (mgr `df`).
+# cephx users, one per daemon, with `profile rbd` on just the pools it needs.
+# Readers of clones need read access to the parent's pool (images).
 CEPH_USERS=(
-    "strata-imaged|-|profile rbd pool=strata.images, profile rbd pool=strata.volumes, profile rbd pool=strata.vms, profile rbd pool=strata.meta"
-    "strata-blockd|-|profile rbd pool=strata.volumes, profile rbd pool=strata.backups, profile rbd-read-only pool=strata.images, profile rbd pool=strata.meta"
-    "strata-computed|-|profile rbd pool=strata.vms, profile rbd pool=strata.volumes, profile rbd-read-only pool=strata.images, profile rbd pool=strata.meta"
-    "strata-scheduler|allow r|profile rbd pool=strata.meta"
-    "strata-identity|-|profile rbd pool=strata.meta"
+    "strata-imaged|osd|profile rbd pool=strata.images, profile rbd pool=strata.volumes, profile rbd pool=strata.vms, profile rbd pool=strata.meta"
+    "strata-blockd|osd|profile rbd pool=strata.volumes, profile rbd pool=strata.backups, profile rbd-read-only pool=strata.images, profile rbd pool=strata.meta"
+    "strata-computed|osd|profile rbd pool=strata.vms, profile rbd pool=strata.volumes, profile rbd-read-only pool=strata.images, profile rbd pool=strata.meta"
+    "strata-scheduler|osd|profile rbd pool=strata.meta"
+    "strata-identity|osd|profile rbd pool=strata.meta"
 )
 
 ceph_cli() { timeout 30 ceph -c "$CEPH_CONF_FILE" --connect-timeout 15 "$@"; }
@@ -125,17 +124,12 @@ ceph_create() {
 # The daemons' cephx users: the missing ones are created (a home made by an
 # older Strata gets the users of daemons added since).
 ceph_users_ensure() {
-    local k=$CEPH_DIR entry user caps mgr
-    local -a mgrcaps
+    local k=$CEPH_DIR entry user caps
     for entry in "${CEPH_USERS[@]}"; do
         user=${entry%%|*}
         caps=${entry##*|}
-        mgr=${entry#*|}
-        mgr=${mgr%%|*}
-        mgrcaps=()
-        [ "$mgr" != - ] && mgrcaps=(mgr "$mgr")
         [ -s "$k/keyring.client.$user" ] && continue
-        ceph_cli auth get-or-create "client.$user" mon 'profile rbd' osd "$caps" "${mgrcaps[@]}" \
+        ceph_cli auth get-or-create "client.$user" mon 'profile rbd' osd "$caps" \
             -o "$k/keyring.client.$user" >>"$k/log/create.log" 2>&1 || die "cephx user $user"
         chmod 600 "$k/keyring.client.$user"
         CHANGED=1

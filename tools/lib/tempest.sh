@@ -57,7 +57,8 @@ image_ref_alt = $image
 [service_available]
 cinder = true
 glance = true
-# The compute API (scheduler) is not built yet; networks and objects are not Strata's.
+# Tempest's compute tests need networks (neutron), which Strata does not have;
+# the compute API is driven by tests/e2e/test_scheduler.py instead.
 nova = false
 neutron = false
 swift = false
