@@ -25,8 +25,9 @@ const struct st_opt scheduler_options[] = {
       "Pick at random among the best N hosts, so concurrent schedulers collide less" },
     { "scheduler", "max_attempts", ST_OPT_INT, "3", false, 1, 10, NULL,
       "Hosts a server's boot is tried on before it goes to ERROR" },
-    { "scheduler", "locality_weight_multiplier", ST_OPT_STR, "2.0", false, 0, 0, NULL,
-      "Weight of storage locality (host in the CRUSH failure domain of the disk's data)" },
+    { "scheduler", "locality_weight_multiplier", ST_OPT_STR, "4.0", false, 0, 0, NULL,
+      "Weight of storage locality (host in the CRUSH failure domain of the disk's data); "
+      "above the RAM and vCPU multipliers together, so locality wins while capacity allows" },
     { "scheduler", "ram_weight_multiplier", ST_OPT_STR, "1.0", false, 0, 0, NULL,
       "Weight of free RAM: positive spreads servers, negative packs them" },
     { "scheduler", "cpu_weight_multiplier", ST_OPT_STR, "1.0", false, 0, 0, NULL,

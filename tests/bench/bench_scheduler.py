@@ -89,7 +89,7 @@ def sequential(compute, agent, n):
         api.append(dt)
         compute.delete([sid])
         sid = str(uuid.uuid4())
-        t0 = time.time()
+        t0 = time.monotonic()   # wait_running's clock
         agent.spawn(sid)
         floor.append(wait_running(agent, sid, t0))
         agent.delete(sid)
@@ -102,7 +102,22 @@ def sequential(compute, agent, n):
     print("  ratio API/agent p50    : %.2f" % (p50 / f50 if f50 else 0))
 
 
+def capacity(compute):
+    """m1.nano servers (1 vCPU, 256 MiB) the hosts still have room for."""
+    room = 0
+    for h in compute.hypervisors():
+        if h["state"] == "up":
+            room += max(0, min(int(h["vcpus"] * 4.0) - h["vcpus_used"],
+                               (h["memory_mb"] - 512 - h["memory_mb_used"]) // 256))
+    return room
+
+
 def burst(compute, image, n):
+    room = capacity(compute)
+    if room < n:
+        print("== the hosts have room for %d m1.nano servers (vCPU x4.0, RAM - 512 MiB): "
+              "the burst is %d" % (room, room))
+        n = room
     t0 = time.time()
 
     def one(i):
@@ -113,6 +128,10 @@ def burst(compute, image, n):
     wall = time.time() - t0
     active = sum(1 for _, (st, _) in res if st == "ACTIVE")
     print("== %d servers created at once by 4 clients" % n)
+    errors = [sid for sid, (st, _) in res if st != "ACTIVE"]
+    for sid in errors:
+        r = requests.get(compute.url + "/servers/" + sid, headers=compute.h).json()["server"]
+        print("  %s: %s %s" % (sid, r["status"], r.get("fault", {}).get("message", "")))
     print("  ACTIVE %d of %d in %.1f s (last ACTIVE at p100 %.1f s, p50 %.1f s)" % (
         active, n, wall, max(d for _, (_, d) in res), pct([d for _, (_, d) in res], 50)))
     for h in compute.hypervisors():

@@ -5,12 +5,15 @@ volume attach/detach, delete (delete_on_termination deletes the made volume),
 a request no host can take failing with the filters' explanation, bad input,
 and another project seeing none of it.  Real Ceph, libvirt/QEMU and HTTP."""
 import json
+import os
+import subprocess
 import time
 import uuid
 
 import pytest
 import requests
 
+from conftest import BUILD, Daemon, free_port, write_config
 from test_identity import os_env, osc, osj
 from test_imaged import token
 
@@ -91,7 +94,6 @@ def test_versions_flavors_and_zones(curl, demo, admin):
 
 
 def token_for(project, roles="member"):
-    import os
     return token(os.environ["STRATA_HOME"], project, roles)
 
 
@@ -236,3 +238,129 @@ def test_bad_requests_and_isolation(curl, demo, demo_tok, admin):
         assert requests.delete(curl + "/servers/" + sid, headers=H(demo_tok)).status_code == 204
         wait_for(lambda: requests.get(curl + "/servers/" + sid, headers=H(admin)).status_code
                  == 404, "deleted")
+
+
+# ---- placement with several agents: locality, capacity, anti-affinity ----
+
+def ceph(ceph_conf, *args):
+    p = subprocess.run(["ceph", "-c", ceph_conf, "--connect-timeout", "15"] + list(args),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, "ceph %s: %s" % (" ".join(args), p.stderr)
+    return p.stdout
+
+
+@pytest.fixture
+def rack_rule(ceph_conf):
+    """Racks e2e-r1 (holding the OSD's host) and e2e-r2 (empty) under the root,
+    and strata.images placed by a rule that takes e2e-r1; undone afterwards."""
+    tree = json.loads(ceph(ceph_conf, "osd", "find", "0", "-f", "json"))
+    host = tree["crush_location"]["host"]
+    old = json.loads(ceph(ceph_conf, "osd", "pool", "get", "strata.images", "crush_rule",
+                          "-f", "json"))["crush_rule"]
+    for r in ("e2e-r1", "e2e-r2"):
+        ceph(ceph_conf, "osd", "crush", "add-bucket", r, "rack")
+        ceph(ceph_conf, "osd", "crush", "move", r, "root=default")
+    ceph(ceph_conf, "osd", "crush", "move", host, "rack=e2e-r1")
+    ceph(ceph_conf, "osd", "crush", "rule", "create-replicated", "e2e-r1-rule", "e2e-r1", "osd")
+    ceph(ceph_conf, "osd", "pool", "set", "strata.images", "crush_rule", "e2e-r1-rule")
+    try:
+        yield
+    finally:
+        ceph(ceph_conf, "osd", "pool", "set", "strata.images", "crush_rule", old)
+        ceph(ceph_conf, "osd", "crush", "move", host, "root=default")
+        ceph(ceph_conf, "osd", "crush", "rule", "rm", "e2e-r1-rule")
+        for r in ("e2e-r1", "e2e-r2"):
+            ceph(ceph_conf, "osd", "crush", "rm", r)
+
+
+def start_daemon(home, tmp_path, kind, name, section):
+    port = free_port()
+    section = dict(section, port=port)
+    conf = write_config(str(tmp_path / (name + ".conf")), os.path.join(home, "etc", "strata.conf"),
+                        {kind: section})
+    binary = os.path.join(BUILD, "compute" if kind == "computed" else "scheduler", "strata-" + kind)
+    d = Daemon(binary, conf, str(tmp_path / (name + ".log")))
+    d.url = "http://127.0.0.1:%d" % port
+    d.start(d.url)
+    return d
+
+
+@pytest.fixture
+def two_racks(home, tmp_path, rack_rule):
+    """Agents e2e-near (rack e2e-r1, room for two m1.nano) and e2e-far (rack
+    e2e-r2), and a second scheduler reading Ceph's facts every second."""
+    common = {"hypervisor": "qemu", "vcpus": 8, "disk_gb": 100, "heartbeat_interval": "1s",
+              "shutdown_timeout": "3s", "running_deleted_instance_action": "reap"}
+    ds = []
+    try:
+        ds.append(start_daemon(home, tmp_path, "computed", "near", dict(
+            common, host="e2e-near", ram_mb=1024, location="rack=e2e-r1 host=e2e-near",
+            state_dir=str(tmp_path / "near"))))
+        ds.append(start_daemon(home, tmp_path, "computed", "far", dict(
+            common, host="e2e-far", ram_mb=8192, location="rack=e2e-r2 host=e2e-far",
+            state_dir=str(tmp_path / "far"))))
+        ds.append(start_daemon(home, tmp_path, "scheduler", "sched2",
+                               {"ceph_facts_ttl": "1s", "reconcile_interval": "2s"}))
+        yield ds[2].url + "/v2.1"
+    finally:
+        for d in reversed(ds):
+            d.stop()
+
+
+def placed_host(curl, admin, sid):
+    def done():
+        r = requests.get(curl + "/servers/" + sid, headers=H(admin)).json()["server"]
+        return r if r["status"] in ("ACTIVE", "ERROR") else None
+    s = wait_for(done, "server %s placed" % sid)
+    assert s["status"] == "ACTIVE", s.get("fault")
+    return s["OS-EXT-SRV-ATTR:host"]
+
+
+def test_locality_then_capacity_and_anti_affinity(two_racks, admin, demo_tok, curl, demo):
+    url = two_racks
+    img = osj(demo, "image", "show", "strata-test")["id"]
+
+    def create(name, group=None):
+        body = {"server": {"name": name, "imageRef": img, "flavorRef": "0"}}
+        if group:
+            body["os:scheduler_hints"] = {"group": group}
+        r = requests.post(url + "/servers", headers=H(demo_tok), json=body)
+        assert r.status_code == 202, r.text
+        return r.json()["server"]["id"]
+    sids = []
+    try:
+        # the image's data is in rack e2e-r1: the host there wins while it has room
+        for i in range(2):
+            sids.append(create("e2e-near-%d" % i))
+            assert placed_host(url, admin, sids[-1]) == "e2e-near"
+        # full (2 x 256 MiB + 512 reserved): capacity decides, elsewhere
+        sids.append(create("e2e-spill"))
+        assert placed_host(url, admin, sids[-1]) != "e2e-near"
+        hv = requests.get(url + "/os-hypervisors/e2e-near", headers=H(admin)).json()["hypervisor"]
+        assert hv["memory_mb_used"] == 512 and hv["running_vms"] == 2
+        for sid in sids:
+            requests.delete(url + "/servers/" + sid, headers=H(demo_tok))
+        for sid in sids:
+            wait_for(lambda: requests.get(url + "/servers/" + sid, headers=H(admin)).status_code
+                     == 404, "deleted")
+        sids = []
+        # anti-affinity: two members never share a host, even the near one with room
+        r = requests.post(url + "/os-server-groups", headers=H(demo_tok), json={
+            "server_group": {"name": "e2e-spread", "policies": ["anti-affinity"]}})
+        assert r.status_code == 200, r.text
+        gid = r.json()["server_group"]["id"]
+        a = create("e2e-aa-0", gid)
+        sids.append(a)
+        ha = placed_host(url, admin, a)
+        b = create("e2e-aa-1", gid)
+        sids.append(b)
+        hb = placed_host(url, admin, b)
+        assert ha == "e2e-near" and hb != ha
+        g = requests.get(url + "/os-server-groups/" + gid, headers=H(demo_tok)).json()
+        assert sorted(g["server_group"]["members"]) == sorted([a, b])
+    finally:
+        for sid in sids:
+            requests.delete(url + "/servers/" + sid, headers=H(demo_tok))
+        for sid in sids:
+            wait_for(lambda: requests.get(url + "/servers/" + sid, headers=H(admin)).status_code
+                     == 404, "deleted")
