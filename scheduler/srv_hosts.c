@@ -30,7 +30,8 @@ static int list_all(struct srv_service *s, const struct st_meta_kind *k, struct 
             return -ENOMEM;
         }
         all->items = grown;
-        memcpy(all->items + all->count, page.items, page.count * sizeof(*page.items));
+        if (page.count)
+            memcpy(all->items + all->count, page.items, page.count * sizeof(*page.items));
         all->count += page.count;
         bool more = page.truncated;
         snprintf(marker, sizeof(marker), "%s", page.next_marker);

@@ -161,12 +161,13 @@ json_t *sj_new_record(const struct sj_create *c, const char *id, const json_t *f
                        strcmp(c->bdm_source, "image") == 0 ? c->bdm_uuid : NULL, "size_gb",
                        (json_int_t)c->bdm_size_gb, "delete_on_termination", c->bdm_delete,
                        "attachment_id");
-    return json_pack("{s:s, s:s, s:s, s:s, s:O, s:s*, s:o, s:s*, s:s*, s:O, s:s, s:s, s:n, "
+    return json_pack("{s:s, s:s, s:s, s:s, s:O, s:s*, s:o, s:s*, s:s*, s:o, s:s, s:s, s:n, "
                      "s:[], s:n, s:[], s:s, s:s, s:n, s:b}",
                      "id", id, "name", c->name, "project_id", project_id, "user_id", user_id,
                      "flavor", flavor, "image_id", c->image_id, "boot_volume", bv, "zone",
                      c->zone, "group_id", c->group_id, "metadata",
-                     c->metadata ? c->metadata : json_object(), "vm_state", SV_BUILDING,
+                     c->metadata ? json_deep_copy(c->metadata) : json_object(), "vm_state",
+                     SV_BUILDING,
                      "task_state", "scheduling", "host", "attempts", "fault", "volumes",
                      "created_at", now, "updated_at", now, "launched_at", "deleting", 0);
 }
