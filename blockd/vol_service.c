@@ -40,6 +40,7 @@ struct vol_service {
     rados_ioctx_t vols;
     char pool[128];
     char image_url[256];
+    char compute_url[256];
     char service_token[4200];
     char az[64];
     char rbd_user[128], secret_uuid[64], cluster_name[64];
@@ -65,9 +66,6 @@ static int validate_rec(const json_t *d)
 static const struct st_meta_kind vol_kind = { "volume", validate_rec };
 static const struct st_meta_kind snap_kind = { "snapshot", validate_rec };
 static const struct st_meta_kind att_kind = { "attachment", validate_rec };
-/* Hosts as the compute agents register them (id = host name, "agent_url"):
- * blockd only reads them, to reach the agent of an attached server. */
-static const struct st_meta_kind host_kind = { "host", NULL };
 
 /* ---- the state machine ---- */
 
@@ -255,6 +253,7 @@ static int step(struct vol_service *s, const struct st_meta_kind *k, const char 
 
 enum job_kind {
     JOB_REVERT, JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_SNAP_CREATE, JOB_SNAP_DELETE, JOB_RETYPE,
+    JOB_TELL,   /* tell the compute API a volume grew: no lease (best effort, read only) */
 };
 
 struct job {
@@ -266,7 +265,8 @@ struct job {
 static void run_job(void *arg);
 
 /* Hand a leased operation on (kind, id) to a worker.  The caller holds the
- * lease; the pool renews it and releases it when the job ends. */
+ * lease; the pool renews it and releases it when the job ends (JOB_TELL
+ * takes none). */
 static int submit(struct vol_service *s, enum job_kind kind, const char *id)
 {
     const struct st_meta_kind *k =
@@ -279,7 +279,9 @@ static int submit(struct vol_service *s, enum job_kind kind, const char *id)
     j->s = s;
     j->kind = kind;
     snprintf(j->id, sizeof(j->id), "%s", id);
-    rc = st_workpool_submit_leased(s->workers, s->meta, k, id, s->owner, s->ttl_ms, run_job, j);
+    rc = kind == JOB_TELL
+             ? st_workpool_submit(s->workers, run_job, j)
+             : st_workpool_submit_leased(s->workers, s->meta, k, id, s->owner, s->ttl_ms, run_job, j);
     if (rc < 0) {
         st_error("%s %s: cannot queue the operation: %s", k->name, id, strerror(-rc));
         free(j);
@@ -699,64 +701,58 @@ static void job_delete(struct vol_service *s, const char *id)
     st_info("volume %s: deleted", id);
 }
 
-/* Ask the agent of `host` to grow server's disk of volume_id to size_gb
- * (PUT {agent_url}/v1/servers/{server}/volumes/{volume}).  Best effort: a
- * failure is logged here, once, and changes nothing else. */
-static void tell_agent(struct vol_service *s, const char *volume_id, const char *server,
-                       const char *host, json_int_t size_gb)
-{
-    struct st_record h = { 0 };
-    struct st_httpc_resp r = { 0 };
-    char url[512], why[96] = "";
-    json_t *body = NULL;
-    int rc = st_meta_get(s->meta, &host_kind, host, &h);
-    const char *agent = rc == 0 ? rstr(h.data, "agent_url") : NULL;
-
-    if (rc < 0 || !agent)
-        snprintf(why, sizeof(why), "no compute agent is registered for the host");
-    else if (snprintf(url, sizeof(url), "%s/v1/servers/%s/volumes/%s", agent, server,
-                      volume_id) >= (int)sizeof(url))
-        snprintf(why, sizeof(why), "the agent's URL is too long");
-    else if (!(body = json_pack("{s:I}", "size_gb", size_gb)))
-        snprintf(why, sizeof(why), "%s", strerror(ENOMEM));
-    else if ((rc = st_httpc_request(s->http, "PUT", url, s->service_token, body, &r)) < 0)
-        snprintf(why, sizeof(why), "the agent is unreachable: %s", strerror(-rc));
-    else if (r.status / 100 != 2)
-        snprintf(why, sizeof(why), "the agent answered %ld", r.status);
-    if (why[0])
-        st_warn("volume %s extended to %lld GiB, but server %s on host %s was not told (%s): "
-                "its guest sees the new size at its next attach or reboot",
-                volume_id, (long long)size_gb, server, host, why);
-    else
-        st_info("volume %s: server %s on host %s sees %lld GiB", volume_id, server, host,
-                (long long)size_gb);
-    json_decref(body);
-    st_httpc_resp_cleanup(&r);
-    st_record_cleanup(&h);
-}
-
 /* An in-use volume grew: every server it is attached to should see the new
- * size, as Nova's "volume-extended" external event makes it.  In Strata's
- * final design the scheduler relays this (the os-server-external-events
- * API); until it exists blockd calls each server's compute agent itself. */
+ * size.  As Cinder does, blockd sends Nova's "volume-extended" external event
+ * (POST {compute_url}/os-server-external-events, one event per server) and the
+ * compute API has the server's agent grow the guest's disk.  Best effort: a
+ * failure is logged, once per server, and changes nothing else. */
 static void tell_guests(struct vol_service *s, const char *id)
 {
     struct st_record rec = { 0 };
-    const json_t *a;
+    struct st_httpc_resp r = { 0 };
+    const json_t *a, *e;
+    json_t *events = json_array();
+    char url[512];
     size_t i;
+    int rc;
 
-    if (st_meta_get(s->meta, &vol_kind, id, &rec) < 0)
-        return;
+    if (!events || st_meta_get(s->meta, &vol_kind, id, &rec) < 0)
+        goto out;
     json_int_t size = json_integer_value(json_object_get(rec.data, "size"));
     json_array_foreach(json_object_get(rec.data, "attachments"), i, a)
     {
-        const char *server = rstr(a, "server_id"), *host = rstr(a, "host_name");
-        if (server && host)
-            tell_agent(s, id, server, host, size);
+        if (rstr(a, "server_id"))
+            json_array_append_new(events, json_pack("{s:s, s:s, s:s}", "name", "volume-extended",
+                                                    "server_uuid", rstr(a, "server_id"), "tag",
+                                                    id));
         else
-            st_warn("volume %s extended to %lld GiB: attachment %s names no server and host, "
-                    "nobody was told", id, (long long)size, rstr(a, "attachment_id"));
+            st_warn("volume %s extended to %lld GiB: attachment %s names no server, nobody "
+                    "was told", id, (long long)size, rstr(a, "attachment_id"));
     }
+    if (json_array_size(events) == 0)
+        goto out;
+    snprintf(url, sizeof(url), "%s/os-server-external-events", s->compute_url);
+    json_t *body = json_pack("{s:O}", "events", events);
+    rc = body ? st_httpc_request(s->http, "POST", url, s->service_token, body, &r) : -ENOMEM;
+    json_decref(body);
+    if (rc < 0 || (r.status != 200 && r.status != 207 && r.status != 404)) {
+        st_warn("volume %s extended to %lld GiB, but the compute API was not told (%s): its "
+                "guests see the new size at their next attach or reboot", id, (long long)size,
+                rc < 0 ? strerror(-rc) : "it answered an error");
+        goto out;
+    }
+    json_array_foreach(r.status == 404 ? events : json_object_get(r.body, "events"), i, e)
+        if (r.status == 404 || json_integer_value(json_object_get(e, "code")) != 200)
+            st_warn("volume %s extended to %lld GiB, but server %s was not told (compute "
+                    "API: %s): its guest sees the new size at its next attach or reboot",
+                    id, (long long)size, rstr(e, "server_uuid"),
+                    r.status == 404 ? "no such server" : "the event failed");
+        else
+            st_info("volume %s: server %s sees %lld GiB", id, rstr(e, "server_uuid"),
+                    (long long)size);
+out:
+    json_decref(events);
+    st_httpc_resp_cleanup(&r);
     st_record_cleanup(&rec);
 }
 
@@ -793,7 +789,7 @@ static void job_extend(struct vol_service *s, const char *id)
         debug_pause(s, "extend", id);
     if (rc == 0 && step(s, &vol_kind, id, "extending", attached ? "in-use" : "available",
                         json_pack("{s:I}", "size", to)) == 0 && attached)
-        tell_guests(s, id);
+        submit(s, JOB_TELL, id);   /* after the lease: the volume is free for the next op */
     else if (rc < 0 && step(s, &vol_kind, id, "extending", "error_extending", NULL) == 0)
         vol_quota_release(s->quota, project, &grow);   /* Cinder rolls the reservation back */
 }
@@ -894,6 +890,7 @@ static void run_job(void *arg)
     case JOB_REVERT: job_revert(j->s, j->id); break;
     case JOB_CREATE: job_create(j->s, j->id); break;
     case JOB_DELETE: job_delete(j->s, j->id); break;
+    case JOB_TELL: tell_guests(j->s, j->id); break;
     case JOB_EXTEND: job_extend(j->s, j->id); break;
     case JOB_SNAP_CREATE: job_snap_create(j->s, j->id); break;
     case JOB_SNAP_DELETE: job_snap_delete(j->s, j->id); break;
@@ -2225,6 +2222,8 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
     s->owner = st_daemon_owner(d);
     snprintf(s->pool, sizeof(s->pool), "%s", st_config_str(c, "ceph", "volumes_pool"));
     snprintf(s->image_url, sizeof(s->image_url), "%s", st_config_str(c, "blockd", "image_url"));
+    snprintf(s->compute_url, sizeof(s->compute_url), "%s",
+             st_config_str(c, "blockd", "compute_url"));
     snprintf(s->az, sizeof(s->az), "%s", st_config_str(c, "blockd", "availability_zone"));
     /* blockd calls imaged as a service: the bootstrap admin token */
     snprintf(s->service_token, sizeof(s->service_token), "%s",

@@ -1,8 +1,8 @@
 """Extending an in-use volume (Cinder microversion 3.42+): blockd resizes the
-RBD image, then asks the compute agent of the attachment's host to grow the
-guest's disk, so a running guest sees the new size without a reboot.  When the
-host has no agent record the extend still succeeds (best effort, as Nova's
-volume-extended event)."""
+RBD image, then sends the compute API (strata-scheduler) Nova's
+"volume-extended" external event and the server's agent grows the guest's
+disk, so a running guest sees the new size without a reboot.  When the
+compute API knows no such server the extend still succeeds (best effort)."""
 import re
 import time
 import uuid
@@ -10,8 +10,8 @@ import uuid
 import requests
 
 from test_blockd import api, cinder, vol_create, vurl, wait_status  # noqa: F401
-from test_compute import (MV, PROJECT, admin, agent, complete, erin, image_id,  # noqa: F401
-                          spawn_body, virsh, wait_console, wait_gone, wait_server)
+from test_compute import (MV, PROJECT, admin, complete, erin, image_id,  # noqa: F401
+                          virsh)
 from test_imaged import H
 
 GIB = 1 << 30
@@ -65,22 +65,34 @@ def test_extend_in_use_without_agent_still_extends(vurl, erin):
     assert requests.delete("%s/volumes/%s" % (api(vurl, erin, PROJECT), v["id"]), headers=H(erin)).status_code == 202
 
 
-def test_extend_in_use_reaches_the_guest(agent, admin, image_id, vurl, erin):
-    host = requests.get(agent + "/v1/host", headers=H(admin)).json()["host"]["name"]
-    sid = str(uuid.uuid4())
-    r = requests.post(agent + "/v1/servers", headers=H(admin), json=spawn_body(sid, image_id))
+def test_extend_in_use_reaches_the_guest(strata_env, image_id, vurl, erin):
+    curl = strata_env["STRATA_COMPUTE_URL"]
+    r = requests.post(curl + "/servers", headers=H(erin), json={
+        "server": {"name": "e2e-extend", "imageRef": image_id, "flavorRef": "0"}})
     assert r.status_code == 202, r.text
-    wait_server(agent, admin, sid, "active", "running")
-    wait_console(agent, admin, sid, r"STRATA-GUEST-READY server=" + sid)
+    sid = r.json()["server"]["id"]
 
+    def server():
+        return requests.get(curl + "/servers/" + sid, headers=H(erin)).json()["server"]
+    deadline = time.time() + 180
+    while server()["status"] == "BUILD" and time.time() < deadline:
+        time.sleep(0.5)
+    assert server()["status"] == "ACTIVE", server()
+
+    def console():   # a booted guest answers the hot-unplug at the end
+        r = requests.post(curl + "/servers/%s/action" % sid, headers=H(erin),
+                          json={"os-getConsoleOutput": {"length": 50}})
+        return r.json().get("output", "") if r.status_code == 200 else ""
+    deadline = time.time() + 180
+    while "STRATA-GUEST-READY server=" + sid not in console():
+        assert time.time() < deadline, "the guest did not boot"
+        time.sleep(1)
     v = vol_create(vurl, erin, PROJECT, size=1, name="e2e-extend-inuse")
     wait_status(vurl, erin, PROJECT, "volumes", v["id"], "available")
-    att = attach(vurl, erin, v["id"], sid, host)
-    r = requests.post("%s/v1/servers/%s/volumes" % (agent, sid), headers=H(admin),
-                      json={"volume_id": v["id"], "connection_info": att["connection_info"]})
+    r = requests.post(curl + "/servers/%s/os-volume_attachments" % sid, headers=H(erin),
+                      json={"volumeAttachment": {"volumeId": v["id"]}})
     assert r.status_code == 200, r.text
-    assert r.json()["volume_attachment"]["target"] == "vdb"
-    complete(vurl, erin, att["id"])
+    assert r.json()["volumeAttachment"]["device"] == "/dev/vdb"
     wait_status(vurl, erin, PROJECT, "volumes", v["id"], "in-use")
     wait_capacity(sid, "vdb", GIB)
 
@@ -90,11 +102,15 @@ def test_extend_in_use_reaches_the_guest(agent, admin, image_id, vurl, erin):
     got = volume(vurl, erin, v["id"])
     assert got["size"] == 2 and got["status"] == "in-use", got
 
-    # clean up: the server goes, then the attachment and the volume
-    assert requests.delete("%s/v1/servers/%s" % (agent, sid), headers=H(admin)).status_code == 202
-    wait_gone(agent, admin, sid)
-    r = requests.delete("%s/attachments/%s" % (api(vurl, erin, PROJECT), att["id"]), headers=H(erin, **MV))
-    assert r.status_code == 200, r.text
+    # clean up through the compute API: detach, the server, then the volume
+    r = requests.delete(curl + "/servers/%s/os-volume_attachments/%s" % (sid, v["id"]),
+                        headers=H(erin))
+    assert r.status_code == 202, r.text
     wait_status(vurl, erin, PROJECT, "volumes", v["id"], "available")
+    assert requests.delete(curl + "/servers/" + sid, headers=H(erin)).status_code == 204
+    deadline = time.time() + 120
+    while requests.get(curl + "/servers/" + sid, headers=H(erin)).status_code != 404:
+        assert time.time() < deadline, "server not deleted"
+        time.sleep(0.5)
     assert requests.delete("%s/volumes/%s" % (api(vurl, erin, PROJECT), v["id"]), headers=H(erin)).status_code == 202
     wait_status(vurl, erin, PROJECT, "volumes", v["id"], "gone")

@@ -200,6 +200,7 @@ image_url = http://127.0.0.1:$PORT_IMAGE
 [blockd]
 port = $PORT_VOLUME
 image_url = http://127.0.0.1:$PORT_IMAGE
+compute_url = http://127.0.0.1:$PORT_COMPUTE/v2.1
 
 [computed]
 port = $PORT_AGENT
