@@ -36,6 +36,13 @@ struct srv_service {
     char default_zone[64];
 };
 
+/* ---- srv_resources.c ---- */
+#define SEEDED ".seeded"   /* flavor-kind marker: the default flavors were made once */
+/* Make Nova's classic flavors once per cloud (an admin may delete them later). */
+void srv_flavors_seed(struct srv_service *s);
+/* A random lower-case UUID. */
+void srv_new_uuid(char out[37]);
+
 /* ---- srv_remote.c: calls to blockd, imaged and the agents ---- */
 /* method url as the record's user (member of its project): blockd and imaged. */
 int rem_as_user(struct srv_service *s, const char *project, const char *user, const char *method,
