@@ -293,7 +293,7 @@ static int h_qos_set(struct st_req *r)
         return fail(r, rc, msg, "QoS Specs", id);
     }
     if (q.has_consumer)
-        json_object_set_new(q.specs, "consumer", json_string(vqos_consumer_name(q.consumer)));
+        json_object_set_new(q.specs, "consumer", json_string(qos_consumer_name(q.consumer)));
     return reply(r, 200, json_pack("{s:o}", "qos_specs", q.specs));
 }
 

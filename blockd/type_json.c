@@ -200,7 +200,7 @@ static int qos_body(const json_t *body, struct tj_qos_req *q, bool create, char 
         return bad(msg, "the name of QoS specs cannot be changed.");
     x = json_object_get(v, "consumer");
     if (x) {
-        if (vqos_consumer_parse(json_string_value(x), &q->consumer) < 0)
+        if (qos_consumer_parse(json_string_value(x), &q->consumer) < 0)
             return bad(msg, "consumer must be one of front-end, back-end, both.");
         q->has_consumer = true;
     }
@@ -209,7 +209,7 @@ static int qos_body(const json_t *body, struct tj_qos_req *q, bool create, char 
     json_object_foreach((json_t *)v, k, x) {
         if (strcmp(k, "name") == 0 || strcmp(k, "consumer") == 0)
             continue;
-        if ((rc = vqos_check_spec(k, x, val, sizeof(val), msg, VOLJ_MSG_MAX)) < 0 ||
+        if ((rc = qos_spec_check(k, x, val, sizeof(val), msg, VOLJ_MSG_MAX)) < 0 ||
             json_object_set_new(q->specs, k, json_string(val)) < 0) {
             json_decref(q->specs);
             q->specs = NULL;
@@ -221,10 +221,11 @@ static int qos_body(const json_t *body, struct tj_qos_req *q, bool create, char 
 
 int tj_qos_create(const json_t *body, struct tj_qos_req *out, char *msg)
 {
-    struct tj_qos_req q = { .consumer = VQOS_BACK_END };
+    struct tj_qos_req q = { .consumer = QOS_BACK_END };
+    struct qos_policy pol;
     int rc = qos_body(body, &q, true, msg);
 
-    if (rc == 0 && (rc = vqos_check_specs(q.specs, msg, VOLJ_MSG_MAX)) < 0)
+    if (rc == 0 && (rc = qos_policy_parse(q.specs, false, &pol, msg, VOLJ_MSG_MAX)) < 0)
         json_decref(q.specs);
     if (rc == 0)
         *out = q;
@@ -233,7 +234,7 @@ int tj_qos_create(const json_t *body, struct tj_qos_req *out, char *msg)
 
 int tj_qos_set(const json_t *body, struct tj_qos_req *out, char *msg)
 {
-    struct tj_qos_req q = { .consumer = VQOS_BACK_END };
+    struct tj_qos_req q = { .consumer = QOS_BACK_END };
     int rc = qos_body(body, &q, false, msg);
 
     if (rc == 0 && json_object_size(q.specs) == 0 && !q.has_consumer) {

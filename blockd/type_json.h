@@ -7,7 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "vol_qos.h"
+#include "strata/qos.h"
 
 /* Stored records: type {id, name, description, is_public, extra_specs{},
  * qos_specs_id}; qos {id, name, consumer, specs{}}. */
@@ -43,7 +43,7 @@ int tj_is_public_query(const char *s);
 struct tj_qos_req {
     const char *name;         /* create: required */
     bool has_consumer;
-    enum vqos_consumer consumer;
+    enum qos_consumer consumer;
     json_t *specs;            /* owned: checked, values normalised to strings */
 };
 /* POST /qos-specs {"qos_specs": {name, consumer?, <spec>: value, ...}};

@@ -25,7 +25,7 @@
 #include "strata/ticker.h"
 #include "strata/workpool.h"
 #include "vol_conn.h"
-#include "vol_qos.h"
+#include "strata/qos.h"
 #include "vol_quota.h"
 #include "vol_rbdmeta.h"
 #include "vol_types.h"
@@ -512,18 +512,29 @@ static void drop_clone_snap(struct vol_service *s, const json_t *rec)
     st_rbd_snap_remove(s->vols, parent, snap);
 }
 
-/* ---- QoS: a volume's type decides it (vol_types.h, vol_qos.h) ---- */
+/* ---- QoS: a volume's type decides it (vol_types.h, strata/qos.h) ---- */
 
-/* The qos-specs record of the volume's type (*qos NULL when none) and its
- * consumer (front-end when none: nothing goes on the image). */
-static int volume_qos(struct vol_service *s, const char *type_id, json_t **qos,
-                      enum vqos_consumer *c)
+/* The resolved policy of a volume of type_id and size_gb, and where it is
+ * enforced (front-end and an empty policy when the type has no qos-specs). */
+static int volume_policy(struct vol_service *s, const char *type_id, int64_t size_gb,
+                         struct qos_policy *p, enum qos_consumer *c)
 {
-    int rc = vt_type_qos(s->types, type_id, qos);
+    char msg[QOS_MSG_MAX];
+    json_t *qos = NULL;
+    int rc = vt_type_qos(s->types, type_id, &qos);
 
-    *c = VQOS_FRONT_END;
-    if (rc == 0 && *qos && vqos_consumer_parse(rstr(*qos, "consumer"), c) < 0)
-        *c = VQOS_BACK_END;
+    memset(p, 0, sizeof(*p));
+    *c = QOS_FRONT_END;
+    if (rc == 0 && qos) {
+        if (qos_consumer_parse(rstr(qos, "consumer"), c) < 0)
+            *c = QOS_BACK_END;
+        /* stored specs were checked when written: a failure here is a damaged record */
+        if ((rc = qos_policy_parse(json_object_get(qos, "specs"), true, p, msg, sizeof(msg))) < 0)
+            st_warn("type %s: qos-specs %s unreadable (%s): no limit applied", type_id,
+                    rstr(qos, "id"), msg);
+        qos_policy_resolve(p, size_gb);
+    }
+    json_decref(qos);
     return rc;
 }
 
@@ -534,21 +545,22 @@ static int apply_backend_qos(struct vol_service *s, const char *id, const char *
                              int64_t size_gb, bool fresh)
 {
     char name[NAME_MAX_LEN];
-    enum vqos_consumer c;
-    json_t *qos = NULL, *kv;
-    int rc = volume_qos(s, type_id, &qos, &c);
+    enum qos_consumer c;
+    struct qos_policy p;
+    int rc = volume_policy(s, type_id, size_gb, &p, &c);
 
-    if (rc < 0 || (fresh && (!qos || c == VQOS_FRONT_END))) {
-        json_decref(qos);
+    if (rc < 0)
         return rc;
-    }
-    kv = vqos_backend(json_object_get(qos, "specs"), c, size_gb);
+    if (!qos_consumer_back(c))
+        memset(&p, 0, sizeof(p));
+    if (fresh && !qos_policy_any(&p))
+        return 0;
+    json_t *kv = qos_rbd_metadata(&p);
     vol_rbd_name(id, name, sizeof(name));
     rc = kv ? vrbd_metadata_apply(s->vols, name, kv) : -ENOMEM;
     if (rc < 0)
         st_warn("volume %s: back-end QoS not applied: %s", id, strerror(-rc));
     json_decref(kv);
-    json_decref(qos);
     return rc;
 }
 
@@ -557,14 +569,15 @@ static int apply_backend_qos(struct vol_service *s, const char *id, const char *
 static json_t *frontend_qos(struct vol_service *s, const char *volume_id)
 {
     struct st_record rec = { 0 };
-    enum vqos_consumer c;
-    json_t *qos = NULL, *out = NULL;
+    enum qos_consumer c;
+    struct qos_policy p;
+    json_t *out = NULL;
 
     if (st_meta_get(s->meta, &vol_kind, volume_id, &rec) == 0 &&
-        volume_qos(s, rstr(rec.data, "volume_type_id"), &qos, &c) == 0 && qos)
-        out = vqos_frontend(json_object_get(qos, "specs"), c,
-                            json_integer_value(json_object_get(rec.data, "size")));
-    json_decref(qos);
+        volume_policy(s, rstr(rec.data, "volume_type_id"),
+                      json_integer_value(json_object_get(rec.data, "size")), &p, &c) == 0 &&
+        qos_consumer_front(c) && qos_policy_any(&p))
+        out = qos_frontend_specs(&p);
     st_record_cleanup(&rec);
     return out;
 }

@@ -348,7 +348,7 @@ int vt_extra_spec_unset(struct vol_types *t, const char *id, const char *key)
 
 /* ---- qos-specs ---- */
 
-int vt_qos_create(struct vol_types *t, const char *name, enum vqos_consumer consumer,
+int vt_qos_create(struct vol_types *t, const char *name, enum qos_consumer consumer,
                   const json_t *specs, json_t **out, char *msg)
 {
     char id[37];
@@ -359,7 +359,7 @@ int vt_qos_create(struct vol_types *t, const char *name, enum vqos_consumer cons
         return rc;
     new_id(id);
     rec = json_pack("{s:s, s:s, s:s, s:O}", "id", id, "name", name, "consumer",
-                    vqos_consumer_name(consumer), "specs", specs);
+                    qos_consumer_name(consumer), "specs", specs);
     if (!rec)
         return -ENOMEM;
     stamp(rec, "created_at");
@@ -411,7 +411,9 @@ static int apply_qos_edit(json_t *rec, void *arg)
         }
     }
     /* the merged set must still make sense (total beside read/write, bursts) */
-    return vqos_check_specs(specs, e->msg, VT_MSG_MAX);
+    struct qos_policy pol;
+
+    return qos_policy_parse(specs, false, &pol, e->msg, VT_MSG_MAX);
 }
 
 static int edit_qos(struct vol_types *t, const char *id, struct qos_edit *e, json_t **out)
@@ -427,9 +429,9 @@ static int edit_qos(struct vol_types *t, const char *id, struct qos_edit *e, jso
 }
 
 int vt_qos_set(struct vol_types *t, const char *id, const json_t *specs, bool has_consumer,
-               enum vqos_consumer consumer, json_t **out, char *msg)
+               enum qos_consumer consumer, json_t **out, char *msg)
 {
-    struct qos_edit e = { specs, has_consumer ? vqos_consumer_name(consumer) : NULL, NULL, msg };
+    struct qos_edit e = { specs, has_consumer ? qos_consumer_name(consumer) : NULL, NULL, msg };
     return edit_qos(t, id, &e, out);
 }
 

@@ -12,7 +12,7 @@
 
 #include "strata/auth.h"
 #include "vol_json.h"
-#include "vol_qos.h"
+#include "strata/qos.h"
 
 struct st_meta;
 struct vol_types;
@@ -46,14 +46,14 @@ int vt_extra_specs_set(struct vol_types *t, const char *id, const json_t *specs,
 int vt_extra_spec_unset(struct vol_types *t, const char *id, const char *key);
 
 /* ---- qos-specs ---- */
-int vt_qos_create(struct vol_types *t, const char *name, enum vqos_consumer consumer,
+int vt_qos_create(struct vol_types *t, const char *name, enum qos_consumer consumer,
                   const json_t *specs, json_t **out, char *msg);
 int vt_qos_get(struct vol_types *t, const char *id, json_t **out);
 int vt_qos_list(struct vol_types *t, json_t **out);
 /* Merge specs (checked) and set the consumer if has_consumer; *out (optional)
  * the stored record. */
 int vt_qos_set(struct vol_types *t, const char *id, const json_t *specs, bool has_consumer,
-               enum vqos_consumer consumer, json_t **out, char *msg);
+               enum qos_consumer consumer, json_t **out, char *msg);
 /* Remove keys (array of strings); -ENOENT naming a key that is not set. */
 int vt_qos_unset(struct vol_types *t, const char *id, const json_t *keys, char *msg);
 /* -EINVAL while associated with a type, unless force (then disassociated). */

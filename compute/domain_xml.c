@@ -2,6 +2,8 @@
  * with libxml2's text writer (escaping is its job) and read back with XPath. */
 #include "domain_xml.h"
 
+#include "strata/qos.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,60 +17,19 @@
 
 #define X(s) ((const xmlChar *)(s))
 
-/* libvirt's <iotune> children, in the order its schema lists them. */
-static const char *const iotune_keys[] = {
-    "total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
-    "total_iops_sec", "read_iops_sec", "write_iops_sec",
-    "total_bytes_sec_max", "read_bytes_sec_max", "write_bytes_sec_max",
-    "total_iops_sec_max", "read_iops_sec_max", "write_iops_sec_max",
-    "size_iops_sec",
-    "total_bytes_sec_max_length", "read_bytes_sec_max_length", "write_bytes_sec_max_length",
-    "total_iops_sec_max_length", "read_iops_sec_max_length", "write_iops_sec_max_length",
-    NULL,
-};
-
 void dx_domain_name(const char *id, char *buf, size_t len)
 {
     snprintf(buf, len, "strata-%s", id);
 }
 
-/* A qos value as an unsigned integer: JSON integer >= 0 or a decimal string. */
-static int qos_value(const json_t *v, uint64_t *out)
-{
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        *out = (uint64_t)json_integer_value(v);
-        return 0;
-    }
-    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) < 1.8e19) {
-        *out = (uint64_t)json_real_value(v);
-        return 0;
-    }
-    const char *s = json_string_value(v);
-    if (!s || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 19)
-        return -EINVAL;
-    *out = strtoull(s, NULL, 10);
-    return 0;
-}
-
 int dx_qos_check(const json_t *qos, char *msg)
 {
-    uint64_t v;
+    struct qos_policy p;
 
     if (!qos || json_is_null(qos))
         return 0;
-    if (!json_is_object(qos)) {
-        snprintf(msg, DX_MSG_MAX, "qos_specs must be an object");
-        return -EINVAL;
-    }
-    for (size_t i = 0; iotune_keys[i]; i++) {
-        const json_t *val = json_object_get(qos, iotune_keys[i]);
-        if (val && qos_value(val, &v) < 0) {
-            snprintf(msg, DX_MSG_MAX, "qos_specs %s must be a non-negative integer",
-                     iotune_keys[i]);
-            return -EINVAL;
-        }
-    }
-    return 0;
+    /* lenient: a connection_info from elsewhere may carry keys libvirt lacks */
+    return qos_policy_parse(qos, true, &p, msg, DX_MSG_MAX);
 }
 
 static const char *jstr(const json_t *o, const char *k)
@@ -199,23 +160,35 @@ static void text_el(struct xw *x, const char *name, const char *text)
     xw_check(x, xmlTextWriterWriteElement(x->w, X(name), X(text ? text : "")));
 }
 
-static void write_iotune(struct xw *x, const json_t *qos)
+struct iotune_writer {
+    struct xw *x;
+    bool any;
+};
+
+static int iotune_child(const char *name, uint64_t value, void *arg)
 {
-    bool any = false;
-    uint64_t v;
+    struct iotune_writer *w = arg;
     char num[24];
 
-    for (size_t i = 0; qos && iotune_keys[i]; i++) {
-        const json_t *val = json_object_get(qos, iotune_keys[i]);
-        if (!val || qos_value(val, &v) < 0 || v == 0)   /* 0 = unlimited */
-            continue;
-        if (!any)
-            open_el(x, "iotune");
-        any = true;
-        snprintf(num, sizeof(num), "%" PRIu64, v);
-        text_el(x, iotune_keys[i], num);
-    }
-    if (any)
+    if (!w->any)
+        open_el(w->x, "iotune");
+    w->any = true;
+    snprintf(num, sizeof(num), "%" PRIu64, value);
+    text_el(w->x, name, num);
+    return 0;
+}
+
+/* <iotune> from qos_specs (checked by dx_disk_parse), the limits set only. */
+static void write_iotune(struct xw *x, const json_t *qos)
+{
+    struct iotune_writer w = { x, false };
+    struct qos_policy p;
+    char msg[DX_MSG_MAX];
+
+    if (!qos || qos_policy_parse(qos, true, &p, msg, sizeof(msg)) < 0)
+        return;
+    qos_iotune_foreach(&p, false, iotune_child, &w);
+    if (w.any)
         close_el(x);
 }
 

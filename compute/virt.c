@@ -3,6 +3,8 @@
  * uuid (= server id) and maps libvirt errors to -errno. */
 #include "virt.h"
 
+#include "strata/qos.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -388,39 +390,40 @@ int virt_detach_disk(struct virt *v, const char *id, const char *target, int64_t
     return rc;
 }
 
-static const char *const iotune_params[] = {
-    "total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
-    "total_iops_sec", "read_iops_sec", "write_iops_sec",
-    "total_bytes_sec_max", "read_bytes_sec_max", "write_bytes_sec_max",
-    "total_iops_sec_max", "read_iops_sec_max", "write_iops_sec_max",
-    "size_iops_sec", NULL,
+struct iotune_params {
+    virTypedParameterPtr params;
+    int n, max;
 };
+
+static int iotune_param(const char *name, uint64_t value, void *arg)
+{
+    struct iotune_params *t = arg;
+
+    return virTypedParamsAddULLong(&t->params, &t->n, &t->max, name, value) < 0 ? -ENOMEM : 0;
+}
 
 int virt_set_iotune(struct virt *v, const char *id, const char *target, const json_t *qos)
 {
     virConnectPtr c;
     virDomainPtr d;
-    virTypedParameterPtr params = NULL;
-    int n = 0, max = 0;
-    int rc = dom_get(v, id, &c, &d);
+    struct iotune_params t = { NULL, 0, 0 };
+    struct qos_policy p;
+    char msg[QOS_MSG_MAX];
+    int rc = qos_policy_parse(qos, true, &p, msg, sizeof(msg));
 
-    if (rc < 0)
+    if (rc < 0) {
+        st_error("server %s: iotune %s: %s", id, target, msg);
         return rc;
-    for (size_t i = 0; iotune_params[i] && rc == 0; i++) {
-        const json_t *val = qos ? json_object_get(qos, iotune_params[i]) : NULL;
-        unsigned long long x = 0;
-        if (json_is_integer(val))
-            x = (unsigned long long)json_integer_value(val);
-        else if (json_is_string(val))
-            x = strtoull(json_string_value(val), NULL, 10);
-        if (virTypedParamsAddULLong(&params, &n, &max, iotune_params[i], x) < 0)
-            rc = -ENOMEM;
     }
-    if (rc == 0 && virDomainSetBlockIoTune(d, target, params, n, live_flags(d)) < 0) {
+    if ((rc = dom_get(v, id, &c, &d)) < 0)
+        return rc;
+    /* every parameter: the ones the policy no longer sets go back to 0 */
+    rc = qos_iotune_foreach(&p, true, iotune_param, &t);
+    if (rc == 0 && virDomainSetBlockIoTune(d, target, t.params, t.n, live_flags(d)) < 0) {
         rc = last_errno();
         st_error("server %s: libvirt iotune %s: %s", id, target, virt_last_error());
     }
-    virTypedParamsFree(params, n);
+    virTypedParamsFree(t.params, t.n);
     dom_put(c, d);
     return rc;
 }
