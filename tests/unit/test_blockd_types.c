@@ -93,7 +93,7 @@ static void test_qos_bodies(void **state)
     (void)state;
     b = J("{\"qos_specs\": {\"name\": \"q\", \"total_iops_sec\": 500}}");
     assert_int_equal(tj_qos_create(b, &q, msg), 0);
-    assert_int_equal(q.consumer, VQOS_BACK_END);   /* Cinder's default */
+    assert_int_equal(q.consumer, QOS_BACK_END);   /* Cinder's default */
     assert_string_equal(json_string_value(json_object_get(q.specs, "total_iops_sec")), "500");
     assert_int_equal(json_object_size(q.specs), 1);
     json_decref(q.specs);
@@ -111,7 +111,7 @@ static void test_qos_bodies(void **state)
     b = J("{\"qos_specs\": {\"consumer\": \"both\"}}");
     assert_int_equal(tj_qos_set(b, &q, msg), 0);
     assert_true(q.has_consumer);
-    assert_int_equal(q.consumer, VQOS_BOTH);
+    assert_int_equal(q.consumer, QOS_BOTH);
     json_decref(q.specs);
     json_decref(b);
     b = J("{\"qos_specs\": {\"name\": \"renamed\"}}");
