@@ -26,6 +26,7 @@
 #include "strata/workpool.h"
 #include "vol_conn.h"
 #include "strata/qos.h"
+#include "strata/qos_bucket.h"
 #include "vol_quota.h"
 #include "vol_rbdmeta.h"
 #include "vol_types.h"
@@ -46,6 +47,8 @@ struct vol_service {
     char rbd_user[128], secret_uuid[64], cluster_name[64];
     json_t *mon_hosts, *mon_ports;   /* connection_info's hosts/ports */
     int max_depth;
+    struct qos_throttle *bulk;       /* [blockd] bulk_bytes_sec: all of this daemon's copies */
+    uint64_t bulk_volume_bps;        /* [blockd] bulk_volume_bytes_sec: each copy (0 = none) */
     char pause_steps[128];           /* [blockd] debug_pause_step (tests only) */
     int64_t ttl_ms;
     int64_t reconcile_ms;
@@ -437,6 +440,40 @@ static int clone_image(struct vol_service *s, const json_t *rec, const char *rbd
 
 /* ---- job bodies ---- */
 
+/* ---- blockd's own bulk I/O, through the qos/ buckets ---- */
+
+struct bulk_pace {
+    struct qos_throttle *ts[2];   /* the daemon's, this copy's (either may be NULL) */
+};
+
+static int bulk_pace(void *arg, uint64_t bytes)
+{
+    struct bulk_pace *p = arg;
+
+    qos_throttle_wait(p->ts, 2, QOS_WRITE, bytes);
+    return 0;
+}
+
+/* Flatten a new volume's image at the pace [blockd] bulk_bytes_sec (daemon)
+ * and bulk_volume_bytes_sec (this copy) allow, so copies cannot starve guests;
+ * at full speed (librbd's own flatten) when neither is set. */
+static int bulk_flatten(struct vol_service *s, const char *name)
+{
+    struct bulk_pace p = { { s->bulk, NULL } };
+    struct qos_policy pol = { 0 };
+    int rc;
+
+    pol.lim[QOS_TOTAL][QOS_BPS].avg = s->bulk_volume_bps;
+    if (s->bulk_volume_bps && (rc = qos_throttle_create(&pol, qos_now_ns(), &p.ts[1])) < 0)
+        return rc;
+    int64_t t0 = qos_now_ns();
+    rc = st_rbd_flatten_paced(s->vols, name, p.ts[0] || p.ts[1] ? bulk_pace : NULL, &p);
+    st_info("%s: flattened in %.2f s (%s)", name, (double)(qos_now_ns() - t0) / 1e9,
+            p.ts[0] || p.ts[1] ? "paced by [blockd] bulk_*bytes_sec" : "at full speed");
+    qos_throttle_destroy(p.ts[1]);
+    return rc;
+}
+
 /* Test only ([blockd] debug_pause_step): hold a job at a named step for 60 s,
  * logging where, so a test can kill -9 the daemon in exactly that window. */
 static void debug_pause(struct vol_service *s, const char *step, const char *id)
@@ -477,7 +514,7 @@ static int make_volume(struct vol_service *s, const json_t *rec, char *msg)
         if (rc == 0 && st_rbd_parent_depth(s->vols, name, &depth) == 0 &&
             depth > (unsigned)s->max_depth) {
             st_info("volume %s: clone depth %u > %d: flattening", id, depth, s->max_depth);
-            rc = st_rbd_flatten(s->vols, name);
+            rc = bulk_flatten(s, name);
         }
         return rc;
     }
@@ -490,7 +527,7 @@ static int make_volume(struct vol_service *s, const json_t *rec, char *msg)
         if (rc == 0)
             rc = st_rbd_clone(s->vols, parent, snap, s->vols, name, bytes);
         if (rc == 0)
-            rc = st_rbd_flatten(s->vols, name);
+            rc = bulk_flatten(s, name);
         if (rc == 0)
             st_rbd_snap_remove(s->vols, parent, snap);
         return rc;   /* on failure job_create removes the clone, then the snapshot */
@@ -2242,6 +2279,12 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
     snprintf(s->service_token, sizeof(s->service_token), "%s",
              st_config_str(c, "auth", "admin_token"));
     s->max_depth = (int)st_config_int(c, "blockd", "max_clone_depth");
+    s->bulk_volume_bps = (uint64_t)st_config_int(c, "blockd", "bulk_volume_bytes_sec");
+    struct qos_policy bulk = { 0 };
+    bulk.lim[QOS_TOTAL][QOS_BPS].avg = (uint64_t)st_config_int(c, "blockd", "bulk_bytes_sec");
+    if (bulk.lim[QOS_TOTAL][QOS_BPS].avg &&
+        (rc = qos_throttle_create(&bulk, qos_now_ns(), &s->bulk)) < 0)
+        goto fail;
     snprintf(s->pause_steps, sizeof(s->pause_steps), "%s",
              st_config_str(c, "blockd", "debug_pause_step"));
     if (s->pause_steps[0])
@@ -2291,6 +2334,7 @@ void vol_service_destroy(struct vol_service *s)
     st_workpool_destroy(s->workers);
     vol_quota_destroy(s->quota);
     vt_destroy(s->types);
+    qos_throttle_destroy(s->bulk);
     st_httpc_destroy(s->http);
     if (s->vols)
         rados_ioctx_destroy(s->vols);

@@ -281,6 +281,95 @@ int st_rbd_flatten(rados_ioctx_t ioctx, const char *name)
     return rc;
 }
 
+/* Objects an extent report touches, marked in a byte per object. */
+struct objmarks {
+    uint8_t *bit;
+    uint64_t objsz, n;
+};
+
+static int mark_objects(uint64_t off, size_t len, int exists, void *arg)
+{
+    struct objmarks *m = arg;
+
+    for (uint64_t o = off / m->objsz; exists && len && o <= (off + len - 1) / m->objsz &&
+                                      o < m->n; o++)
+        m->bit[o] = 1;
+    return 0;
+}
+
+static bool all_zero(const char *buf, size_t len)
+{
+    return len == 0 || (buf[0] == 0 && memcmp(buf, buf + 1, len - 1) == 0);
+}
+
+/* Copy up, object by object, what the clone still reads from its parent
+ * (read through the clone, written back to it), each object paced first. */
+static int copy_up_paced(rbd_image_t img, const char *name, st_rbd_pace_fn pace, void *arg)
+{
+    rbd_image_info_t info;
+    uint64_t overlap = 0;
+    struct objmarks own = { 0 }, any = { 0 };
+    char *buf = NULL;
+    int rc = rbd_stat(img, &info, sizeof(info));
+
+    if (rc == 0)
+        rc = rbd_get_overlap(img, &overlap);
+    if (rc < 0 || overlap == 0)
+        return rc;
+    own.objsz = any.objsz = info.obj_size;
+    own.n = any.n = (overlap + info.obj_size - 1) / info.obj_size;
+    own.bit = calloc(own.n, 1);
+    any.bit = calloc(any.n, 1);
+    buf = malloc(info.obj_size);
+    if (!own.bit || !any.bit || !buf) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    /* whole objects, with fast-diff: the clone's own, then its own or its parents' */
+    rc = rbd_diff_iterate2(img, NULL, 0, overlap, 0, 1, mark_objects, &own);
+    if (rc == 0)
+        rc = rbd_diff_iterate2(img, NULL, 0, overlap, 1, 1, mark_objects, &any);
+    for (uint64_t o = 0; rc == 0 && o < own.n; o++) {
+        uint64_t off = o * info.obj_size;
+        size_t len = (size_t)(overlap - off < info.obj_size ? overlap - off : info.obj_size);
+        if (!any.bit[o] || own.bit[o])
+            continue;
+        if ((rc = pace(arg, len)) < 0)
+            break;
+        ssize_t got = rbd_read2(img, off, len, buf, 0);
+        if (got < 0)
+            rc = (int)got;
+        else if (!all_zero(buf, (size_t)got)) {
+            ssize_t put = rbd_write2(img, off, (size_t)got, buf, 0);
+            rc = put < 0 ? (int)put : 0;
+        }
+    }
+    if (rc < 0)
+        st_error("cannot copy up rbd image %s: %s", name, strerror(-rc));
+out:
+    free(buf);
+    free(own.bit);
+    free(any.bit);
+    return rc;
+}
+
+int st_rbd_flatten_paced(rados_ioctx_t ioctx, const char *name, st_rbd_pace_fn pace, void *arg)
+{
+    rbd_image_t img;
+    int rc;
+
+    if (!pace)
+        return st_rbd_flatten(ioctx, name);
+    if ((rc = open_image(ioctx, name, &img)) < 0)
+        return rc;
+    rc = copy_up_paced(img, name, pace, arg);
+    /* what is left is bookkeeping: every object the parent lends is now the clone's */
+    if (rc == 0 && (rc = rbd_flatten_with_progress(img, no_progress, NULL)) < 0)
+        st_error("cannot flatten rbd image %s: %s", name, strerror(-rc));
+    rbd_close(img);
+    return rc;
+}
+
 /* Open the parent described by spec@snap read-only, in its own pool (and
  * namespace); *pio is the I/O context the caller destroys after closing. */
 static int open_parent(rados_ioctx_t ioctx, const rbd_linked_image_spec_t *spec,

@@ -17,14 +17,13 @@ static const struct qkey {
     enum field field;
     bool libvirt;          /* an <iotune> child / SetBlockIoTune parameter of the same name */
     const char *rbd;       /* librbd setting (image metadata key without "conf_"), or NULL */
-    const char *rbd_unset; /* librbd's value meaning "none" */
 } qkeys[] = {
 #define LIMIT(d, u, k, r)                                                           \
-    { k "_sec", d, u, F_AVG, true, "rbd_qos_" r "_limit", "0" },                    \
-    { k "_sec_max", d, u, F_MAX, true, "rbd_qos_" r "_burst", "0" },                \
-    { k "_sec_max_length", d, u, F_MAX_LENGTH, true, "rbd_qos_" r "_burst_seconds", "1" }, \
-    { k "_sec_per_gb", d, u, F_PER_GB, false, NULL, NULL },                         \
-    { k "_sec_per_gb_min", d, u, F_PER_GB_MIN, false, NULL, NULL }
+    { k "_sec", d, u, F_AVG, true, "rbd_qos_" r "_limit" },                    \
+    { k "_sec_max", d, u, F_MAX, true, "rbd_qos_" r "_burst" },                \
+    { k "_sec_max_length", d, u, F_MAX_LENGTH, true, "rbd_qos_" r "_burst_seconds" }, \
+    { k "_sec_per_gb", d, u, F_PER_GB, false, NULL },                          \
+    { k "_sec_per_gb_min", d, u, F_PER_GB_MIN, false, NULL }
     /* libvirt's schema order: bytes before iops, total/read/write */
     LIMIT(QOS_TOTAL, QOS_BPS, "total_bytes", "bps"),
     LIMIT(QOS_READ, QOS_BPS, "read_bytes", "read_bps"),
@@ -33,7 +32,7 @@ static const struct qkey {
     LIMIT(QOS_READ, QOS_IOPS, "read_iops", "read_iops"),
     LIMIT(QOS_WRITE, QOS_IOPS, "write_iops", "write_iops"),
 #undef LIMIT
-    { "size_iops_sec", QOS_TOTAL, QOS_IOPS, F_SIZE_IOPS, true, NULL, NULL },
+    { "size_iops_sec", QOS_TOTAL, QOS_IOPS, F_SIZE_IOPS, true, NULL },
 };
 #define NQKEYS (sizeof(qkeys) / sizeof(qkeys[0]))
 
@@ -261,10 +260,7 @@ json_t *qos_rbd_metadata(const struct qos_policy *p)
         if (q->field == F_MAX_LENGTH && p->lim[q->dir][q->unit].max == 0)
             v = 0;
         snprintf(key, sizeof(key), "conf_%s", q->rbd);
-        if (v > 0)
-            snprintf(val, sizeof(val), "%llu", (unsigned long long)v);
-        else
-            snprintf(val, sizeof(val), "%s", q->rbd_unset);
+        snprintf(val, sizeof(val), "%llu", (unsigned long long)v);
         if (json_object_set_new(out, key, json_string(val)) < 0) {
             json_decref(out);
             out = NULL;

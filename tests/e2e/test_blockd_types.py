@@ -168,7 +168,7 @@ def test_a_volumes_type_decides_its_qos(vurl, admin, carol, cluster):
     r = action(vurl, carol, "p-carol", vol["id"], {"os-initialize_connection": {"connector": CONNECTOR}})
     assert r.status_code == 200, r.text
     assert r.json()["connection_info"]["data"]["qos_specs"] == {"total_iops_sec": 300,
-                                                                "write_bytes_sec": "10485760"}
+                                                                "write_bytes_sec": 10485760}
     action(vurl, carol, "p-carol", vol["id"], {"os-unreserve": {}})
     # extend: the per-GB limit follows the size
     assert requests.post(cb + "/volumes/%s/action" % vol["id"], headers=H(carol),
@@ -199,7 +199,7 @@ def test_a_volumes_type_decides_its_qos(vurl, admin, carol, cluster):
                                            "connector": CONNECTOR}})
     assert r.status_code == 200, r.text
     att = r.json()["attachment"]
-    assert att["connection_info"]["data"]["qos_specs"] == {"read_iops_sec": "77"}
+    assert att["connection_info"]["data"]["qos_specs"] == {"read_iops_sec": 77}
     assert requests.post("%s/attachments/%s/action" % (cb, att["id"]), headers=H(carol, **MV),
                          json={"os-complete": {}}).status_code == 204
     # in-use retype back: allowed, limits back on the image, still in-use

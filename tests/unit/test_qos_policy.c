@@ -205,17 +205,17 @@ static void test_rbd_metadata(void **state)
     /* the golden key set: every librbd setting Strata manages, nothing librbd lacks */
     json_t *want = J("{"
         "\"conf_rbd_qos_bps_limit\": \"0\", \"conf_rbd_qos_bps_burst\": \"0\", "
-        "\"conf_rbd_qos_bps_burst_seconds\": \"1\", "
+        "\"conf_rbd_qos_bps_burst_seconds\": \"0\", "
         "\"conf_rbd_qos_read_bps_limit\": \"0\", \"conf_rbd_qos_read_bps_burst\": \"0\", "
-        "\"conf_rbd_qos_read_bps_burst_seconds\": \"1\", "
+        "\"conf_rbd_qos_read_bps_burst_seconds\": \"0\", "
         "\"conf_rbd_qos_write_bps_limit\": \"5242880\", \"conf_rbd_qos_write_bps_burst\": \"0\", "
-        "\"conf_rbd_qos_write_bps_burst_seconds\": \"1\", "
+        "\"conf_rbd_qos_write_bps_burst_seconds\": \"0\", "
         "\"conf_rbd_qos_iops_limit\": \"1000\", \"conf_rbd_qos_iops_burst\": \"2000\", "
         "\"conf_rbd_qos_iops_burst_seconds\": \"3\", "
         "\"conf_rbd_qos_read_iops_limit\": \"0\", \"conf_rbd_qos_read_iops_burst\": \"0\", "
-        "\"conf_rbd_qos_read_iops_burst_seconds\": \"1\", "
+        "\"conf_rbd_qos_read_iops_burst_seconds\": \"0\", "
         "\"conf_rbd_qos_write_iops_limit\": \"0\", \"conf_rbd_qos_write_iops_burst\": \"0\", "
-        "\"conf_rbd_qos_write_iops_burst_seconds\": \"1\"}");
+        "\"conf_rbd_qos_write_iops_burst_seconds\": \"0\"}");
     assert_json_equal(b, want);
     json_decref(b);
     /* no policy: every key at its "none", so applying it clears earlier limits */
@@ -225,7 +225,7 @@ static void test_rbd_metadata(void **state)
     assert_string_equal(json_string_value(json_object_get(b, "conf_rbd_qos_iops_limit")), "0");
     assert_string_equal(json_string_value(json_object_get(b,
                                                           "conf_rbd_qos_iops_burst_seconds")),
-                        "1");
+                        "0");
     json_decref(b);
     json_decref(want);
 }

@@ -43,6 +43,14 @@ int st_rbd_clone(rados_ioctx_t parent_ioctx, const char *parent, const char *sna
 /* Copy every block the clone still shares with its parent, so it no longer
  * depends on it (cost proportional to the data).  -EINVAL if it has no parent. */
 int st_rbd_flatten(rados_ioctx_t ioctx, const char *name);
+/* Called before each object-sized piece a paced flatten copies (bytes of it):
+ * returns once the piece may go (0), or -errno to stop the flatten. */
+typedef int (*st_rbd_pace_fn)(void *arg, uint64_t bytes);
+/* st_rbd_flatten at a pace: the clone's borrowed objects are read through it
+ * and written back one at a time, each after pace() (all-zero ones are not
+ * written), then the parent link is dropped.  Only for an image nobody else
+ * writes meanwhile (a volume still being created).  pace NULL: st_rbd_flatten. */
+int st_rbd_flatten_paced(rados_ioctx_t ioctx, const char *name, st_rbd_pace_fn pace, void *arg);
 /* How many ancestors the image has: 0 = no parent, 1 = a clone, 2 = a clone
  * of a clone, ...  Parents in other pools are followed. */
 int st_rbd_parent_depth(rados_ioctx_t ioctx, const char *name, unsigned *depth);

@@ -66,9 +66,9 @@ bool qos_policy_any(const struct qos_policy *p);
 json_t *qos_frontend_specs(const struct qos_policy *p);
 
 /* librbd's per-image metadata of a resolved policy (new object): every
- * conf_rbd_qos_* key Strata manages, as decimal text, "0" (no limit) or the
- * librbd default where p sets none — so applying it also clears earlier
- * limits.  NULL: ENOMEM. */
+ * conf_rbd_qos_* key Strata manages, as decimal text, "0" where p sets none
+ * (the key is to be removed, so librbd's default applies and earlier limits
+ * go).  NULL: ENOMEM. */
 json_t *qos_rbd_metadata(const struct qos_policy *p);
 
 /* libvirt's <iotune> children / virDomainSetBlockIoTune parameters of a
