@@ -13,6 +13,7 @@
 #include "type_json.h"
 #include "vol_json.h"
 #include "vol_service.h"
+#include "strata/log.h"
 #include "vol_types.h"
 
 static struct vol_types *types(const struct st_req *r)
@@ -274,6 +275,34 @@ static int h_qos_create(struct st_req *r)
     return rc < 0 ? fail(r, rc, msg, NULL, NULL) : reply_qos(r, rec);
 }
 
+/* The ids of the types qos_id is associated with now (a new array). */
+static json_t *associated_ids(struct st_req *r, const char *qos_id)
+{
+    json_t *recs = NULL, *ids = json_array(), *t;
+    size_t i;
+
+    if (vt_qos_associations(types(r), qos_id, &recs) == 0)
+        json_array_foreach(recs, i, t)
+            json_array_append(ids, json_object_get(t, "id"));
+    json_decref(recs);
+    return ids;
+}
+
+/* After a qos-specs change: the volumes of the types qos_id is associated
+ * with (and of the types in `before`, which just lost it) get their image
+ * limits re-applied. */
+static void qos_changed(struct st_req *r, const char *qos_id, const json_t *before)
+{
+    json_t *ids = qos_id ? associated_ids(r, qos_id) : json_array();
+
+    if (before)
+        json_array_extend(ids, (json_t *)before);
+    if (vol_service_qos_changed(st_req_app(r), ids) < 0)
+        st_warn("qos-specs %s changed, but not every volume of its types was re-limited",
+                qos_id ? qos_id : "-");
+    json_decref(ids);
+}
+
 static int h_qos_set(struct st_req *r)
 {
     const char *id = st_req_param(r, "id");
@@ -292,6 +321,7 @@ static int h_qos_set(struct st_req *r)
         json_decref(q.specs);
         return fail(r, rc, msg, "QoS Specs", id);
     }
+    qos_changed(r, id, NULL);
     if (q.has_consumer)
         json_object_set_new(q.specs, "consumer", json_string(qos_consumer_name(q.consumer)));
     return reply(r, 200, json_pack("{s:o}", "qos_specs", q.specs));
@@ -311,6 +341,8 @@ static int h_qos_unset(struct st_req *r)
     if (rc == 0)
         rc = vt_qos_unset(types(r), id, keys, msg);
     json_decref(body);
+    if (rc == 0)
+        qos_changed(r, id, NULL);
     return rc < 0 ? fail(r, rc, msg, "QoS Specs", id) : st_reply_json(r, 202, NULL);
 }
 
@@ -354,8 +386,13 @@ static int qos_assoc(struct st_req *r, bool associate, bool all)
         return rc;
     if (!all && !type)
         return st_reply_error(r, 400, "Volume Type id must not be None."), -EINVAL;
+    /* the types that lose these specs, known before they do */
+    json_t *before = associate ? NULL : all ? associated_ids(r, id) : json_pack("[s]", type);
     rc = associate ? vt_qos_associate(types(r), id, type, msg)
                    : vt_qos_disassociate(types(r), id, all ? NULL : type, msg);
+    if (rc == 0)
+        qos_changed(r, associate ? id : NULL, before);
+    json_decref(before);
     return rc < 0 ? fail(r, rc, msg, "QoS Specs", id) : st_reply_json(r, 202, NULL);
 }
 

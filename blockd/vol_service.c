@@ -257,6 +257,7 @@ static int step(struct vol_service *s, const struct st_meta_kind *k, const char 
 enum job_kind {
     JOB_REVERT, JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_SNAP_CREATE, JOB_SNAP_DELETE, JOB_RETYPE,
     JOB_TELL,   /* tell the compute API a volume grew: no lease (best effort, read only) */
+    JOB_QOS,    /* its type's qos-specs changed: re-apply the image's limits (no lease) */
 };
 
 struct job {
@@ -282,7 +283,7 @@ static int submit(struct vol_service *s, enum job_kind kind, const char *id)
     j->s = s;
     j->kind = kind;
     snprintf(j->id, sizeof(j->id), "%s", id);
-    rc = kind == JOB_TELL
+    rc = kind == JOB_TELL || kind == JOB_QOS
              ? st_workpool_submit(s->workers, run_job, j)
              : st_workpool_submit_leased(s->workers, s->meta, k, id, s->owner, s->ttl_ms, run_job, j);
     if (rc < 0) {
@@ -806,6 +807,23 @@ out:
     st_record_cleanup(&rec);
 }
 
+/* A volume's type got other qos-specs (edited, associated, disassociated):
+ * its image's librbd limits follow.  No lease, so no user request meets a busy
+ * volume; a retype or extend racing it applies its own limits after its step. */
+static void job_qos(struct vol_service *s, const char *id)
+{
+    struct st_record rec = { 0 };
+
+    if (st_meta_get(s->meta, &vol_kind, id, &rec) < 0)
+        return;
+    const char *st = rstr(rec.data, "status");
+    if (st && strcmp(st, "creating") != 0 && strcmp(st, "deleting") != 0 &&
+        apply_backend_qos(s, id, rstr(rec.data, "volume_type_id"),
+                          json_integer_value(json_object_get(rec.data, "size")), false) == 0)
+        st_info("volume %s: QoS of type %s re-applied", id, rstr(rec.data, "volume_type_id"));
+    st_record_cleanup(&rec);
+}
+
 static void job_extend(struct vol_service *s, const char *id)
 {
     struct st_record rec = { 0 };
@@ -941,6 +959,7 @@ static void run_job(void *arg)
     case JOB_CREATE: job_create(j->s, j->id); break;
     case JOB_DELETE: job_delete(j->s, j->id); break;
     case JOB_TELL: tell_guests(j->s, j->id); break;
+    case JOB_QOS: job_qos(j->s, j->id); break;
     case JOB_EXTEND: job_extend(j->s, j->id); break;
     case JOB_SNAP_CREATE: job_snap_create(j->s, j->id); break;
     case JOB_SNAP_DELETE: job_snap_delete(j->s, j->id); break;
@@ -2249,6 +2268,41 @@ static void reconcile_tick(void *arg)
 struct vol_quota *vol_service_quota(struct vol_service *s)
 {
     return s->quota;
+}
+
+static bool of_types(const json_t *d, void *arg)
+{
+    const char *t = rstr(d, "volume_type_id");
+    const json_t *v;
+    size_t i;
+
+    json_array_foreach((const json_t *)arg, i, v)
+        if (t && json_is_string(v) && strcmp(json_string_value(v), t) == 0)
+            return true;
+    return false;
+}
+
+int vol_service_qos_changed(struct vol_service *s, const json_t *type_ids)
+{
+    struct st_record_list l = { 0 };
+    char marker[ST_META_ID_MAX + 1] = "";
+    int rc = 0;
+
+    if (json_array_size(type_ids) == 0)
+        return 0;
+    do {
+        rc = st_meta_list(s->meta, &vol_kind, marker[0] ? marker : NULL, 1000, NULL, 0, of_types,
+                          (void *)type_ids, &l);
+        for (size_t n = 0; rc == 0 && n < l.count; n++)
+            submit(s, JOB_QOS, l.items[n].id);
+        snprintf(marker, sizeof(marker), "%s", l.next_marker);
+        bool more = rc == 0 && l.truncated;
+        st_record_list_cleanup(&l);
+        memset(&l, 0, sizeof(l));
+        if (!more)
+            break;
+    } while (1);
+    return rc;
 }
 
 struct vol_types *vol_service_types(struct vol_service *s)

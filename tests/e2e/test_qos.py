@@ -62,6 +62,18 @@ def write_rate(cluster, vid, seconds=6.0, warm=1.0, size=4096, depth=16):
     return (n1 - n0) / seconds
 
 
+def wait_meta(cluster, vid, want, timeout=20):
+    """The image's conf_rbd_qos_* keys become `want` (applied in the background)."""
+    deadline = time.time() + timeout
+    got = None
+    while time.time() < deadline:
+        got = image_meta(cluster, vid)
+        if got == want:
+            return
+        time.sleep(0.1)
+    raise AssertionError("image metadata %r, wanted %r" % (got, want))
+
+
 def retype(vurl, tok, project, vid, to):
     r = requests.post(api(vurl, tok, project) + "/volumes/%s/action" % vid, headers=H(tok),
                       json={"os-retype": {"new_type": to, "migration_policy": "never"}})
@@ -72,7 +84,7 @@ def retype(vurl, tok, project, vid, to):
 def test_iops_limit_holds_and_follows_a_retype(vurl, admin, carol, cluster):
     t200, _ = make_type(vurl, admin, {"total_iops_sec": "200"}, "back-end")
     t400, _ = make_type(vurl, admin, {"total_iops_sec": "400"}, "both")
-    burst, _ = make_type(vurl, admin, {"total_iops_sec": "400", "total_iops_sec_max": "800",
+    burst, bq = make_type(vurl, admin, {"total_iops_sec": "400", "total_iops_sec_max": "800",
                                        "total_iops_sec_max_length": "2"}, "back-end")
     vol = vol_create(vurl, carol, "p-carol", size=1, volume_type=t200["name"])
     wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "available")
@@ -90,6 +102,26 @@ def test_iops_limit_holds_and_follows_a_retype(vurl, admin, carol, cluster):
     assert image_meta(cluster, vol["id"]) == {"conf_rbd_qos_iops_limit": "400",
                                               "conf_rbd_qos_iops_burst": "800",
                                               "conf_rbd_qos_iops_burst_seconds": "2"}
+    # editing the type's qos-specs reaches the image of every volume of it ...
+    base = api(vurl, admin[0], admin[1])
+    r = requests.put("%s/qos-specs/%s" % (base, bq), headers=H(admin[0]),
+                     json={"qos_specs": {"total_iops_sec": "300", "total_iops_sec_max": "600"}})
+    assert r.status_code == 200, r.text
+    wait_meta(cluster, vol["id"], {"conf_rbd_qos_iops_limit": "300", "conf_rbd_qos_iops_burst": "600",
+                                   "conf_rbd_qos_iops_burst_seconds": "2"})
+    r = requests.put("%s/qos-specs/%s/delete_keys" % (base, bq), headers=H(admin[0]),
+                     json={"keys": ["total_iops_sec_max"]})
+    assert r.status_code == 202, r.text
+    wait_meta(cluster, vol["id"], {"conf_rbd_qos_iops_limit": "300"})
+    # ... and so does taking the specs off the type
+    r = requests.get("%s/qos-specs/%s/disassociate?vol_type_id=%s" % (base, bq, burst["id"]),
+                     headers=H(admin[0]))
+    assert r.status_code == 202, r.text
+    wait_meta(cluster, vol["id"], {})
+    r = requests.get("%s/qos-specs/%s/associate?vol_type_id=%s" % (base, bq, burst["id"]),
+                     headers=H(admin[0]))
+    assert r.status_code == 202, r.text
+    wait_meta(cluster, vol["id"], {"conf_rbd_qos_iops_limit": "300"})
     assert requests.delete(api(vurl, carol, "p-carol") + "/volumes/" + vol["id"],
                            headers=H(carol)).status_code == 202
     wait_status(vurl, carol, "p-carol", "volumes", vol["id"], "gone")
