@@ -256,7 +256,8 @@ static int step(struct vol_service *s, const struct st_meta_kind *k, const char 
 
 enum job_kind {
     JOB_REVERT, JOB_CREATE, JOB_DELETE, JOB_EXTEND, JOB_SNAP_CREATE, JOB_SNAP_DELETE, JOB_RETYPE,
-    JOB_TELL,   /* tell the compute API a volume grew: no lease (best effort, read only) */
+    JOB_TELL,   /* tell the compute API a volume grew: no lease (best effort) */
+    JOB_TELL_QOS,   /* tell it the volume's front-end QoS may have changed: no lease */
     JOB_QOS,    /* its type's qos-specs changed: re-apply the image's limits (no lease) */
 };
 
@@ -283,7 +284,7 @@ static int submit(struct vol_service *s, enum job_kind kind, const char *id)
     j->s = s;
     j->kind = kind;
     snprintf(j->id, sizeof(j->id), "%s", id);
-    rc = kind == JOB_TELL || kind == JOB_QOS
+    rc = kind == JOB_TELL || kind == JOB_TELL_QOS || kind == JOB_QOS
              ? st_workpool_submit(s->workers, run_job, j)
              : st_workpool_submit_leased(s->workers, s->meta, k, id, s->owner, s->ttl_ms, run_job, j);
     if (rc < 0) {
@@ -752,33 +753,90 @@ static void job_delete(struct vol_service *s, const char *id)
     st_info("volume %s: deleted", id);
 }
 
-/* An in-use volume grew: every server it is attached to should see the new
- * size.  As Cinder does, blockd sends Nova's "volume-extended" external event
- * (POST {compute_url}/os-server-external-events, one event per server) and the
- * compute API has the server's agent grow the guest's disk.  Best effort: a
- * failure is logged, once per server, and changes nothing else. */
-static void tell_guests(struct vol_service *s, const char *id)
+struct ci_qos {
+    const json_t *qos;   /* the volume's front-end qos_specs now (NULL = none) */
+    bool changed;        /* an attachment's copy was rewritten */
+};
+
+static int set_ci_qos(json_t *att, void *arg)
 {
+    struct ci_qos *c = arg;
+    json_t *data = json_object_get(json_object_get(att, "connection_info"), "data");
+    const json_t *cur = json_object_get(data, "qos_specs");
+
+    if (!json_is_object(data))   /* reserved, no connector yet: nothing to refresh */
+        return 1;
+    if (c->qos ? cur && json_equal(cur, c->qos) : !cur || json_is_null(cur))
+        return 1;
+    c->changed = true;
+    return json_object_set_new(data, "qos_specs", c->qos ? json_deep_copy(c->qos) : json_null())
+               ? -ENOMEM : 0;
+}
+
+/* Each attachment's stored connection_info takes the volume's front-end QoS
+ * of now (its type, its size); true when one of them changed, so the guests
+ * behind them need telling. */
+static bool refresh_attachment_qos(struct vol_service *s, const char *id, const json_t *vol)
+{
+    struct ci_qos c = { frontend_qos(s, id), false };
+    const json_t *a;
+    size_t i;
+
+    json_array_foreach(json_object_get(vol, "attachments"), i, a)
+    {
+        int rc = rstr(a, "attachment_id") ? st_meta_modify(s->meta, &att_kind,
+                                                           rstr(a, "attachment_id"), set_ci_qos,
+                                                           &c, NULL)
+                                          : 0;
+        if (rc < 0 && rc != -ENOENT)
+            st_warn("volume %s: attachment %s keeps its old qos_specs: %s", id,
+                    rstr(a, "attachment_id"), strerror(-rc));
+    }
+    json_decref((json_t *)c.qos);
+    return c.changed;
+}
+
+/* Every server an in-use volume is attached to should see what changed.  As
+ * Cinder does for a size, blockd sends the compute API (POST
+ * {compute_url}/os-server-external-events, one event per server) Nova's
+ * "volume-extended" when the volume grew, and Strata's "volume-qos-changed"
+ * when its front-end QoS did (retype, qos-spec edit, per-GB limits after an
+ * extend); the compute API has the server's agent resize the guest's disk or
+ * change its <iotune> live.  Best effort: a failure is logged, once per
+ * server, and changes nothing else. */
+static void tell_guests(struct vol_service *s, const char *id, bool grew)
+{
+    static const char *const names[] = { "volume-extended", "volume-qos-changed" };
     struct st_record rec = { 0 };
     struct st_httpc_resp r = { 0 };
     const json_t *a, *e;
     json_t *events = json_array();
-    char url[512];
+    char url[512], what[64];
     size_t i;
     int rc;
 
     if (!events || st_meta_get(s->meta, &vol_kind, id, &rec) < 0)
         goto out;
     json_int_t size = json_integer_value(json_object_get(rec.data, "size"));
+    bool tell[2] = { grew, refresh_attachment_qos(s, id, rec.data) };
+    if (grew)
+        snprintf(what, sizeof(what), "extended to %lld GiB%s", (long long)size,
+                 tell[1] ? " (and its QoS changed)" : "");
+    else
+        snprintf(what, sizeof(what), "QoS changed");
     json_array_foreach(json_object_get(rec.data, "attachments"), i, a)
     {
-        if (rstr(a, "server_id"))
-            json_array_append_new(events, json_pack("{s:s, s:s, s:s}", "name", "volume-extended",
-                                                    "server_uuid", rstr(a, "server_id"), "tag",
-                                                    id));
-        else
-            st_warn("volume %s extended to %lld GiB: attachment %s names no server, nobody "
-                    "was told", id, (long long)size, rstr(a, "attachment_id"));
+        if (!rstr(a, "server_id")) {
+            if (tell[0] || tell[1])
+                st_warn("volume %s %s: attachment %s names no server, nobody was told", id, what,
+                        rstr(a, "attachment_id"));
+            continue;
+        }
+        for (int n = 0; n < 2; n++)
+            if (tell[n])
+                json_array_append_new(events, json_pack("{s:s, s:s, s:s}", "name", names[n],
+                                                        "server_uuid", rstr(a, "server_id"),
+                                                        "tag", id));
     }
     if (json_array_size(events) == 0)
         goto out;
@@ -787,20 +845,20 @@ static void tell_guests(struct vol_service *s, const char *id)
     rc = body ? st_httpc_request(s->http, "POST", url, s->service_token, body, &r) : -ENOMEM;
     json_decref(body);
     if (rc < 0 || (r.status != 200 && r.status != 207 && r.status != 404)) {
-        st_warn("volume %s extended to %lld GiB, but the compute API was not told (%s): its "
-                "guests see the new size at their next attach or reboot", id, (long long)size,
+        st_warn("volume %s %s, but the compute API was not told (%s): its guests see it at "
+                "their next attach or reboot", id, what,
                 rc < 0 ? strerror(-rc) : "it answered an error");
         goto out;
     }
     json_array_foreach(r.status == 404 ? events : json_object_get(r.body, "events"), i, e)
         if (r.status == 404 || json_integer_value(json_object_get(e, "code")) != 200)
-            st_warn("volume %s extended to %lld GiB, but server %s was not told (compute "
-                    "API: %s): its guest sees the new size at its next attach or reboot",
-                    id, (long long)size, rstr(e, "server_uuid"),
+            st_warn("volume %s %s, but server %s was not told of %s (compute API: %s): its "
+                    "guest sees it at its next attach or reboot", id, what,
+                    rstr(e, "server_uuid"), rstr(e, "name"),
                     r.status == 404 ? "no such server" : "the event failed");
         else
-            st_info("volume %s: server %s sees %lld GiB", id, rstr(e, "server_uuid"),
-                    (long long)size);
+            st_info("volume %s: server %s told of %s", id, rstr(e, "server_uuid"),
+                    rstr(e, "name"));
 out:
     json_decref(events);
     st_httpc_resp_cleanup(&r);
@@ -821,7 +879,10 @@ static void job_qos(struct vol_service *s, const char *id)
         apply_backend_qos(s, id, rstr(rec.data, "volume_type_id"),
                           json_integer_value(json_object_get(rec.data, "size")), false) == 0)
         st_info("volume %s: QoS of type %s re-applied", id, rstr(rec.data, "volume_type_id"));
+    bool attached = json_array_size(json_object_get(rec.data, "attachments")) > 0;
     st_record_cleanup(&rec);
+    if (attached)   /* this job holds no lease: tell the guests from here */
+        tell_guests(s, id, false);
 }
 
 static void job_extend(struct vol_service *s, const char *id)
@@ -921,9 +982,8 @@ static void job_snap_delete(struct vol_service *s, const char *id)
 }
 
 /* The record names the new type under "_s"; apply its back-end QoS, then
- * switch the type and settle back to in-use or available.  (In-use: the new
- * front-end QoS reaches the guest at its next attach.  TODO: have the compute
- * agent apply it live with virDomainSetBlockIoTune once it exists.) */
+ * switch the type and settle back to in-use or available.  In use, the new
+ * front-end QoS reaches the running guests (tell_guests, after the lease). */
 static void job_retype(struct vol_service *s, const char *id)
 {
     struct st_record rec = { 0 };
@@ -938,9 +998,11 @@ static void job_retype(struct vol_service *s, const char *id)
     json_int_t size = json_integer_value(json_object_get(rec.data, "size"));
     rc = to ? apply_backend_qos(s, id, to, size, false) : -EINVAL;
     if (rc == 0) {
-        step(s, &vol_kind, id, "retyping", back,
-             json_pack("{s:s, s:s?, s:{s:n, s:n}}", "volume_type_id", to, "volume_type", to_name,
-                       "_s", "retype_to", "retype_name"));
+        if (step(s, &vol_kind, id, "retyping", back,
+                 json_pack("{s:s, s:s?, s:{s:n, s:n}}", "volume_type_id", to, "volume_type",
+                           to_name, "_s", "retype_to", "retype_name")) == 0 &&
+            strcmp(back, "in-use") == 0)
+            submit(s, JOB_TELL_QOS, id);
         st_info("volume %s: retyped to %s", id, to);
     } else {   /* the old type's limits back on the image */
         apply_backend_qos(s, id, rstr(rec.data, "volume_type_id"), size, false);
@@ -958,7 +1020,8 @@ static void run_job(void *arg)
     case JOB_REVERT: job_revert(j->s, j->id); break;
     case JOB_CREATE: job_create(j->s, j->id); break;
     case JOB_DELETE: job_delete(j->s, j->id); break;
-    case JOB_TELL: tell_guests(j->s, j->id); break;
+    case JOB_TELL: tell_guests(j->s, j->id, true); break;
+    case JOB_TELL_QOS: tell_guests(j->s, j->id, false); break;
     case JOB_QOS: job_qos(j->s, j->id); break;
     case JOB_EXTEND: job_extend(j->s, j->id); break;
     case JOB_SNAP_CREATE: job_snap_create(j->s, j->id); break;

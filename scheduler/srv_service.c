@@ -417,17 +417,24 @@ static int lease_short(struct srv_service *s, const char *id, const char *op, ch
     return rc;
 }
 
-static bool has_volume(const json_t *rec, const char *vol)
+/* The server's entry for volume `vol` (its boot volume or an attached one),
+ * NULL when it has none. */
+static const json_t *volume_entry(const json_t *rec, const char *vol)
 {
-    const json_t *v;
+    const json_t *bv = json_object_get(rec, "boot_volume"), *v;
     size_t i;
 
-    if (strcmp(rs(json_object_get(rec, "boot_volume"), "volume_id"), vol) == 0)
-        return true;
+    if (strcmp(rs(bv, "volume_id"), vol) == 0)
+        return bv;
     json_array_foreach(json_object_get(rec, "volumes"), i, v)
         if (strcmp(rs(v, "volume_id"), vol) == 0)
-            return true;
-    return false;
+            return v;
+    return NULL;
+}
+
+static bool has_volume(const json_t *rec, const char *vol)
+{
+    return volume_entry(rec, vol) != NULL;
 }
 
 int srv_attach(struct srv_service *s, const struct st_auth_ctx *who, const char *id,
@@ -540,11 +547,50 @@ out:
 
 /* ---- external events ---- */
 
-/* volume-extended: the guest of `server` sees its volume's new size. */
-static int volume_extended(struct srv_service *s, const char *server, const char *vol)
+/* What the agent is told of an event on `vol` of `server` (rec): the new
+ * size (volume-extended), or the front-end QoS of the volume's attachment as
+ * blockd stores it now (volume-qos-changed; null = no limits). */
+static int event_body(struct srv_service *s, const json_t *rec, const char *vol, bool qos,
+                      json_t **body)
+{
+    struct st_httpc_resp v = { 0 };
+    const char *project = rs(rec, "project_id"), *user = rs(rec, "user_id");
+    const char *att = st_json_str(volume_entry(rec, vol), "attachment_id");
+    char url[600];
+    int rc;
+
+    if (qos && !att)
+        return -ENOENT;
+    if (qos) {
+        snprintf(url, sizeof(url), "%s/v3/%s/attachments/%s", s->volume_url, project, att);
+        rc = rem_as_user(s, project, user, "GET", url, NULL, &v);
+    } else {
+        rc = rem_volume_get(s, project, user, vol, &v);
+    }
+    const json_t *doc = json_object_get(v.body, qos ? "attachment" : "volume");
+    const json_t *spec = json_object_get(json_object_get(json_object_get(doc, "connection_info"),
+                                                         "data"), "qos_specs");
+    json_int_t size = json_integer_value(json_object_get(doc, "size"));
+    if (rc == 0 && v.status != 200)
+        rc = v.status == 404 ? -ENOENT : -EIO;
+    else if (rc == 0 && (qos ? spec && !json_is_object(spec) && !json_is_null(spec) : size <= 0))
+        rc = -EIO;
+    if (rc == 0)
+        *body = qos ? json_pack("{s:O}", "qos_specs", spec ? spec : json_null())
+                    : json_pack("{s:I}", "size_gb", size);
+    if (rc == 0 && !*body)
+        rc = -ENOMEM;
+    st_httpc_resp_cleanup(&v);
+    return rc;
+}
+
+/* volume-extended: the guest of `server` sees its volume's new size;
+ * volume-qos-changed (Strata's): its <iotune> takes the volume's new limits. */
+static int volume_event(struct srv_service *s, const char *server, const char *vol, bool qos)
 {
     struct st_record rec = { 0 };
-    struct st_httpc_resp r = { 0 }, v = { 0 };
+    struct st_httpc_resp r = { 0 };
+    json_t *body = NULL;
     char path[200], msg[SJ_MSG_MAX];
     int rc = st_meta_get(s->meta, &server_kind, server, &rec);
 
@@ -554,24 +600,18 @@ static int volume_extended(struct srv_service *s, const char *server, const char
         rc = -ENOENT;
         goto out;
     }
-    rc = rem_volume_get(s, rs(rec.data, "project_id"), rs(rec.data, "user_id"), vol, &v);
-    json_int_t size = rc == 0 && v.status == 200
-                          ? json_integer_value(json_object_get(json_object_get(v.body, "volume"),
-                                                               "size"))
-                          : 0;
-    if (size <= 0) {
-        rc = -EIO;
+    if ((rc = event_body(s, rec.data, vol, qos, &body)) < 0)
         goto out;
-    }
-    json_t *body = json_pack("{s:I}", "size_gb", size);
     snprintf(path, sizeof(path), "/%s/volumes/%s", server, vol);
     rc = agent_status(&r, rem_agent(s, rs(rec.data, "host"), "PUT", path, body, &r), msg);
-    json_decref(body);
     if (rc < 0)
-        st_warn("server %s: volume-extended %s: %s", server, vol, msg);
+        st_warn("server %s: %s %s: %s", server, qos ? "volume-qos-changed" : "volume-extended",
+                vol, msg);
+    else
+        st_info("server %s: volume %s %s", server, vol, qos ? "limits changed" : "grew");
 out:
+    json_decref(body);
     st_httpc_resp_cleanup(&r);
-    st_httpc_resp_cleanup(&v);
     st_record_cleanup(&rec);
     return rc;
 }
@@ -590,8 +630,10 @@ int srv_external_events(struct srv_service *s, const json_t *body, json_t **out,
     json_array_foreach(events, i, e) {
         const char *name = rs(e, "name"), *server = rs(e, "server_uuid"), *tag = rs(e, "tag");
         int rc = -EINVAL;
-        if (strcmp(name, "volume-extended") == 0 && st_is_uuid(server) && st_is_uuid(tag))
-            rc = volume_extended(s, server, tag);
+        bool qos = strcmp(name, "volume-qos-changed") == 0;
+        if ((qos || strcmp(name, "volume-extended") == 0) && st_is_uuid(server) &&
+            st_is_uuid(tag))
+            rc = volume_event(s, server, tag, qos);
         json_t *r = json_deep_copy(e);
         json_object_set_new(r, "code", json_integer(rc == 0 ? 200 : rc == -ENOENT ? 404
                                                                : rc == -EINVAL ? 400 : 500));

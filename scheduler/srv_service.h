@@ -61,7 +61,8 @@ int srv_hypervisor_list(struct srv_service *s, bool detail, json_t **out);
 int srv_hypervisor_show(struct srv_service *s, const char *id, json_t **out);
 int srv_zone_list(struct srv_service *s, bool detail, json_t **out);
 
-/* os-server-external-events (admin): volume-extended is passed to the agent. */
+/* os-server-external-events (admin): volume-extended (new size) and Strata's
+ * volume-qos-changed (new front-end limits) are passed to the agent. */
 int srv_external_events(struct srv_service *s, const json_t *body, json_t **out, char *msg);
 
 #endif

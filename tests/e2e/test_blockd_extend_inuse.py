@@ -1,8 +1,11 @@
-"""Extending an in-use volume (Cinder microversion 3.42+): blockd resizes the
-RBD image, then sends the compute API (strata-scheduler) Nova's
-"volume-extended" external event and the server's agent grows the guest's
-disk, so a running guest sees the new size without a reboot.  When the
-compute API knows no such server the extend still succeeds (best effort)."""
+"""Changing an in-use volume reaches the running guest.  Extending it (Cinder
+microversion 3.42+): blockd resizes the RBD image, then sends the compute API
+(strata-scheduler) Nova's "volume-extended" external event and the server's
+agent grows the guest's disk without a reboot.  Changing its front-end QoS
+(per-GB limits after an extend, a qos-spec edit, a retype): blockd refreshes
+the attachment's connection_info and sends Strata's "volume-qos-changed"
+event, and the agent changes the disk's <iotune> live.  When the compute API
+knows no such server the extend still succeeds (best effort)."""
 import re
 import time
 import uuid
@@ -12,6 +15,7 @@ import requests
 from test_blockd import api, cinder, vol_create, vurl, wait_status  # noqa: F401
 from test_compute import (MV, PROJECT, admin, complete, erin, image_id,  # noqa: F401
                           virsh)
+from test_blockd_types import make_type
 from test_imaged import H
 
 GIB = 1 << 30
@@ -42,6 +46,21 @@ def wait_capacity(sid, target, want, timeout=30):
     raise AssertionError("%s of strata-%s: %s" % (target, sid, info))
 
 
+def iotune(sid, target):
+    out = virsh("blkdeviotune", "strata-" + sid, target)
+    return {k: int(v) for k, v in re.findall(r"^\s*(\w+)\s*:\s*(\d+)\s*$", out, re.M) if int(v)}
+
+
+def wait_iotune(sid, target, want, timeout=30):
+    deadline, got = time.time() + timeout, None
+    while time.time() < deadline:
+        got = iotune(sid, target)
+        if got == want:
+            return
+        time.sleep(0.5)
+    raise AssertionError("%s of strata-%s: iotune %s, want %s" % (target, sid, got, want))
+
+
 def test_extend_in_use_without_agent_still_extends(vurl, erin):
     v = vol_create(vurl, erin, PROJECT, size=1, name="e2e-extend-noagent")
     wait_status(vurl, erin, PROJECT, "volumes", v["id"], "available")
@@ -65,7 +84,10 @@ def test_extend_in_use_without_agent_still_extends(vurl, erin):
     assert requests.delete("%s/volumes/%s" % (api(vurl, erin, PROJECT), v["id"]), headers=H(erin)).status_code == 202
 
 
-def test_extend_in_use_reaches_the_guest(strata_env, image_id, vurl, erin):
+def test_in_use_changes_reach_the_guest(strata_env, image_id, vurl, erin):
+    adm = (strata_env["STRATA_ADMIN_TOKEN"], strata_env["STRATA_ADMIN_PROJECT_ID"])
+    per_gb, q_per_gb = make_type(vurl, adm, {"total_iops_sec_per_gb": "100"}, "front-end")
+    both, _ = make_type(vurl, adm, {"write_bytes_sec": "10485760"}, "both")
     curl = strata_env["STRATA_COMPUTE_URL"]
     r = requests.post(curl + "/servers", headers=H(erin), json={
         "server": {"name": "e2e-extend", "imageRef": image_id, "flavorRef": "0"}})
@@ -87,7 +109,8 @@ def test_extend_in_use_reaches_the_guest(strata_env, image_id, vurl, erin):
     while "STRATA-GUEST-READY server=" + sid not in console():
         assert time.time() < deadline, "the guest did not boot"
         time.sleep(1)
-    v = vol_create(vurl, erin, PROJECT, size=1, name="e2e-extend-inuse")
+    v = vol_create(vurl, erin, PROJECT, size=1, name="e2e-extend-inuse",
+                   volume_type=per_gb["name"])
     wait_status(vurl, erin, PROJECT, "volumes", v["id"], "available")
     r = requests.post(curl + "/servers/%s/os-volume_attachments" % sid, headers=H(erin),
                       json={"volumeAttachment": {"volumeId": v["id"]}})
@@ -96,11 +119,31 @@ def test_extend_in_use_reaches_the_guest(strata_env, image_id, vurl, erin):
     wait_status(vurl, erin, PROJECT, "volumes", v["id"], "in-use")
     wait_capacity(sid, "vdb", GIB)
 
+    wait_iotune(sid, "vdb", {"total_iops_sec": 100})   # 1 GiB x 100 per GB, set at attach
+
     p = cinder(vurl, erin, PROJECT, "--os-volume-api-version", "3.42", "extend", v["id"], "2")
     assert p.returncode == 0, p.stderr
     wait_capacity(sid, "vdb", 2 * GIB)
     got = volume(vurl, erin, v["id"])
     assert got["size"] == 2 and got["status"] == "in-use", got
+    wait_iotune(sid, "vdb", {"total_iops_sec": 200})   # the per-GB limit followed the size
+
+    # an edit of the type's qos-specs reaches the running guest and the attachment
+    base = api(vurl, adm[0], adm[1])
+    r = requests.put("%s/qos-specs/%s" % (base, q_per_gb), headers=H(adm[0]),
+                     json={"qos_specs": {"total_iops_sec_per_gb": "150"}})
+    assert r.status_code == 200, r.text
+    wait_iotune(sid, "vdb", {"total_iops_sec": 300})
+    att = volume(vurl, erin, v["id"])["attachments"][0]["attachment_id"]
+    r = requests.get("%s/attachments/%s" % (api(vurl, erin, PROJECT), att), headers=H(erin, **MV))
+    assert r.json()["attachment"]["connection_info"]["data"]["qos_specs"] == {"total_iops_sec": 300}
+
+    # a retype of the in-use volume: the old limits go, the new type's arrive
+    r = requests.post("%s/volumes/%s/action" % (api(vurl, erin, PROJECT), v["id"]), headers=H(erin),
+                      json={"os-retype": {"new_type": both["id"], "migration_policy": "never"}})
+    assert r.status_code == 202, r.text
+    wait_iotune(sid, "vdb", {"write_bytes_sec": 10485760})
+    wait_status(vurl, erin, PROJECT, "volumes", v["id"], "in-use")
 
     # clean up through the compute API: detach, the server, then the volume
     r = requests.delete(curl + "/servers/%s/os-volume_attachments/%s" % (sid, v["id"]),
