@@ -27,6 +27,7 @@
 #include "vol_conn.h"
 #include "strata/qos.h"
 #include "strata/qos_bucket.h"
+#include "strata/qos_bulk.h"
 #include "vol_quota.h"
 #include "vol_rbdmeta.h"
 #include "vol_types.h"
@@ -47,8 +48,7 @@ struct vol_service {
     char rbd_user[128], secret_uuid[64], cluster_name[64];
     json_t *mon_hosts, *mon_ports;   /* connection_info's hosts/ports */
     int max_depth;
-    struct qos_throttle *bulk;       /* [blockd] bulk_bytes_sec: all of this daemon's copies */
-    uint64_t bulk_volume_bps;        /* [blockd] bulk_volume_bytes_sec: each copy (0 = none) */
+    struct qos_bulk bulk;            /* [blockd] bulk_bytes_sec, bulk_volume_bytes_sec */
     char pause_steps[128];           /* [blockd] debug_pause_step (tests only) */
     int64_t ttl_ms;
     int64_t reconcile_ms;
@@ -444,35 +444,22 @@ static int clone_image(struct vol_service *s, const json_t *rec, const char *rbd
 
 /* ---- blockd's own bulk I/O, through the qos/ buckets ---- */
 
-struct bulk_pace {
-    struct qos_throttle *ts[2];   /* the daemon's, this copy's (either may be NULL) */
-};
-
-static int bulk_pace(void *arg, uint64_t bytes)
-{
-    struct bulk_pace *p = arg;
-
-    qos_throttle_wait(p->ts, 2, QOS_WRITE, bytes);
-    return 0;
-}
-
 /* Flatten a new volume's image at the pace [blockd] bulk_bytes_sec (daemon)
  * and bulk_volume_bytes_sec (this copy) allow, so copies cannot starve guests;
  * at full speed (librbd's own flatten) when neither is set. */
 static int bulk_flatten(struct vol_service *s, const char *name)
 {
-    struct bulk_pace p = { { s->bulk, NULL } };
-    struct qos_policy pol = { 0 };
-    int rc;
+    struct qos_bulk_copy c;
+    int rc = qos_bulk_copy_begin(&s->bulk, &c);
 
-    pol.lim[QOS_TOTAL][QOS_BPS].avg = s->bulk_volume_bps;
-    if (s->bulk_volume_bps && (rc = qos_throttle_create(&pol, qos_now_ns(), &p.ts[1])) < 0)
+    if (rc < 0)
         return rc;
+    bool paced = qos_bulk_copy_limited(&c);
     int64_t t0 = qos_now_ns();
-    rc = st_rbd_flatten_paced(s->vols, name, p.ts[0] || p.ts[1] ? bulk_pace : NULL, &p);
+    rc = st_rbd_flatten_paced(s->vols, name, paced ? qos_bulk_copy_pace : NULL, &c);
     st_info("%s: flattened in %.2f s (%s)", name, (double)(qos_now_ns() - t0) / 1e9,
-            p.ts[0] || p.ts[1] ? "paced by [blockd] bulk_*bytes_sec" : "at full speed");
-    qos_throttle_destroy(p.ts[1]);
+            paced ? "paced by [blockd] bulk_*bytes_sec" : "at full speed");
+    qos_bulk_copy_end(&c);
     return rc;
 }
 
@@ -2396,11 +2383,8 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
     snprintf(s->service_token, sizeof(s->service_token), "%s",
              st_config_str(c, "auth", "admin_token"));
     s->max_depth = (int)st_config_int(c, "blockd", "max_clone_depth");
-    s->bulk_volume_bps = (uint64_t)st_config_int(c, "blockd", "bulk_volume_bytes_sec");
-    struct qos_policy bulk = { 0 };
-    bulk.lim[QOS_TOTAL][QOS_BPS].avg = (uint64_t)st_config_int(c, "blockd", "bulk_bytes_sec");
-    if (bulk.lim[QOS_TOTAL][QOS_BPS].avg &&
-        (rc = qos_throttle_create(&bulk, qos_now_ns(), &s->bulk)) < 0)
+    if ((rc = qos_bulk_init(&s->bulk, (uint64_t)st_config_int(c, "blockd", "bulk_bytes_sec"),
+                            (uint64_t)st_config_int(c, "blockd", "bulk_volume_bytes_sec"))) < 0)
         goto fail;
     snprintf(s->pause_steps, sizeof(s->pause_steps), "%s",
              st_config_str(c, "blockd", "debug_pause_step"));
@@ -2451,7 +2435,7 @@ void vol_service_destroy(struct vol_service *s)
     st_workpool_destroy(s->workers);
     vol_quota_destroy(s->quota);
     vt_destroy(s->types);
-    qos_throttle_destroy(s->bulk);
+    qos_bulk_cleanup(&s->bulk);
     st_httpc_destroy(s->http);
     if (s->vols)
         rados_ioctx_destroy(s->vols);

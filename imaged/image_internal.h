@@ -12,6 +12,7 @@
 #include "image_service.h"
 #include "rbd_io.h"
 #include "strata/meta.h"
+#include "strata/qos_bulk.h"
 #include "strata/ticker.h"
 
 #define IMG_POOL_MAX 128
@@ -34,6 +35,7 @@ struct img_service {
     int64_t lease_ttl_ms;
     int64_t reconcile_interval_ms;
     struct img_writer_config wcfg;
+    struct qos_bulk bulk;            /* [imaged] bulk_bytes_sec, bulk_image_bytes_sec */
     struct st_workpool *workers;
     struct st_ticker reconciler;     /* periodic reconcile */
 };

@@ -21,6 +21,26 @@ struct rbdimport_job {
     char id[ST_META_ID_MAX + 1];
 };
 
+/* The flatten copies the whole volume: at the pace [imaged] bulk_bytes_sec
+ * (daemon) and bulk_image_bytes_sec (this copy) allow, so an upload-to-image
+ * cannot starve the guests on the cluster; librbd's own flatten when unset. */
+static int paced_flatten(struct img_service *s, const char *id)
+{
+    struct qos_bulk_copy c;
+    int rc = qos_bulk_copy_begin(&s->bulk, &c);
+
+    if (rc < 0)
+        return rc;
+    bool paced = qos_bulk_copy_limited(&c);
+    int64_t t0 = qos_now_ns();
+    rc = st_rbd_flatten_paced(s->images, id, paced ? qos_bulk_copy_pace : NULL, &c);
+    if (rc == 0)
+        st_info("image %s: flattened in %.2f s (%s)", id, (double)(qos_now_ns() - t0) / 1e9,
+                paced ? "paced by [imaged] bulk_*bytes_sec" : "at full speed");
+    qos_bulk_copy_end(&c);
+    return rc;
+}
+
 /* Clone (unless done), flatten (unless done), protect snap, active. */
 static int import_steps(struct img_service *s, const char *id, char *msg)
 {
@@ -45,7 +65,7 @@ static int import_steps(struct img_service *s, const char *id, char *msg)
     if (rc == -ENOENT)
         rc = st_rbd_clone(s->clone_ioctx[idx], name, snap, s->images, id, 0);
     if (rc == 0) {
-        rc = st_rbd_flatten(s->images, id);
+        rc = paced_flatten(s, id);
         rc = rc == -EINVAL ? 0 : rc;   /* no parent any more: flattened before a crash */
     }
     if (rc == 0)

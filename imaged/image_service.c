@@ -728,6 +728,9 @@ int img_service_create(struct st_daemon *d, struct img_service **out)
     }
     if ((rc = open_pools(s, c)) < 0)
         goto fail;
+    if ((rc = qos_bulk_init(&s->bulk, (uint64_t)st_config_int(c, "imaged", "bulk_bytes_sec"),
+                            (uint64_t)st_config_int(c, "imaged", "bulk_image_bytes_sec"))) < 0)
+        goto fail;
     rc = st_workpool_create((unsigned)st_config_int(c, "imaged", "workers"), 1024, &s->workers);
     if (rc < 0)
         goto fail;
@@ -750,6 +753,7 @@ void img_service_destroy(struct img_service *s)
         return;
     img_reconcile_stop(s);
     st_workpool_destroy(s->workers);
+    qos_bulk_cleanup(&s->bulk);
     for (int i = 0; i < 2; i++)
         if (s->clone_ioctx[i])
             rados_ioctx_destroy(s->clone_ioctx[i]);

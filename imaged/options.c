@@ -18,6 +18,11 @@ const struct st_opt imaged_options[] = {
       "Bytes per RBD write of an upload" },
     { "imaged", "upload_inflight", ST_OPT_INT, "8", false, 1, 64, NULL,
       "RBD writes in flight per upload" },
+    { "imaged", "bulk_bytes_sec", ST_OPT_INT, "0", false, 0, 1000000000000LL, NULL,
+      "Cap on the bytes per second all of imaged's own copies (flattens of images made from "
+      "volumes) move together (0 = none)" },
+    { "imaged", "bulk_image_bytes_sec", ST_OPT_INT, "0", false, 0, 1000000000000LL, NULL,
+      "Cap on the bytes per second each of imaged's own copies moves (0 = none)" },
     { "imaged", "workers", ST_OPT_INT, "4", false, 1, 64, NULL,
       "Background workers (imports)" },
     { "imaged", "convert_timeout", ST_OPT_DURATION, "1h", false, 10 * SEC, 24 * 3600 * SEC, NULL,

@@ -203,21 +203,36 @@ def testd_factory(home, tmp_path_factory):
         d.stop(signal.SIGKILL)
 
 
-@pytest.fixture
-def blockd_factory(home, tmp_path):
-    """Start a strata-blockd of the test's own (own port, the home's config plus
-    extra [blockd] keys): make(port, **blockd).  Killed at the end."""
+def _side_daemons(home, tmp_path, name):
+    """make(port, **keys): a strata-<name> of the test's own (own port, the
+    home's config plus extra [<name>] keys), and the list of those started."""
     started = []
 
-    def make(port, **blockd):
-        conf = write_config(str(tmp_path / ("blockd-%d.conf" % len(started))),
+    def make(port, **keys):
+        conf = write_config(str(tmp_path / ("%s-%d.conf" % (name, len(started)))),
                             os.path.join(home, "etc", "strata.conf"),
-                            {"blockd": dict({"port": port}, **blockd)})
-        d = Daemon(os.path.join(BUILD, "blockd", "strata-blockd"), conf, str(tmp_path / "blockd.log"))
+                            {name: dict({"port": port}, **keys)})
+        d = Daemon(os.path.join(BUILD, name, "strata-" + name), conf,
+                   str(tmp_path / ("%s-%d.log" % (name, len(started)))))
         d.url = "http://127.0.0.1:%d" % port
         started.append(d)
         return d.start(d.url)
+    return make, started
 
+
+@pytest.fixture
+def blockd_factory(home, tmp_path):
+    """Start a strata-blockd of the test's own: make(port, **blockd).  Killed at the end."""
+    make, started = _side_daemons(home, tmp_path, "blockd")
+    yield make
+    for d in started:
+        d.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def imaged_factory(home, tmp_path):
+    """Start a strata-imaged of the test's own: make(port, **imaged).  Killed at the end."""
+    make, started = _side_daemons(home, tmp_path, "imaged")
     yield make
     for d in started:
         d.stop(signal.SIGKILL)

@@ -2,7 +2,8 @@
 flight) against the RBD image of a volume made through blockd's API: a type
 with total_iops_sec=200 holds ±10%, a retype to 400 follows; a burst length
 reaches librbd; and blockd's own copy (volume from volume, a flatten) under a
-20 MB/s [blockd] bulk_bytes_sec takes the time that limit implies (±10%).
+20 MB/s [blockd] bulk_bytes_sec takes the time that limit implies (±10%), as
+does imaged's flatten of an upload-to-image under [imaged] bulk_bytes_sec.
 The ±2% figures are the benchmark's (tools/strata bench qos)."""
 import os
 import re
@@ -170,3 +171,48 @@ def test_a_copy_under_a_daemon_limit_takes_the_time_it_implies(blockd_factory, v
         assert requests.delete(api(vurl, carol, "p-carol") + "/volumes/" + v["id"],
                                headers=H(carol)).status_code == 202
         wait_status(vurl, carol, "p-carol", "volumes", v["id"], "gone")
+
+
+def test_an_upload_to_image_under_an_imaged_limit_takes_the_time_it_implies(
+        imaged_factory, blockd_factory, carol, cluster):
+    """imaged flattens the image it makes from a volume's snapshot (blockd's
+    upload-to-image) at the pace [imaged] bulk_bytes_sec allows."""
+    im = imaged_factory(free_port(), bulk_bytes_sec=20 * MB)
+    d = blockd_factory(free_port(), image_url=im.url)
+    vol = vol_create(d.url, carol, "p-carol", size=1, name="qos-upload")
+    wait_status(d.url, carol, "p-carol", "volumes", vol["id"], "available")
+    written = 60 * MIB
+    data = os.urandom(4 * MIB)
+    with cluster.open_ioctx("strata.volumes") as io, rbd.Image(io, "volume-" + vol["id"]) as img:
+        for off in range(0, written, 4 * MIB):
+            img.write(data, off)
+    r = requests.post(api(d.url, carol, "p-carol") + "/volumes/%s/action" % vol["id"],
+                      headers=H(carol, **{"OpenStack-API-Version": "volume 3.1"}),
+                      json={"os-volume_upload_image": {"image_name": "qos-upload",
+                                                       "disk_format": "raw",
+                                                       "container_format": "bare"}})
+    assert r.status_code == 202, r.text
+    iid = r.json()["os-volume_upload_image"]["image_id"]
+    deadline, img = time.monotonic() + 90, None
+    while time.monotonic() < deadline:
+        img = requests.get("%s/v2/images/%s" % (im.url, iid), headers=H(carol)).json()
+        if img["status"] in ("active", "killed"):
+            break
+        time.sleep(0.2)
+    assert img["status"] == "active", img
+    want = written / (20 * MB)   # 3.1 s
+    m = re.search(r"image %s: flattened in ([0-9.]+) s \(paced" % iid, im.output())
+    assert m, im.output()[-2000:]
+    assert want * 0.9 <= float(m.group(1)) <= want * 1.1, (m.group(1), want)
+    with cluster.open_ioctx("strata.images") as io, rbd.Image(io, iid, read_only=True) as img:
+        assert img.read(written - 4 * MIB, 4 * MIB) == data
+        try:
+            img.parent_info()
+            assert False, "the image still has a parent"
+        except rbd.ImageNotFound:
+            pass
+    assert requests.delete("%s/v2/images/%s" % (im.url, iid), headers=H(carol)).status_code == 204
+    wait_status(d.url, carol, "p-carol", "volumes", vol["id"], "available")
+    assert requests.delete(api(d.url, carol, "p-carol") + "/volumes/" + vol["id"],
+                           headers=H(carol)).status_code == 202
+    wait_status(d.url, carol, "p-carol", "volumes", vol["id"], "gone")

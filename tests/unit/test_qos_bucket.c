@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "strata/qos_bucket.h"
+#include "strata/qos_bulk.h"
 
 #define SEC 1000000000LL
 
@@ -197,6 +198,44 @@ struct worker {
     uint64_t n;
 };
 
+/* A daemon's bulk limits: unset is no throttle at all; the daemon-wide one is
+ * shared by every copy, the per-copy one is each copy's own. */
+static void test_bulk_copies(void **state)
+{
+    (void)state;
+    struct qos_bulk none, b;
+    struct qos_bulk_copy c1, c2;
+
+    assert_int_equal(qos_bulk_init(&none, 0, 0), 0);
+    assert_int_equal(qos_bulk_copy_begin(&none, &c1), 0);
+    assert_false(qos_bulk_copy_limited(&c1));
+    assert_int_equal(qos_bulk_copy_pace(&c1, 1 << 30), 0);   /* no limit: no wait */
+    qos_bulk_copy_end(&c1);
+    qos_bulk_cleanup(&none);
+
+    assert_int_equal(qos_bulk_init(&b, 100000000, 1000000), 0);   /* 100 MB/s, 1 MB/s each */
+    assert_int_equal(qos_bulk_copy_begin(&b, &c1), 0);
+    assert_int_equal(qos_bulk_copy_begin(&b, &c2), 0);
+    assert_true(qos_bulk_copy_limited(&c1));
+    assert_ptr_equal(c1.ts[0], c2.ts[0]);
+    assert_ptr_not_equal(c1.ts[1], c2.ts[1]);
+    int64_t now = qos_now_ns();
+    /* c1 spends its own second: it waits ~1 s, c2 does not */
+    assert_int_equal(qos_throttle_try(c1.ts, 2, QOS_WRITE, 1000000, now), 0);
+    int64_t w = qos_throttle_try(c1.ts, 2, QOS_WRITE, 1, now);
+    assert_true(w > 800000000 && w <= 1000000000);
+    assert_int_equal(qos_throttle_try(c2.ts, 2, QOS_WRITE, 1000000, now), 0);
+    qos_bulk_copy_end(&c2);
+    /* the daemon's bucket is shared: once the copies have drained it, a
+     * fresh copy with a full bucket of its own waits on it */
+    assert_int_equal(qos_throttle_try(&c1.ts[0], 1, QOS_WRITE, 20000000, now), 0);
+    assert_int_equal(qos_bulk_copy_begin(&b, &c2), 0);
+    assert_true(qos_throttle_try(c2.ts, 2, QOS_WRITE, 1, now) > 0);
+    qos_bulk_copy_end(&c1);
+    qos_bulk_copy_end(&c2);
+    qos_bulk_cleanup(&b);
+}
+
 static void *hammer(void *arg)
 {
     struct worker *w = arg;
@@ -244,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_two_throttles),
         cmocka_unit_test(test_set_live),
         cmocka_unit_test(test_threads_real_clock),
+        cmocka_unit_test(test_bulk_copies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
