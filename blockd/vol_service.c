@@ -49,6 +49,7 @@ struct vol_service {
     json_t *mon_hosts, *mon_ports;   /* connection_info's hosts/ports */
     int max_depth;
     struct qos_bulk bulk;            /* [blockd] bulk_bytes_sec, bulk_volume_bytes_sec */
+    uint64_t project_cap[QOS_NUNIT]; /* [blockd] project_iops_sec, project_bytes_sec (0 = none) */
     char pause_steps[128];           /* [blockd] debug_pause_step (tests only) */
     int64_t ttl_ms;
     int64_t reconcile_ms;
@@ -564,30 +565,158 @@ static int volume_policy(struct vol_service *s, const char *type_id, int64_t siz
     return rc;
 }
 
-/* Set the librbd limits of the volume's image from its type's back-end specs
- * (per-GB ones scaled by size_gb), clearing any the type no longer sets.  A
- * fresh image has none to clear: nothing is written unless the type has some. */
-static int apply_backend_qos(struct vol_service *s, const char *id, const char *type_id,
-                             int64_t size_gb, bool fresh)
+/* The back-end policy of a volume of type_id and size_gb (none when the
+ * type's consumer is front-end only). */
+static int backend_policy(struct vol_service *s, const char *type_id, int64_t size_gb,
+                          struct qos_policy *p)
+{
+    enum qos_consumer c;
+    int rc = volume_policy(s, type_id, size_gb, p, &c);
+
+    if (rc == 0 && !qos_consumer_back(c))
+        memset(p, 0, sizeof(*p));
+    return rc;
+}
+
+/* Write policy p to the volume's image as librbd metadata, clearing what it
+ * does not set.  A fresh image has none to clear: nothing is written unless p
+ * sets something. */
+static int write_backend_qos(struct vol_service *s, const char *id, const struct qos_policy *p,
+                             bool fresh)
 {
     char name[NAME_MAX_LEN];
-    enum qos_consumer c;
-    struct qos_policy p;
-    int rc = volume_policy(s, type_id, size_gb, &p, &c);
+    int rc;
 
-    if (rc < 0)
-        return rc;
-    if (!qos_consumer_back(c))
-        memset(&p, 0, sizeof(p));
-    if (fresh && !qos_policy_any(&p))
+    if (fresh && !qos_policy_any(p))
         return 0;
-    json_t *kv = qos_rbd_metadata(&p);
+    json_t *kv = qos_rbd_metadata(p);
     vol_rbd_name(id, name, sizeof(name));
     rc = kv ? vrbd_metadata_apply(s->vols, name, kv) : -ENOMEM;
-    if (rc < 0)
+    if (rc < 0 && rc != -ENOENT)
         st_warn("volume %s: back-end QoS not applied: %s", id, strerror(-rc));
     json_decref(kv);
     return rc;
+}
+
+/* ---- a project's cap: [blockd] project_iops_sec, project_bytes_sec ---- */
+
+struct pvol {
+    char id[ST_META_ID_MAX + 1];
+    struct qos_policy p;
+};
+
+struct pvols {
+    struct pvol *v;
+    size_t n, cap;
+};
+
+static int pvols_add(struct pvols *l, const char *id, const struct qos_policy *p)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        struct pvol *v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    snprintf(l->v[l->n].id, sizeof(l->v[l->n].id), "%s", id);
+    l->v[l->n++].p = *p;
+    return 0;
+}
+
+/* Every volume of the project that holds data (not hidden, not being
+ * deleted) with its back-end policy; volume `id` with type_id and size_gb,
+ * which its record may not say yet (a retype, an extend in progress). */
+static int project_volumes(struct vol_service *s, const char *project, const char *id,
+                           const char *type_id, int64_t size_gb, struct pvols *out)
+{
+    const struct st_meta_filter f = { "project_id", project };
+    char marker[ST_META_ID_MAX + 1] = "";
+    struct qos_policy p;
+    bool more, seen = false;
+    int rc;
+
+    do {
+        struct st_record_list l = { 0 };
+        rc = st_meta_list(s->meta, &vol_kind, marker[0] ? marker : NULL, 1000, &f, 1, NULL,
+                          NULL, &l);
+        for (size_t i = 0; rc == 0 && i < l.count; i++) {
+            const json_t *v = l.items[i].data;
+            const char *vid = l.items[i].id, *st = rstr(v, "status");
+            bool me = id && strcmp(vid, id) == 0;
+            if (!me && (rhidden(v) || (st && strcmp(st, "deleting") == 0)))
+                continue;
+            rc = me ? backend_policy(s, type_id, size_gb, &p)
+                    : backend_policy(s, rstr(v, "volume_type_id"),
+                                     json_integer_value(json_object_get(v, "size")), &p);
+            if (rc == -ENOENT && !me) {   /* its type is gone: no limits of its own */
+                memset(&p, 0, sizeof(p));
+                rc = 0;
+            }
+            if (rc == 0)
+                rc = pvols_add(out, vid, &p);
+            seen = seen || me;
+        }
+        snprintf(marker, sizeof(marker), "%s", l.next_marker);
+        more = rc == 0 && l.truncated;
+        st_record_list_cleanup(&l);
+    } while (more);
+    if (rc == 0 && id && !seen && (rc = backend_policy(s, type_id, size_gb, &p)) == 0)
+        rc = pvols_add(out, id, &p);
+    return rc;
+}
+
+/* The project's cap split over its volumes (qos_share) and each volume's
+ * image given min(its type's limits, its share); volume `id` as above (NULL:
+ * only re-split, after a delete).  Returns the result for `id`. */
+static int apply_project_qos(struct vol_service *s, const char *project, const char *id,
+                             const char *type_id, int64_t size_gb, bool fresh)
+{
+    struct pvols l = { 0 };
+    uint64_t *own = NULL, *share = NULL;
+    int rc = project_volumes(s, project, id, type_id, size_gb, &l), mine = 0;
+
+    if (rc == 0 && l.n && (!(own = calloc(2 * l.n, sizeof(*own))) ||
+                           !(share = calloc(2 * l.n, sizeof(*share)))))
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        own[i] = qos_total_limit(&l.v[i].p, QOS_IOPS);
+        own[l.n + i] = qos_total_limit(&l.v[i].p, QOS_BPS);
+    }
+    if (rc == 0 && l.n && ((rc = qos_share(s->project_cap[QOS_IOPS], own, l.n, share)) == 0))
+        rc = qos_share(s->project_cap[QOS_BPS], own + l.n, l.n, share + l.n);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        bool me = id && strcmp(l.v[i].id, id) == 0;
+        qos_policy_cap(&l.v[i].p, s->project_cap[QOS_IOPS] ? share[i] : 0,
+                       s->project_cap[QOS_BPS] ? share[l.n + i] : 0);
+        int r = write_backend_qos(s, l.v[i].id, &l.v[i].p, me && fresh);
+        if (me)
+            mine = r;
+    }
+    if (rc < 0)
+        st_warn("project %s: its QoS cap was not re-split: %s", project, strerror(-rc));
+    free(own);
+    free(share);
+    free(l.v);
+    return rc < 0 ? rc : mine;
+}
+
+/* Set the librbd limits of the volume's image from its type's back-end specs
+ * (per-GB ones scaled by size_gb), clearing any the type no longer sets, and
+ * held to its share of the project's cap when there is one (every volume of
+ * the project is re-split then).  fresh: a new image, nothing to clear. */
+static int apply_backend_qos(struct vol_service *s, const char *project, const char *id,
+                             const char *type_id, int64_t size_gb, bool fresh)
+{
+    struct qos_policy p;
+    int rc;
+
+    if ((s->project_cap[QOS_IOPS] || s->project_cap[QOS_BPS]) && project)
+        return apply_project_qos(s, project, id, type_id, size_gb, fresh);
+    if ((rc = backend_policy(s, type_id, size_gb, &p)) < 0)
+        return rc;
+    return write_backend_qos(s, id, &p, fresh);
 }
 
 /* connection_info's qos_specs: the front-end specs of the volume's type for
@@ -618,7 +747,8 @@ static void job_create(struct vol_service *s, const char *id)
         return;
     rc = make_volume(s, rec.data, msg);
     if (rc == 0)
-        rc = apply_backend_qos(s, id, rstr(rec.data, "volume_type_id"),
+        rc = apply_backend_qos(s, rstr(rec.data, "project_id"), id,
+                               rstr(rec.data, "volume_type_id"),
                                json_integer_value(json_object_get(rec.data, "size")), true);
     if (rc == 0)
         debug_pause(s, "create", id);
@@ -707,12 +837,24 @@ static int remove_volume_image(struct vol_service *s, const char *name)
     return rc;
 }
 
+/* After a volume of `project` went: the others share its cap among fewer. */
+static void resplit_project(struct vol_service *s, const char *project)
+{
+    if ((s->project_cap[QOS_IOPS] || s->project_cap[QOS_BPS]) && project[0])
+        apply_project_qos(s, project, NULL, NULL, 0, false);
+}
+
 static void job_delete(struct vol_service *s, const char *id)
 {
-    char name[NAME_MAX_LEN];
+    char name[NAME_MAX_LEN], project[ST_META_ID_MAX + 1] = "";
+    struct st_record rec = { 0 };
     json_t *snaps = NULL, *snap;
     size_t i;
     int rc = snapshots_of(s, id, &snaps);
+
+    if (st_meta_get(s->meta, &vol_kind, id, &rec) == 0 && rstr(rec.data, "project_id"))
+        snprintf(project, sizeof(project), "%s", rstr(rec.data, "project_id"));
+    st_record_cleanup(&rec);
 
     /* cascade: vol_delete refused volumes with snapshots unless asked to */
     json_array_foreach(snaps, i, snap) {
@@ -728,6 +870,7 @@ static void job_delete(struct vol_service *s, const char *id)
     if (rc == -EBUSY) {   /* snapshots of it still have clones: keep the data hidden */
         st_meta_modify_as(s->meta, &vol_kind, id, s->owner, hide, NULL, NULL);
         st_info("volume %s deleted; its RBD image stays hidden until its clones are gone", id);
+        resplit_project(s, project);
         return;
     }
     if (rc == 0)
@@ -738,6 +881,7 @@ static void job_delete(struct vol_service *s, const char *id)
         return;
     }
     st_info("volume %s: deleted", id);
+    resplit_project(s, project);
 }
 
 struct ci_qos {
@@ -863,7 +1007,7 @@ static void job_qos(struct vol_service *s, const char *id)
         return;
     const char *st = rstr(rec.data, "status");
     if (st && strcmp(st, "creating") != 0 && strcmp(st, "deleting") != 0 &&
-        apply_backend_qos(s, id, rstr(rec.data, "volume_type_id"),
+        apply_backend_qos(s, rstr(rec.data, "project_id"), id, rstr(rec.data, "volume_type_id"),
                           json_integer_value(json_object_get(rec.data, "size")), false) == 0)
         st_info("volume %s: QoS of type %s re-applied", id, rstr(rec.data, "volume_type_id"));
     bool attached = json_array_size(json_object_get(rec.data, "attachments")) > 0;
@@ -900,7 +1044,8 @@ static void job_extend(struct vol_service *s, const char *id)
     if (to <= cur)
         to = cur;
     if (rc == 0)   /* per-GB limits follow the size */
-        rc = apply_backend_qos(s, id, type_id[0] ? type_id : NULL, to, false);
+        rc = apply_backend_qos(s, project[0] ? project : NULL, id, type_id[0] ? type_id : NULL,
+                               to, false);
     if (rc == 0)
         debug_pause(s, "extend", id);
     if (rc == 0 && step(s, &vol_kind, id, "extending", attached ? "in-use" : "available",
@@ -983,7 +1128,8 @@ static void job_retype(struct vol_service *s, const char *id)
     const char *back = json_array_size(json_object_get(rec.data, "attachments")) ? "in-use"
                                                                                  : "available";
     json_int_t size = json_integer_value(json_object_get(rec.data, "size"));
-    rc = to ? apply_backend_qos(s, id, to, size, false) : -EINVAL;
+    const char *project = rstr(rec.data, "project_id");
+    rc = to ? apply_backend_qos(s, project, id, to, size, false) : -EINVAL;
     if (rc == 0) {
         if (step(s, &vol_kind, id, "retyping", back,
                  json_pack("{s:s, s:s?, s:{s:n, s:n}}", "volume_type_id", to, "volume_type",
@@ -992,7 +1138,7 @@ static void job_retype(struct vol_service *s, const char *id)
             submit(s, JOB_TELL_QOS, id);
         st_info("volume %s: retyped to %s", id, to);
     } else {   /* the old type's limits back on the image */
-        apply_backend_qos(s, id, rstr(rec.data, "volume_type_id"), size, false);
+        apply_backend_qos(s, project, id, rstr(rec.data, "volume_type_id"), size, false);
         step(s, &vol_kind, id, "retyping", back,
              json_pack("{s:{s:n, s:n}}", "_s", "retype_to", "retype_name"));
     }
@@ -2294,6 +2440,36 @@ static void sweep_transient(struct vol_service *s, const struct st_meta_kind *k)
     }
 }
 
+/* Every project's cap re-split (converges what two daemons' concurrent
+ * splits may have left; images already right are not rewritten). */
+static void resplit_projects(struct vol_service *s)
+{
+    char marker[ST_META_ID_MAX + 1] = "";
+    json_t *seen = json_object();
+    bool more;
+
+    if (!seen || !(s->project_cap[QOS_IOPS] || s->project_cap[QOS_BPS])) {
+        json_decref(seen);
+        return;
+    }
+    do {
+        struct st_record_list l = { 0 };
+        int rc = st_meta_list(s->meta, &vol_kind, marker[0] ? marker : NULL, 1000, NULL, 0,
+                              NULL, NULL, &l);
+        for (size_t i = 0; rc == 0 && i < l.count; i++) {
+            const char *p = rstr(l.items[i].data, "project_id");
+            if (p && !json_object_get(seen, p)) {
+                json_object_set_new(seen, p, json_true());
+                resplit_project(s, p);
+            }
+        }
+        snprintf(marker, sizeof(marker), "%s", l.next_marker);
+        more = rc == 0 && l.truncated;
+        st_record_list_cleanup(&l);
+    } while (more);
+    json_decref(seen);
+}
+
 int vol_service_reconcile(struct vol_service *s)
 {
     int64_t now = st_now_ms();
@@ -2307,6 +2483,7 @@ int vol_service_reconcile(struct vol_service *s)
     free_pending(s);
     sweep_uploads(s);
     vol_quota_reconcile(s->quota);
+    resplit_projects(s);
     return rc < 0 ? rc : rc2 < 0 ? rc2 : 0;
 }
 
@@ -2383,6 +2560,8 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
     snprintf(s->service_token, sizeof(s->service_token), "%s",
              st_config_str(c, "auth", "admin_token"));
     s->max_depth = (int)st_config_int(c, "blockd", "max_clone_depth");
+    s->project_cap[QOS_IOPS] = (uint64_t)st_config_int(c, "blockd", "project_iops_sec");
+    s->project_cap[QOS_BPS] = (uint64_t)st_config_int(c, "blockd", "project_bytes_sec");
     if ((rc = qos_bulk_init(&s->bulk, (uint64_t)st_config_int(c, "blockd", "bulk_bytes_sec"),
                             (uint64_t)st_config_int(c, "blockd", "bulk_volume_bytes_sec"))) < 0)
         goto fail;

@@ -9,6 +9,7 @@ import os
 import re
 import threading
 import time
+import uuid
 
 import rbd
 import requests
@@ -16,7 +17,7 @@ import requests
 from conftest import free_port
 from test_blockd import api, carol, cluster, vol_create, vurl, wait_status  # noqa: F401
 from test_blockd_types import admin, image_meta, make_type  # noqa: F401
-from test_imaged import H
+from test_imaged import H, token
 
 MB = 1000 * 1000
 MIB = 1 << 20
@@ -216,3 +217,44 @@ def test_an_upload_to_image_under_an_imaged_limit_takes_the_time_it_implies(
     assert requests.delete(api(d.url, carol, "p-carol") + "/volumes/" + vol["id"],
                            headers=H(carol)).status_code == 202
     wait_status(d.url, carol, "p-carol", "volumes", vol["id"], "gone")
+
+
+def test_a_project_cap_is_split_over_its_volumes(blockd_factory, home, vurl, admin, cluster):
+    """[blockd] project_iops_sec: the project's volumes share it max-min fairly
+    (a volume whose type allows less keeps its own), together they hold it,
+    and the split follows creates and deletes."""
+    project = "p-cap-" + uuid.uuid4().hex[:6]
+    tok = token(home, project)
+    d = blockd_factory(free_port(), project_iops_sec=400)
+    low, _ = make_type(vurl, admin, {"total_iops_sec": "100"}, "back-end")
+    a = vol_create(d.url, tok, project, size=1, name="cap-a")
+    wait_status(d.url, tok, project, "volumes", a["id"], "available")
+    assert image_meta(cluster, a["id"]) == {"conf_rbd_qos_iops_limit": "400"}
+    b = vol_create(d.url, tok, project, size=1, name="cap-b")
+    wait_status(d.url, tok, project, "volumes", b["id"], "available")
+    for v in (a, b):
+        wait_meta(cluster, v["id"], {"conf_rbd_qos_iops_limit": "200"})
+    # together they hold the cap
+    rates = {}
+    ts = [threading.Thread(target=lambda v=v: rates.__setitem__(v["id"], write_rate(cluster, v["id"])))
+          for v in (a, b)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    total = sum(rates.values())
+    assert 360 <= total <= 440, rates
+    # a volume of a type allowing less keeps its own limit; the others share the rest
+    c = vol_create(d.url, tok, project, size=1, name="cap-c", volume_type=low["name"])
+    wait_status(d.url, tok, project, "volumes", c["id"], "available")
+    wait_meta(cluster, c["id"], {"conf_rbd_qos_iops_limit": "100"})
+    for v in (a, b):
+        wait_meta(cluster, v["id"], {"conf_rbd_qos_iops_limit": "150"})
+    for v in (c, b):
+        assert requests.delete(api(d.url, tok, project) + "/volumes/" + v["id"],
+                               headers=H(tok)).status_code == 202
+        wait_status(d.url, tok, project, "volumes", v["id"], "gone")
+    wait_meta(cluster, a["id"], {"conf_rbd_qos_iops_limit": "400"})   # alone again
+    assert requests.delete(api(d.url, tok, project) + "/volumes/" + a["id"],
+                           headers=H(tok)).status_code == 202
+    wait_status(d.url, tok, project, "volumes", a["id"], "gone")

@@ -279,6 +279,68 @@ static void test_iotune(void **state)
     assert_int_equal(qos_iotune_foreach(&p, false, stop_at_second, &n), 42);
 }
 
+/* Max-min fair shares of a project cap; never over the cap, never 0. */
+static void test_share(void **state)
+{
+    (void)state;
+    uint64_t out[4];
+
+    const uint64_t none[4] = { 0, 0, 0, 0 };   /* four unlimited volumes: a quarter each */
+    assert_int_equal(qos_share(1000, none, 4, out), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(out[i], 250);
+    const uint64_t mixed[3] = { 100, 0, 2000 };   /* 100 kept; 900 left for two */
+    assert_int_equal(qos_share(1000, mixed, 3, out), 0);
+    assert_int_equal(out[0], 100);
+    assert_int_equal(out[1], 450);
+    assert_int_equal(out[2], 450);
+    const uint64_t low[2] = { 100, 200 };   /* under the cap: own limits stand */
+    assert_int_equal(qos_share(1000, low, 2, out), 0);
+    assert_int_equal(out[0], 100);
+    assert_int_equal(out[1], 200);
+    assert_int_equal(qos_share(0, mixed, 3, out), 0);   /* no cap */
+    assert_int_equal(out[0], 100);
+    assert_int_equal(out[1], 0);
+    assert_int_equal(out[2], 2000);
+    assert_int_equal(qos_share(2, none, 4, out), 0);   /* 0 would mean unlimited to librbd */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(out[i], 1);
+    uint64_t sum = 0, own[7] = { 5, 0, 333, 1, 0, 999, 70 }, o7[7];
+    assert_int_equal(qos_share(1000, own, 7, o7), 0);
+    for (int i = 0; i < 7; i++) {
+        sum += o7[i];
+        assert_true(!own[i] || o7[i] <= own[i]);
+    }
+    assert_true(sum <= 1000 && sum >= 993);
+}
+
+/* A volume held to its share: totals lowered, bursts above it dropped, a
+ * direction no higher than the total. */
+static void test_policy_cap(void **state)
+{
+    (void)state;
+    struct qos_policy p;
+    char msg[QOS_MSG_MAX];
+    json_t *specs = json_pack("{s:s, s:s, s:s}", "total_iops_sec", "1000", "total_iops_sec_max",
+                              "2000", "total_iops_sec_max_length", "5");
+
+    assert_int_equal(qos_policy_parse(specs, false, &p, msg, sizeof(msg)), 0);
+    assert_int_equal(qos_total_limit(&p, QOS_IOPS), 1000);
+    qos_policy_cap(&p, 500, 0);
+    assert_int_equal(p.lim[QOS_TOTAL][QOS_IOPS].avg, 500);
+    assert_int_equal(p.lim[QOS_TOTAL][QOS_IOPS].max, 0);
+    assert_int_equal(p.lim[QOS_TOTAL][QOS_IOPS].max_length, 0);
+    assert_int_equal(p.lim[QOS_TOTAL][QOS_BPS].avg, 0);   /* no bytes share: untouched */
+    json_decref(specs);
+    specs = json_pack("{s:s}", "write_bytes_sec", "50000000");
+    assert_int_equal(qos_policy_parse(specs, false, &p, msg, sizeof(msg)), 0);
+    qos_policy_cap(&p, 300, 20000000);
+    assert_int_equal(p.lim[QOS_TOTAL][QOS_IOPS].avg, 300);
+    assert_int_equal(p.lim[QOS_TOTAL][QOS_BPS].avg, 20000000);
+    assert_int_equal(p.lim[QOS_WRITE][QOS_BPS].avg, 20000000);
+    json_decref(specs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +351,8 @@ int main(void)
         cmocka_unit_test(test_resolve_and_frontend),
         cmocka_unit_test(test_rbd_metadata),
         cmocka_unit_test(test_iotune),
+        cmocka_unit_test(test_share),
+        cmocka_unit_test(test_policy_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,6 +71,20 @@ json_t *qos_frontend_specs(const struct qos_policy *p);
  * go).  NULL: ENOMEM. */
 json_t *qos_rbd_metadata(const struct qos_policy *p);
 
+/* A project's cap split over its volumes (max-min fair, "water-filling"):
+ * own[i] is volume i's own limit (0 = none), out[i] its share.  A volume whose
+ * own limit is below the fair share keeps it and the rest is split among the
+ * others, so the shares never add up to more than cap, and none is 0 (which
+ * librbd would read as "unlimited").  cap 0: no cap, out = own.  0 or -ENOMEM. */
+int qos_share(uint64_t cap, const uint64_t *own, size_t n, uint64_t *out);
+
+/* The resolved policy p of one volume held to its share of a project's cap:
+ * the total IOPS and bytes limits become min(own, share) — shares from
+ * qos_share over each volume's qos_total_limit — and a burst above the share
+ * is dropped (it would let the project past its cap).  0 shares: unchanged. */
+uint64_t qos_total_limit(const struct qos_policy *p, enum qos_unit u);
+void qos_policy_cap(struct qos_policy *p, uint64_t iops_share, uint64_t bps_share);
+
 /* libvirt's <iotune> children / virDomainSetBlockIoTune parameters of a
  * resolved policy, in the schema's order: fn(name, value, arg) for each one
  * set (values > 0); the first non-zero return stops and is returned.
