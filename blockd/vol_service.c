@@ -2440,36 +2440,6 @@ static void sweep_transient(struct vol_service *s, const struct st_meta_kind *k)
     }
 }
 
-/* Every project's cap re-split (converges what two daemons' concurrent
- * splits may have left; images already right are not rewritten). */
-static void resplit_projects(struct vol_service *s)
-{
-    char marker[ST_META_ID_MAX + 1] = "";
-    json_t *seen = json_object();
-    bool more;
-
-    if (!seen || !(s->project_cap[QOS_IOPS] || s->project_cap[QOS_BPS])) {
-        json_decref(seen);
-        return;
-    }
-    do {
-        struct st_record_list l = { 0 };
-        int rc = st_meta_list(s->meta, &vol_kind, marker[0] ? marker : NULL, 1000, NULL, 0,
-                              NULL, NULL, &l);
-        for (size_t i = 0; rc == 0 && i < l.count; i++) {
-            const char *p = rstr(l.items[i].data, "project_id");
-            if (p && !json_object_get(seen, p)) {
-                json_object_set_new(seen, p, json_true());
-                resplit_project(s, p);
-            }
-        }
-        snprintf(marker, sizeof(marker), "%s", l.next_marker);
-        more = rc == 0 && l.truncated;
-        st_record_list_cleanup(&l);
-    } while (more);
-    json_decref(seen);
-}
-
 int vol_service_reconcile(struct vol_service *s)
 {
     int64_t now = st_now_ms();
@@ -2483,7 +2453,6 @@ int vol_service_reconcile(struct vol_service *s)
     free_pending(s);
     sweep_uploads(s);
     vol_quota_reconcile(s->quota);
-    resplit_projects(s);
     return rc < 0 ? rc : rc2 < 0 ? rc2 : 0;
 }
 

@@ -24,7 +24,7 @@ into librbd's conf_rbd_qos_* image metadata):
 Every case writes an SVG chart (per-second rate, the limit dashed) into
 --plot-dir.  Prints figures; asserts nothing.
 
-Usage: bench_qos.py STRATA_HOME [--seconds S] [--only accuracy,burst,two-projects,bulk]
+Usage: bench_qos.py STRATA_HOME [--seconds S] [--only accuracy,burst,two-projects,project-cap,bulk]
                     [--plot-dir DIR] [--no-rbd-bench]
 """
 import argparse
@@ -53,7 +53,7 @@ POOL = "strata.volumes"
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 MB = 10 ** 6
 SKIP = 2          # seconds dropped from the start of every run before averaging
-CASES = ("accuracy", "burst", "two-projects", "bulk")
+CASES = ("accuracy", "burst", "two-projects", "project-cap", "bulk")
 
 
 # ---------------------------------------------------------------- I/O worker
@@ -467,6 +467,49 @@ def case_two_projects(a, env, admin, made, cluster, out):
                                                             steady(rb_["ops"])["avg"]))
 
 
+def case_project_cap(a, env, admin, made, cluster, out):
+    S, cap = a.seconds, 1000
+    print("== 4. a project cap: [blockd] project_iops_sec=%d; project qos-bench-c has two untyped "
+          "volumes, project qos-bench-b one (made by the system's blockd, no cap), all three driven "
+          "at once, 4 KiB random writes, 16 in flight each, %d s" % (cap, S))
+    d = SideBlockd(a.home, {"project_iops_sec": cap})
+    pc = None
+    try:
+        if not d.start():
+            print("  blockd did not start:\n%s" % d.output()[-1200:])
+            out["project_cap"] = {"skipped": True}
+            return
+        pc = Api(env, mint(a.home, "qos-bench-c"), "qos-bench-c")
+        pc.root = d.url
+        pb = Api(env, mint(a.home, "qos-bench-b"), "qos-bench-b")
+        c1 = made.volume(pc, 1, None, name="qos-bench-cap-1")
+        c2 = made.volume(pc, 1, None, name="qos-bench-cap-2")
+        vb = made.volume(pb, 1, None, name="qos-bench-uncapped")
+        print("  image metadata: c1 %s, c2 %s, b %s" % (image_qos(cluster, c1), image_qos(cluster, c2),
+                                                        image_qos(cluster, vb)))
+        start_at = time.time() + 3
+        ps = [spawn(env, "volume-" + v, 4 * KIB, "rand", S, start_at=start_at) for v in (c1, c2, vb)]
+        r1, r2, rb_ = [collect(p) for p in ps]
+        both = [x + y for x, y in zip(r1["ops"], r2["ops"])]
+        out["project_cap"] = {
+            "c1": line("project c, volume 1", cap / 2, steady(r1["ops"]), None, "IOPS", r1["ops"]),
+            "c2": line("project c, volume 2", cap / 2, steady(r2["ops"]), None, "IOPS", r2["ops"]),
+            "c_sum": line("project c, both", cap, steady(both), None, "IOPS", both),
+            "b": line("project b, no cap", None, steady(rb_["ops"]), None, "IOPS", rb_["ops"])}
+        svg_chart(os.path.join(a.plot_dir, "qos-project-cap.svg"),
+                  "A project cap of %d IOPS over two volumes, beside an uncapped project" % cap,
+                  [("project c, both volumes", both), ("project c, volume 1", r1["ops"]),
+                   ("project c, volume 2", r2["ops"]), ("project b, no cap", rb_["ops"])],
+                  "IOPS", limit=cap, limit_label="cap %d" % cap,
+                  note="averages s%d-%d: c %.0f (%.0f + %.0f), b %.0f IOPS" % (
+                      SKIP + 1, S, steady(both)["avg"], steady(r1["ops"])["avg"],
+                      steady(r2["ops"])["avg"], steady(rb_["ops"])["avg"]))
+    finally:
+        if pc:   # the cleanup deletes them through the system's blockd
+            pc.root = env["STRATA_VOLUME_URL"].split("/v3/")[0]
+        d.stop()
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -547,7 +590,7 @@ def sample_objects(cluster, vid, stop, samples):
 def case_bulk(a, env, admin, made, cluster, out):
     limit = 20 * MB
     data = a.bulk_mib * MIB
-    print("== 4. blockd's bulk I/O: create from a 1 GiB volume holding %d MiB of random data "
+    print("== 5. blockd's bulk I/O: create from a 1 GiB volume holding %d MiB of random data "
           "(snapshot, clone, flatten), create -> available; limit %d bytes/s (20 MB/s)" % (a.bulk_mib, limit))
     src = made.volume(admin, 1, None, name="qos-bench-bulk-src")
     with cluster.open_ioctx(POOL) as io, rbd.Image(io, "volume-" + src) as im:
@@ -649,7 +692,8 @@ def main():
     t0 = time.monotonic()
     try:
         for name, fn in (("accuracy", case_accuracy), ("burst", case_burst),
-                         ("two-projects", case_two_projects), ("bulk", case_bulk)):
+                         ("two-projects", case_two_projects), ("project-cap", case_project_cap),
+                         ("bulk", case_bulk)):
             if name in only:
                 try:
                     fn(a, env, admin, made, cluster, out)
@@ -663,7 +707,8 @@ def main():
     print("total %.0f s" % out["total_seconds"])
     with open(os.path.join(a.home, "bench-qos.json"), "w") as f:   # not into --plot-dir (docs/)
         json.dump(out, f, indent=1)
-    print(json.dumps({k: v for k, v in out.items() if k not in ("accuracy", "burst", "two_projects", "bulk")}))
+    print(json.dumps({k: v for k, v in out.items()
+                      if k not in ("accuracy", "burst", "two_projects", "project_cap", "bulk")}))
 
 
 if __name__ == "__main__":
