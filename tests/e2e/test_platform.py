@@ -153,3 +153,12 @@ def test_token_honours_a_good_ttl(home):
     exp = token_payload(p.stdout.strip())["e"]
     assert before + 119 <= exp <= time.time() + 121, (before, exp)
 
+
+def test_every_keyring_is_private(home):
+    keyrings = []
+    for root, _, files in os.walk(home):
+        keyrings += [os.path.join(root, f) for f in files if "keyring" in f]
+    assert len(keyrings) >= 8, keyrings   # mon., admin, osd.0, mgr.x and one per daemon
+    loose = ["%s %o" % (k, os.stat(k).st_mode & 0o777) for k in keyrings
+             if os.stat(k).st_mode & 0o077]
+    assert not loose, loose
