@@ -203,17 +203,25 @@ def testd_factory(home, tmp_path_factory):
         d.stop(signal.SIGKILL)
 
 
+BINARIES = {"imaged": "imaged/strata-imaged", "blockd": "blockd/strata-blockd",
+            "computed": "compute/strata-computed"}
+
+
 @pytest.fixture
-def blockd_factory(home, tmp_path):
-    """Start a strata-blockd of the test's own (own port, the home's config plus
-    extra [blockd] keys): make(port, **blockd).  Killed at the end."""
+def service_factory(home, tmp_path):
+    """Start a Strata daemon of the test's own: make(daemon, port, extra), daemon
+    one of BINARIES, with the home's config plus extra sections ({section: {key:
+    value}}) and [daemon] port.  Killed at the end."""
     started = []
 
-    def make(port, **blockd):
-        conf = write_config(str(tmp_path / ("blockd-%d.conf" % len(started))),
-                            os.path.join(home, "etc", "strata.conf"),
-                            {"blockd": dict({"port": port}, **blockd)})
-        d = Daemon(os.path.join(BUILD, "blockd", "strata-blockd"), conf, str(tmp_path / "blockd.log"))
+    def make(daemon, port, extra=None):
+        cfg = {daemon: {"port": port}}
+        for section, kv in (extra or {}).items():
+            cfg.setdefault(section, {}).update(kv)
+        name = "%s-%d" % (daemon, len(started))
+        conf = write_config(str(tmp_path / (name + ".conf")),
+                            os.path.join(home, "etc", "strata.conf"), cfg)
+        d = Daemon(os.path.join(BUILD, BINARIES[daemon]), conf, str(tmp_path / (name + ".log")))
         d.url = "http://127.0.0.1:%d" % port
         started.append(d)
         return d.start(d.url)
@@ -221,3 +229,10 @@ def blockd_factory(home, tmp_path):
     yield make
     for d in started:
         d.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def blockd_factory(service_factory):
+    """Start a strata-blockd of the test's own (own port, the home's config plus
+    extra [blockd] keys): make(port, **blockd).  Killed at the end."""
+    return lambda port, **blockd: service_factory("blockd", port, {"blockd": blockd})
