@@ -237,6 +237,9 @@ static int setup_http(struct st_daemon *d)
         .stop_timeout_ms = (unsigned)st_config_duration_ms(c, "http", "stop_timeout"),
         .daemon_name = name,
         .keystone_faults = d->desc->keystone_faults,
+        .max_connections = (unsigned)st_config_int(c, "http", "max_connections"),
+        .max_conns_per_ip = (unsigned)st_config_int(c, "http", "max_connections_per_ip"),
+        .header_timeout_ms = (unsigned)st_config_duration_ms(c, "http", "header_timeout"),
     };
     int rc = st_http_create(&hc, d->desc->routes, d->auth, d->metrics, &d->http);
     if (rc < 0) {

@@ -1,4 +1,4 @@
-/* http_internal.h — private to http_server.c, http_route.c and http_reply.c:
+/* http_internal.h — private to http_server.c, http_route.c, http_reply.c and http_request.c:
  * the server and request structures and the helpers those three files share.
  * Nothing outside common/http_*.c includes this. */
 #ifndef STRATA_HTTP_INTERNAL_H
@@ -17,6 +17,7 @@
 #define ST_HTTP_ALLOW_MAX 128 /* "GET, PUT, ..." for 405 replies */
 
 struct st_counter;
+struct st_http_limits;
 struct st_histogram;
 
 /* A decoded name/value pair (path parameter, query argument, reply header). */
@@ -38,6 +39,7 @@ struct st_http_server {
     st_health_fn health;
     void *health_arg;
     void *app;
+    struct st_http_limits *limits;
     struct MHD_Daemon *mhd;
     int listen_fd;
     uint16_t port;

@@ -23,6 +23,7 @@
  * replied), when begin replied while returning 0 (-ECANCELED), or when the
  * connection died (-ECONNRESET).  A begin that fails frees what it stored. */
 #include "http_internal.h"
+#include "http_limits.h"
 #include "strata/log.h"
 #include "strata/metrics.h"
 #include "strata/revoke.h"
@@ -104,7 +105,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     n = strlen(buf);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
-    st_warn("microhttpd: %s", buf);
+    st_http_limits_mhd_log(((struct st_http_server *)cls)->limits, buf);
 }
 
 /* Routing needs the raw path (a %2F inside a parameter is not a separator),
@@ -137,6 +138,7 @@ static struct st_req *req_new(struct st_http_server *s, struct MHD_Connection *c
         r->content_length = strtoll(cl, NULL, 10);
     r->has_body = r->content_length > 0 || (te && strcasestr(te, "chunked"));
     atomic_fetch_add(&s->inflight, 1);
+    st_http_limits_head_done(s->limits, conn);
     return r;
 }
 
@@ -515,6 +517,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct st_http_server *s = cls;
     struct st_req *r = *con_cls;
 
+    st_http_limits_head_wait(s->limits, conn); /* the next request's head is due */
     if (!r)
         return;
     *con_cls = NULL;
@@ -639,6 +642,11 @@ int st_http_create(const struct st_http_config *cfg, const struct st_route *cons
     rc = s->bind_addr && s->daemon_name ? server_set_routes(s, routes) : -ENOMEM;
     if (rc == 0)
         rc = server_metrics_init(s);
+    if (rc == 0)
+        rc = st_http_limits_create(&(struct st_http_limits_config){cfg->max_connections,
+                                                                   cfg->max_conns_per_ip,
+                                                                   cfg->header_timeout_ms},
+                                   &s->limits);
     if (rc < 0)
         st_http_destroy(s);
     else
@@ -724,6 +732,9 @@ static struct MHD_Daemon *mhd_start(struct st_http_server *s, int fd)
         MHD_OPTION_ARRAY, pool,
         MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.conn_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
+        MHD_OPTION_CONNECTION_LIMIT, st_http_limits_max_connections(s->limits),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, st_http_limits_per_ip(s->limits),
+        MHD_OPTION_NOTIFY_CONNECTION, st_http_limits_notify, s->limits,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, s,
         MHD_OPTION_END);
@@ -748,7 +759,16 @@ int st_http_start(struct st_http_server *s)
     }
     s->listen_fd = fd;
     s->port = bound_port(s->mhd, fd);
-    st_info("listening on %s:%u (%u threads)", s->bind_addr, s->port, s->cfg.threads);
+    rc = st_http_limits_start(s->limits);
+    if (rc < 0) {
+        st_error("cannot start the HTTP connection reaper: %s", strerror(-rc));
+        st_http_stop(s);
+        return rc;
+    }
+    st_info("listening on %s:%u (%u threads; up to %u connections, %u per address; request "
+            "heads within %u ms)", s->bind_addr, s->port, s->cfg.threads,
+            st_http_limits_max_connections(s->limits), st_http_limits_per_ip(s->limits),
+            s->cfg.header_timeout_ms);
     return 0;
 }
 
@@ -779,6 +799,7 @@ void st_http_stop(struct st_http_server *s)
 
     if (!s || !s->mhd)
         return;
+    st_http_limits_stop(s->limits);
     fd = MHD_quiesce_daemon(s->mhd);
     if (fd == MHD_INVALID_SOCKET)
         s->listen_fd = -1; /* MHD still owns it and closes it on stop */
@@ -801,114 +822,9 @@ void st_http_destroy(struct st_http_server *s)
     if (!s)
         return;
     st_http_stop(s);
+    st_http_limits_destroy(s->limits);
     free(s->tables);
     free(s->bind_addr);
     free(s->daemon_name);
     free(s);
-}
-
-/* ---- the request, for handlers ---- */
-
-const char *st_req_method(const struct st_req *r)
-{
-    return r->method;
-}
-
-const char *st_req_path(const struct st_req *r)
-{
-    return r->path;
-}
-
-static const char *kv_find(const struct st_kv *kv, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(kv[i].name, name) == 0)
-            return kv[i].value;
-    }
-    return NULL;
-}
-
-const char *st_req_param(const struct st_req *r, const char *name)
-{
-    return kv_find(r->params, r->nparams, name);
-}
-
-const char *st_req_query(const struct st_req *r, const char *name)
-{
-    return kv_find(r->query, r->nquery, name);
-}
-
-const char *st_req_query_nth(const struct st_req *r, const char *name, size_t nth)
-{
-    for (size_t i = 0; i < r->nquery; i++) {
-        if (strcmp(r->query[i].name, name) == 0 && nth-- == 0)
-            return r->query[i].value;
-    }
-    return NULL;
-}
-
-const char *st_req_header(const struct st_req *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-const char *st_req_id(const struct st_req *r)
-{
-    return r->id;
-}
-
-const struct st_auth_ctx *st_req_auth(const struct st_req *r)
-{
-    return r->authed ? &r->auth : NULL;
-}
-
-void *st_req_app(const struct st_req *r)
-{
-    return r->srv->app;
-}
-
-int64_t st_req_content_length(const struct st_req *r)
-{
-    return r->content_length;
-}
-
-const char *st_req_body(const struct st_req *r, size_t *len)
-{
-    if (len)
-        *len = r->body_len;
-    return r->body ? r->body : "";
-}
-
-int st_req_json(struct st_req *r, json_t **out)
-{
-    json_error_t err;
-    json_t *j;
-
-    if (r->body_len == 0) {
-        st_reply_error(r, 400, "A JSON object body is required.");
-        return -EINVAL;
-    }
-    j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &err);
-    if (!j) {
-        st_reply_error(r, 400, "Malformed JSON body: %s (line %d, column %d, byte %d).", err.text,
-                       err.line, err.column, err.position);
-        return -EINVAL;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        st_reply_error(r, 400, "The JSON body must be an object.");
-        return -EINVAL;
-    }
-    *out = j;
-    return 0;
-}
-
-void st_req_set_stream_ctx(struct st_req *r, void *ctx)
-{
-    r->stream_ctx = ctx;
-}
-
-void *st_req_stream_ctx(const struct st_req *r)
-{
-    return r->stream_ctx;
 }

@@ -71,6 +71,17 @@ const struct st_opt st_common_options[] = {
       "Idle connection timeout (1s..1h)" },
     { "http", "stop_timeout", ST_OPT_DURATION, "30s", false, 0, 10 * MIN, NULL,
       "How long a stopping daemon waits for requests in flight (0..10m)" },
+    { "http", "max_connections", ST_OPT_INT, "0", false, 0, 1 << 20, NULL,
+      "Connections a daemon keeps open at once; more wait for a free slot (0 = sized from "
+      "the file-descriptor limit, which start raises to its hard limit: all of it but a "
+      "quarter, at least 256, kept for Ceph and files; at most 65536; a larger value is lowered to what the descriptors allow)" },
+    { "http", "max_connections_per_ip", ST_OPT_INT, "256", false, 0, 1 << 20, NULL,
+      "Connections one client address may hold open at once; more are closed at once "
+      "(0 = no limit, e.g. behind a proxy that is the only client)" },
+    { "http", "header_timeout", ST_OPT_DURATION, "30s", false, 1 * SEC, 1 * HOUR, NULL,
+      "Time a client has to send a complete request head, counted from its connect or the "
+      "end of its previous request, in total (sending slowly does not extend it, unlike "
+      "conn_timeout); then the connection is closed (1s..1h)" },
 
     { "node", "name", ST_OPT_STR, "", false, 0, 0, NULL, "Name of this node (empty = hostname)" },
     { "node", "zone", ST_OPT_STR, "nova", false, 0, 0, NULL, "Availability zone of this node" },

@@ -17,6 +17,22 @@ static void usage(FILE *f)
                "[--roles member,admin] [--ttl SECONDS]\n");
 }
 
+#define TTL_MAX_S (30LL * 24 * 3600) /* as [auth] token_ttl's own limit */
+
+/* A whole decimal number of seconds in 1..TTL_MAX_S, or -EINVAL. */
+static int parse_ttl(const char *s, long long *out)
+{
+    char *end = NULL;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v <= 0 || v > TTL_MAX_S)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
 static int parse_roles(const char *list, struct st_auth_ctx *ctx)
 {
     char buf[512];
@@ -55,7 +71,13 @@ int main(int argc, char **argv)
         case 'p': project = optarg; break;
         case 'u': user = optarg; break;
         case 'r': roles = optarg; break;
-        case 't': ttl = strtoll(optarg, NULL, 10); break;
+        case 't':
+            if (parse_ttl(optarg, &ttl) < 0) {
+                fprintf(stderr, "strata-token: --ttl %s: must be a whole number of seconds "
+                                "from 1 to %lld (30 days)\n", optarg, TTL_MAX_S);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -8,6 +8,10 @@ in-process (the floor):
 2. GET /v3/{project}/volumes/{id} and volumes/detail?limit=100: requests/second,
    16 connections, 10 s (wrk).
 
+Runs in a project of its own (bench-volumes-<random>, a member token minted
+with `tools/strata token`) whose quota the admin token raises to what N needs,
+so it runs on a fresh `tools/strata up`; the quota is reset at the end.
+
 Prints figures; asserts nothing.  Usage: bench_volumes.py STRATA_HOME [-n N]
 """
 import argparse
@@ -26,13 +30,43 @@ import requests
 from bench_images import create_image, curl_upload, pct, read_env
 
 GIB = 1 << 30
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def member_token(home, project):
+    out = subprocess.run([os.path.join(TOP, "tools", "strata"), "token", "--project", project,
+                          "--user", "u-" + project, "--roles", "member"],
+                         env=dict(os.environ, STRATA_HOME=home), capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit("cannot mint a token for %s: %s" % (project, out.stderr.strip()))
+    return out.stdout.strip()
+
+
+def volume_root(env):
+    """http://host:port/v3 of blockd (STRATA_VOLUME_URL ends with the admin project)."""
+    return env["STRATA_VOLUME_URL"].rstrip("/").rsplit("/", 1)[0]
 
 
 class Api:
-    def __init__(self, env):
-        self.tok = env["STRATA_ADMIN_TOKEN"]
-        self.base = env["STRATA_VOLUME_URL"]
+    """blockd as the bench's own project: a member token, the quota set by the admin."""
+
+    def __init__(self, env, home, n):
+        self.project = "bench-volumes-" + uuid.uuid4().hex[:8]
+        self.tok = member_token(home, self.project)
+        self.base = "%s/%s" % (volume_root(env), self.project)
         self.h = {"X-Auth-Token": self.tok}
+        self.admin = {"X-Auth-Token": env["STRATA_ADMIN_TOKEN"]}
+        self.quota_url = "%s/%s/os-quota-sets/%s" % (volume_root(env), env["STRATA_ADMIN_PROJECT_ID"],
+                                                    self.project)
+        # n empty + 2n from images + n from snapshots, n snapshots; sizes 1 + 10 + 10 + 1 GiB, +1 extend
+        need = {"volumes": 4 * n + 10, "snapshots": n + 10, "gigabytes": 30 * n + 100}
+        r = requests.put(self.quota_url, headers=self.admin, json={"quota_set": need})
+        if r.status_code != 200:
+            sys.exit("cannot set the quota of %s: %s %s" % (self.project, r.status_code, r.text))
+        print("project %s, quota %s" % (self.project, need))
+
+    def reset_quota(self):
+        requests.delete(self.quota_url, headers=self.admin)
 
     def post(self, path, body):
         r = requests.post(self.base + path, headers=self.h, json=body)
@@ -112,8 +146,8 @@ def main():
     env = read_env(a.home)
     if "STRATA_VOLUME_URL" not in env:
         sys.exit("strata-blockd is not running in %s" % a.home)
-    api = Api(env)
     n = a.n
+    api = Api(env, a.home, n)
     results = {}
     floor = librbd_floor(env["CEPH_CONF"], n)
 
@@ -192,6 +226,7 @@ def main():
     results["delete"] = report("delete", lat, floor["delete"])
     for img in images.values():
         requests.delete(env["STRATA_IMAGE_URL"] + "/v2/images/" + img, headers=api.h)
+    api.reset_quota()
     print(json.dumps(results))
 
 

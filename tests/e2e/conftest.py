@@ -203,36 +203,43 @@ def testd_factory(home, tmp_path_factory):
         d.stop(signal.SIGKILL)
 
 
-def _side_daemons(home, tmp_path, name):
-    """make(port, **keys): a strata-<name> of the test's own (own port, the
-    home's config plus extra [<name>] keys), and the list of those started."""
+BINARIES = {"imaged": "imaged/strata-imaged", "blockd": "blockd/strata-blockd",
+            "computed": "compute/strata-computed"}
+
+
+@pytest.fixture
+def service_factory(home, tmp_path):
+    """Start a Strata daemon of the test's own: make(daemon, port, extra), daemon
+    one of BINARIES, with the home's config plus extra sections ({section: {key:
+    value}}) and [daemon] port.  Killed at the end."""
     started = []
 
-    def make(port, **keys):
-        conf = write_config(str(tmp_path / ("%s-%d.conf" % (name, len(started)))),
-                            os.path.join(home, "etc", "strata.conf"),
-                            {name: dict({"port": port}, **keys)})
-        d = Daemon(os.path.join(BUILD, name, "strata-" + name), conf,
-                   str(tmp_path / ("%s-%d.log" % (name, len(started)))))
+    def make(daemon, port, extra=None):
+        cfg = {daemon: {"port": port}}
+        for section, kv in (extra or {}).items():
+            cfg.setdefault(section, {}).update(kv)
+        name = "%s-%d" % (daemon, len(started))
+        conf = write_config(str(tmp_path / (name + ".conf")),
+                            os.path.join(home, "etc", "strata.conf"), cfg)
+        d = Daemon(os.path.join(BUILD, BINARIES[daemon]), conf, str(tmp_path / (name + ".log")))
         d.url = "http://127.0.0.1:%d" % port
         started.append(d)
         return d.start(d.url)
-    return make, started
 
-
-@pytest.fixture
-def blockd_factory(home, tmp_path):
-    """Start a strata-blockd of the test's own: make(port, **blockd).  Killed at the end."""
-    make, started = _side_daemons(home, tmp_path, "blockd")
     yield make
     for d in started:
         d.stop(signal.SIGKILL)
 
 
 @pytest.fixture
-def imaged_factory(home, tmp_path):
-    """Start a strata-imaged of the test's own: make(port, **imaged).  Killed at the end."""
-    make, started = _side_daemons(home, tmp_path, "imaged")
-    yield make
-    for d in started:
-        d.stop(signal.SIGKILL)
+def blockd_factory(service_factory):
+    """Start a strata-blockd of the test's own (own port, the home's config plus
+    extra [blockd] keys): make(port, **blockd).  Killed at the end."""
+    return lambda port, **blockd: service_factory("blockd", port, {"blockd": blockd})
+
+
+@pytest.fixture
+def imaged_factory(service_factory):
+    """Start a strata-imaged of the test's own (own port, the home's config plus
+    extra [imaged] keys): make(port, **imaged).  Killed at the end."""
+    return lambda port, **imaged: service_factory("imaged", port, {"imaged": imaged})

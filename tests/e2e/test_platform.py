@@ -1,8 +1,11 @@
 """The embedded platform as `tools/strata up` leaves it: a healthy single-node
 Ceph cluster with Strata's pools, one least-privilege cephx user per daemon,
 libvirtd answering, strata.env to source, and the CLI's status/logs/up."""
+import base64
+import json
 import os
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -129,3 +132,33 @@ def test_up_names_a_taken_port(tmp_path):
     assert p.returncode != 0
     assert mon_port in p.stderr and "ceph-mon" in p.stderr, p.stderr
     strata(str(other), "destroy")
+
+
+def token_payload(token):
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+@pytest.mark.parametrize("ttl", ["-100", "abc", "0", "10x", "", "99999999999999999999", "2592001"])
+def test_token_refuses_a_bad_ttl(home, ttl):
+    p = strata(home, "token", "--project", "p-ttl", "--ttl", ttl, timeout=60)
+    assert p.returncode != 0 and not p.stdout.strip(), (p.returncode, p.stdout)
+    assert "--ttl" in p.stderr and "seconds" in p.stderr, p.stderr
+
+
+def test_token_honours_a_good_ttl(home):
+    before = time.time()
+    p = strata(home, "token", "--project", "p-ttl", "--ttl", "120", timeout=60)
+    assert p.returncode == 0, p.stderr
+    exp = token_payload(p.stdout.strip())["e"]
+    assert before + 119 <= exp <= time.time() + 121, (before, exp)
+
+
+def test_every_keyring_is_private(home):
+    keyrings = []
+    for root, _, files in os.walk(home):
+        keyrings += [os.path.join(root, f) for f in files if "keyring" in f]
+    assert len(keyrings) >= 8, keyrings   # mon., admin, osd.0, mgr.x and one per daemon
+    loose = ["%s %o" % (k, os.stat(k).st_mode & 0o777) for k in keyrings
+             if os.stat(k).st_mode & 0o077]
+    assert not loose, loose

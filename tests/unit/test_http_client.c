@@ -95,7 +95,7 @@ struct fixture {
 static int server_start(struct st_auth *auth, uint16_t port, struct st_http_server **out)
 {
     const struct st_route *const tables[] = {routes, NULL};
-    const struct st_http_config cfg = {"127.0.0.1", port, 2, 64 * 1024, 10, 3000, "clientd", false};
+    const struct st_http_config cfg = {"127.0.0.1", port, 2, 64 * 1024, 10, 3000, "clientd", false, 0, 0, 0};
     int rc = st_http_create(&cfg, tables, auth, NULL, out);
 
     if (rc == 0)

@@ -359,7 +359,7 @@ static int setup(void **state)
 {
     static const unsigned char key[] = "0123456789abcdef0123456789abcdef-test-key";
     const struct st_route *const tables[] = {test_routes, NULL};
-    const struct st_http_config cfg = {"127.0.0.1", 0, 4, MAX_JSON, CONN_TIMEOUT_S, 5000, "testd", false};
+    const struct st_http_config cfg = {"127.0.0.1", 0, 4, MAX_JSON, CONN_TIMEOUT_S, 5000, "testd", false, 0, 0, 0};
     struct fixture *f = calloc(1, sizeof(*f));
 
     assert_int_equal(st_auth_create(key, sizeof(key) - 1, NULL, NULL, &f->auth), 0);
@@ -1068,7 +1068,7 @@ static void test_bind_conflict(void **state)
 {
     struct fixture *f = *state;
     const struct st_route *const tables[] = {test_routes, NULL};
-    struct st_http_config cfg = {"127.0.0.1", f->port, 1, MAX_JSON, 30, 100, "other", false};
+    struct st_http_config cfg = {"127.0.0.1", f->port, 1, MAX_JSON, 30, 100, "other", false, 0, 0, 0};
     static const struct st_route bad[] = {
         {"GET", "/x/{unclosed", h_root, 0, NULL, NULL},
         ST_ROUTE_END,

@@ -102,8 +102,8 @@ ceph_create() {
     ceph-osd -c "$CEPH_CONF_FILE" -i 0 >>"$k/log/create.log" 2>&1 ||
         die "ceph-osd did not start (see $k/log/osd.0.log)"
 
-    ceph_cli auth get-or-create mgr.x mon 'allow profile mgr' osd 'allow *' mds 'allow *' \
-        -o "$k/keyring.mgr.x" >>"$k/log/create.log" 2>&1 || die "mgr key failed"
+    (umask 077 && ceph_cli auth get-or-create mgr.x mon 'allow profile mgr' osd 'allow *' \
+        mds 'allow *' -o "$k/keyring.mgr.x") >>"$k/log/create.log" 2>&1 || die "mgr key failed"
     ceph-mgr -c "$CEPH_CONF_FILE" -i x || die "ceph-mgr did not start"
 
     wait_for 60 "osd.0 up" sh -c "ceph -c '$CEPH_CONF_FILE' osd stat 2>/dev/null | grep -q '1 up'" ||
@@ -129,9 +129,8 @@ ceph_users_ensure() {
         user=${entry%%|*}
         caps=${entry##*|}
         [ -s "$k/keyring.client.$user" ] && continue
-        ceph_cli auth get-or-create "client.$user" mon 'profile rbd' osd "$caps" \
-            -o "$k/keyring.client.$user" >>"$k/log/create.log" 2>&1 || die "cephx user $user"
-        chmod 600 "$k/keyring.client.$user"
+        (umask 077 && ceph_cli auth get-or-create "client.$user" mon 'profile rbd' osd "$caps" \
+            -o "$k/keyring.client.$user") >>"$k/log/create.log" 2>&1 || die "cephx user $user"
         CHANGED=1
     done
 }
@@ -162,6 +161,14 @@ ceph_up() {
     wait_for 90 "Ceph HEALTH_OK" sh -c "ceph -c '$CEPH_CONF_FILE' health 2>/dev/null | grep -q HEALTH_OK" ||
         warn "Ceph is not HEALTH_OK yet: $(ceph_cli health detail 2>&1 | head -5)"
     ceph_users_ensure
+    ceph_keyrings_private
+}
+
+# Every keyring is readable by its owner only (homes made by an older Strata
+# had keyring.mgr.x at 0644).
+ceph_keyrings_private() {
+    find "$CEPH_DIR" -type f -name '*keyring*' -perm /077 -exec chmod 600 {} + ||
+        die "cannot make the keyrings in $CEPH_DIR private"
 }
 
 ceph_down() {

@@ -66,6 +66,9 @@ struct st_http_config {
     unsigned stop_timeout_ms;   /* graceful stop waits this long for in-flight requests */
     const char *daemon_name;    /* for metrics/healthz */
     bool keystone_faults;       /* errors as {"error": {code, message, title}} */
+    unsigned max_connections;   /* open at once; 0 = sized from RLIMIT_NOFILE */
+    unsigned max_conns_per_ip;  /* per client address; 0 = no limit */
+    unsigned header_timeout_ms; /* a complete request head within this; 0 = none */
 };
 
 /* Optional health probe for /healthz: return 0 when healthy, or a negative
