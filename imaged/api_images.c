@@ -67,11 +67,12 @@ static int reply_no_content(struct st_req *r)
 static struct imgj_view_opts view_opts(const struct st_req *r)
 {
     const struct img_service *s = svc(r);
-    bool direct = img_service_show_direct_url(s);
+    bool direct, locations;
 
+    img_service_show_location(s, st_req_auth(r), &direct, &locations);
     return (struct imgj_view_opts){
         .show_direct_url = direct,
-        .show_locations = direct,
+        .show_locations = locations,
         .fsid = img_service_fsid(s),
         .pool = img_service_pool(s),
     };

@@ -27,6 +27,8 @@ struct img_service {
     char clone_pool[2][IMG_POOL_MAX];
     char fsid[40];
     bool show_direct_url;
+    bool show_locations;
+    char location_roles[256];
     char staging_dir[PATH_MAX];
     uint64_t max_image_size;
     uint64_t max_virtual_size;
