@@ -290,8 +290,8 @@ static bool list_match(const json_t *rec, void *arg)
     if (!img_rec_visible(rec, c->who))
         return false;
     /* Glance: without a visibility filter, community images of other projects
-     * are not listed (they are usable by id). */
-    if (!c->visibility_given && vis && strcmp(vis, "community") == 0 &&
+     * are not listed to members (they are usable by id); admins list every image. */
+    if (!c->visibility_given && !c->who->is_admin && vis && strcmp(vis, "community") == 0 &&
         !(owner && strcmp(owner, c->who->project_id) == 0))
         return false;
     for (size_t i = 0; i < c->nfilters; i++) {

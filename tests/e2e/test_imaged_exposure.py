@@ -38,3 +38,26 @@ def test_members_do_not_see_the_ceph_layout(url, alice, home, admin_tok, active_
         assert doc["direct_url"].startswith("rbd://") and doc["direct_url"].endswith(
             "/strata.images/%s/snap" % active_image)
         assert [loc["url"] for loc in doc["locations"]] == [doc["direct_url"]]
+
+
+def test_admin_lists_every_image_of_a_project(url, alice, bob, admin_tok):
+    project = "p-alice"
+    made = {vis: create(url, alice, visibility=vis)["id"] for vis in ("shared", "private", "community")}
+    want = set(made.values())
+
+    def listed(tok, query):
+        r = requests.get(url + "/v2/images" + query, headers=H(tok), params={"limit": 1000})
+        assert r.status_code == 200, r.text
+        return {i["id"] for i in r.json()["images"]}
+
+    assert want <= listed(admin_tok, "?owner=" + project)
+    assert want <= listed(admin_tok, "")
+    for vis, iid in made.items():
+        assert iid in listed(admin_tok, "?owner=%s&visibility=%s" % (project, vis))
+        assert requests.get(url + "/v2/images/" + iid, headers=H(admin_tok)).status_code == 200
+    # members keep Glance's rules: another project's community image is usable by
+    # id but not listed unless asked for; shared and private ones are not theirs
+    other = listed(bob, "")
+    assert not (want & other)
+    assert made["community"] in listed(bob, "?visibility=community")
+    assert want <= listed(alice, "")
