@@ -173,6 +173,17 @@ static int h_show(struct st_req *r)
     return rc;
 }
 
+static int h_tasks(struct st_req *r)
+{
+    const char *id = st_req_param(r, "id");
+    json_t *rec = NULL;
+    int rc = img_get(svc(r), who(r), id, &rec);
+
+    rc = rc == 0 ? reply_doc(r, 200, imgj_tasks_view(rec)) : fail(r, rc, NULL, id);
+    json_decref(rec);
+    return rc;
+}
+
 static const char *query_get(void *arg, const char *name, size_t nth)
 {
     return st_req_query_nth(arg, name, nth);
@@ -590,6 +601,7 @@ const struct st_route img_api_routes[] = {
     {"GET",    "/v2/images/{id}/file",                h_download,      0, NULL, NULL},
     {"PUT",    "/v2/images/{id}/stage",               NULL, ST_ROUTE_STREAM_BODY, &stage_ops, NULL},
     {"POST",   "/v2/images/{id}/import",              h_import,        0, NULL, NULL},
+    {"GET",    "/v2/images/{id}/tasks",               h_tasks,         0, NULL, NULL},
     {"POST",   "/internal/v1/images/{id}/clone",      h_clone,         ST_ROUTE_ADMIN, NULL, NULL},
     {"POST",   "/internal/v1/images/{id}/import-rbd", h_import_rbd,    ST_ROUTE_ADMIN, NULL, NULL},
     ST_ROUTE_END,

@@ -96,6 +96,14 @@ int img_remove_data(struct img_service *s, const char *id);
  * -EBUSY while clones remain (the record stays hidden). */
 int img_purge_deleted(struct img_service *s, const char *id);
 
+/* The store Glance's import properties name (os_glance_importing_to_stores,
+ * os_glance_failed_import). */
+#define IMG_STORE_ID "rbd"
+/* Into extra (a status change's members): the outcome of the glance-direct
+ * import recorded on rec (its _s.import_task, if one is in progress) — failed
+ * (rc < 0, reason msg) or done.  No import in progress: extra is unchanged. */
+int img_import_outcome(const json_t *rec, int rc, const char *msg, json_t *extra);
+
 /* image_data.c: ingest a staged file (any format qemu-img reads) into RBD as
  * raw and make the image active; on failure the image returns to queued. */
 int img_ingest_staged(struct img_service *s, const char *id, char *msg);
