@@ -144,6 +144,8 @@ static int volume_create(struct st_req *r, const struct v3 *v)
     if (rc < 0)
         return rc;
     rc = volj_volume_create(body, &c, msg);
+    if (rc == 0)
+        rc = volj_metadata_count_check(c.metadata, vol_service_metadata_max(svc(r)), msg);
     if (rc == 0) {
         struct vol_create_req req = {
             .name = c.name,
@@ -428,6 +430,8 @@ static int snapshot_create(struct st_req *r, const struct v3 *v)
     if (rc < 0)
         return rc;
     rc = volj_snapshot_create(body, &c, msg);
+    if (rc == 0)
+        rc = volj_metadata_count_check(c.metadata, vol_service_metadata_max(svc(r)), msg);
     if (rc == 0)
         rc = snap_create(svc(r), who(r), c.volume_id, c.name, c.description, c.force, c.metadata,
                          &rec, msg);

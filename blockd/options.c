@@ -15,6 +15,8 @@ const struct st_opt blockd_options[] = {
       "Cap on the bytes per second all of blockd's own copies (flattens) move together (0 = none)" },
     { "blockd", "bulk_volume_bytes_sec", ST_OPT_INT, "0", false, 0, 1000000000000LL, NULL,
       "Cap on the bytes per second each of blockd's own copies moves (0 = none)" },
+    { "blockd", "max_metadata_items", ST_OPT_INT, "128", false, 1, 100000, NULL,
+      "Metadata items per volume and per snapshot (more: 413)" },
     { "blockd", "workers", ST_OPT_INT, "4", false, 1, 64, NULL,
       "Background workers (create, extend, delete, flatten)" },
     { "blockd", "reconcile_interval", ST_OPT_DURATION, "60s", false, 1 * SEC, 3600 * SEC, NULL,

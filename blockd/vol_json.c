@@ -490,6 +490,16 @@ int volj_metadata_check(const json_t *md, char *msg)
     return 0;
 }
 
+int volj_metadata_count_check(const json_t *md, size_t max, char *msg)
+{
+    if (json_object_size(md) <= max)
+        return 0;
+    return fail(msg, -EFBIG,
+                "Maximum number of metadata items exceeded: %zu items, the limit is %zu "
+                "([blockd] max_metadata_items).",
+                json_object_size(md), max);
+}
+
 int volj_metadata_body(const json_t *body, const char *key, const json_t **md, char *msg)
 {
     const json_t *v = json_object_get(body, key ? "meta" : "metadata");

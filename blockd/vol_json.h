@@ -151,6 +151,8 @@ int volj_attachment_action(const json_t *body, char *msg);
 /* Metadata as Cinder takes it: an object of ≤255-char strings under keys of
  * [A-Za-z0-9-_:. /]{1,255}. */
 int volj_metadata_check(const json_t *md, char *msg);
+/* -EFBIG (413) when md (NULL: none) has more than max items, msg naming the limit. */
+int volj_metadata_count_check(const json_t *md, size_t max, char *msg);
 /* The body of POST/PUT .../metadata ({"metadata": {...}}, key NULL) or of
  * PUT .../metadata/{key} ({"meta": {key: value}}, that one key): *md
  * (borrowed from body) checked as volj_metadata_check does. */

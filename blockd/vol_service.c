@@ -47,6 +47,7 @@ struct vol_service {
     char rbd_user[128], secret_uuid[64], cluster_name[64];
     json_t *mon_hosts, *mon_ports;   /* connection_info's hosts/ports */
     int max_depth;
+    size_t md_max;                   /* [blockd] max_metadata_items */
     struct qos_throttle *bulk;       /* [blockd] bulk_bytes_sec: all of this daemon's copies */
     uint64_t bulk_volume_bps;        /* [blockd] bulk_volume_bytes_sec: each copy (0 = none) */
     char pause_steps[128];           /* [blockd] debug_pause_step (tests only) */
@@ -1184,6 +1185,7 @@ struct edit {
     enum vol_md_op md_op;
     const char *unset, *label;
     char *msg;
+    size_t md_max;    /* set by update_kind */
 };
 
 static int apply_edit(json_t *rec, void *arg)
@@ -1211,6 +1213,8 @@ static int apply_edit(json_t *rec, void *arg)
         json_object_update(md, (json_t *)e->metadata);
     else if (e->metadata)
         json_object_set_new(rec, "metadata", json_deep_copy(e->metadata));
+    if (volj_metadata_count_check(json_object_get(rec, "metadata"), e->md_max, e->msg) < 0)
+        return -EFBIG;
     now_ts(now, sizeof(now));
     json_object_set_new(rec, "updated_at", json_string(now));
     return 0;
@@ -1223,6 +1227,7 @@ static int update_kind(struct vol_service *s, const struct st_meta_kind *k,
     int rc = get_visible(s, k, who, id, &rec);
 
     st_record_cleanup(&rec);
+    e->md_max = s->md_max;
     if (rc == 0)
         rc = st_meta_modify(s->meta, k, id, apply_edit, e, &rec);
     if (rc == 0)
@@ -1235,7 +1240,7 @@ int vol_update(struct vol_service *s, const struct st_auth_ctx *who, const char 
                const char *name, const char *description, const json_t *metadata,
                json_t **out, char *msg)
 {
-    struct edit e = { name, description, metadata, VMD_REPLACE, NULL, "Volume", msg };
+    struct edit e = { name, description, metadata, VMD_REPLACE, NULL, "Volume", msg, 0 };
     return update_kind(s, &vol_kind, who, id, &e, out);
 }
 
@@ -1245,7 +1250,7 @@ int vol_metadata_edit(struct vol_service *s, const struct st_auth_ctx *who, enum
 {
     bool snap = res == VOL_RES_SNAPSHOT;
     struct edit e = { NULL, NULL, op == VMD_DELETE ? NULL : md, op, op == VMD_DELETE ? key : NULL,
-                      snap ? "Snapshot" : "Volume", msg };
+                      snap ? "Snapshot" : "Volume", msg, 0 };
 
     if (op == VMD_DELETE && !key)
         return -EINVAL;
@@ -2026,7 +2031,7 @@ int snap_update(struct vol_service *s, const struct st_auth_ctx *who, const char
                 const char *name, const char *description, const json_t *metadata,
                 json_t **out, char *msg)
 {
-    struct edit e = { name, description, metadata, VMD_REPLACE, NULL, "Snapshot", msg };
+    struct edit e = { name, description, metadata, VMD_REPLACE, NULL, "Snapshot", msg, 0 };
     return update_kind(s, &snap_kind, who, id, &e, out);
 }
 
@@ -2310,6 +2315,11 @@ struct vol_types *vol_service_types(struct vol_service *s)
     return s->types;
 }
 
+size_t vol_service_metadata_max(const struct vol_service *s)
+{
+    return s->md_max;
+}
+
 /* ---- life cycle ---- */
 
 int vol_service_create(struct st_daemon *d, struct vol_service **out)
@@ -2333,6 +2343,7 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
     snprintf(s->service_token, sizeof(s->service_token), "%s",
              st_config_str(c, "auth", "admin_token"));
     s->max_depth = (int)st_config_int(c, "blockd", "max_clone_depth");
+    s->md_max = (size_t)st_config_int(c, "blockd", "max_metadata_items");
     s->bulk_volume_bps = (uint64_t)st_config_int(c, "blockd", "bulk_volume_bytes_sec");
     struct qos_policy bulk = { 0 };
     bulk.lim[QOS_TOTAL][QOS_BPS].avg = (uint64_t)st_config_int(c, "blockd", "bulk_bytes_sec");

@@ -693,6 +693,26 @@ static void test_list_marker_and_links(void **state)
     volj_list_query_clear(&q);
 }
 
+/* More items than the limit: 413 naming the limit; the limit itself is fine. */
+static void test_metadata_count(void **state)
+{
+    char msg[VOLJ_MSG_MAX] = "";
+    json_t *md = json_object();
+
+    (void)state;
+    assert_int_equal(volj_metadata_count_check(NULL, 0, msg), 0);
+    for (int i = 0; i < 3; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        json_object_set_new(md, k, json_string("v"));
+    }
+    assert_int_equal(volj_metadata_count_check(md, 3, msg), 0);
+    assert_int_equal(volj_metadata_count_check(md, 2, msg), -EFBIG);
+    assert_non_null(strstr(msg, "3 items, the limit is 2"));
+    assert_non_null(strstr(msg, "max_metadata_items"));
+    json_decref(md);
+}
+
 static void test_metadata_query(void **state)
 {
     static const char *const bad[] = {"",          "{",   "{'k'}",        "{'k': 1}",
@@ -858,6 +878,7 @@ int main(void)
         cmocka_unit_test(test_list_sort_filter_page),
         cmocka_unit_test(test_list_parse_errors),
         cmocka_unit_test(test_list_marker_and_links),
+        cmocka_unit_test(test_metadata_count),
         cmocka_unit_test(test_metadata_query),
         cmocka_unit_test(test_mon_host_parse),
         cmocka_unit_test(test_connection_info_fixture),
