@@ -9,6 +9,8 @@ const struct st_opt blockd_options[] = {
       "strata-imaged endpoint, for volumes made from images (copy-on-write clones)" },
     { "blockd", "compute_url", ST_OPT_STR, "http://127.0.0.1:8774/v2.1", false, 0, 0, NULL,
       "Compute API (strata-scheduler) told when an in-use volume grows (os-server-external-events)" },
+    { "blockd", "public_url", ST_OPT_STR, "", false, 0, 0, NULL,
+      "URL clients reach this service at (links, version documents); empty = http://<bind>:<port>" },
     { "blockd", "max_clone_depth", ST_OPT_INT, "5", false, 1, 64, NULL,
       "Clone chains deeper than this are flattened in the background" },
     { "blockd", "bulk_bytes_sec", ST_OPT_INT, "0", false, 0, 1000000000000LL, NULL,

@@ -15,7 +15,6 @@
 
 #include "strata/strutil.h"
 
-#define HOST_MAX 255
 #define NAME_MAX_LEN 255
 #define SIZE_MAX_GB INT32_MAX
 
@@ -103,18 +102,11 @@ int volj_microversion(const char *header, const char *legacy, unsigned *minor, c
     return 0;
 }
 
-int volj_base_url(const char *host, char *buf, size_t len)
+static json_t *version_doc(const char *base)
 {
-    int n = snprintf(buf, len, "http://%s", st_host_or_default(host));
+    char href[VOLJ_BASE_MAX + 8], max[16];
 
-    return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
-}
-
-static json_t *version_doc(const char *host)
-{
-    char href[HOST_MAX + 16], max[16];
-
-    snprintf(href, sizeof(href), "http://%s/v3/", st_host_or_default(host));
+    snprintf(href, sizeof(href), "%s/v3/", base);
     snprintf(max, sizeof(max), "3.%d", VOLJ_MV_MAX);
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:s},{s:s,s:s}],s:[{s:s,s:s}]}", "id",
                      "v3.0", "status", "CURRENT", "version", max, "min_version", "3.0", "updated",
@@ -124,16 +116,16 @@ static json_t *version_doc(const char *host)
                      "application/vnd.openstack.volume+json;version=3");
 }
 
-json_t *volj_versions(const char *host)
+json_t *volj_versions(const char *base)
 {
-    json_t *v = version_doc(host);
+    json_t *v = version_doc(base);
 
     return v ? json_pack("{s:[o]}", "versions", v) : NULL;
 }
 
-json_t *volj_version(const char *host)
+json_t *volj_version(const char *base)
 {
-    json_t *v = version_doc(host);
+    json_t *v = version_doc(base);
 
     return v ? json_pack("{s:o}", "version", v) : NULL;
 }

@@ -48,6 +48,7 @@ struct vol_service {
     json_t *mon_hosts, *mon_ports;   /* connection_info's hosts/ports */
     int max_depth;
     size_t md_max;                   /* [blockd] max_metadata_items */
+    char public_url[VOLJ_BASE_MAX];  /* links' base */
     struct qos_throttle *bulk;       /* [blockd] bulk_bytes_sec: all of this daemon's copies */
     uint64_t bulk_volume_bps;        /* [blockd] bulk_volume_bytes_sec: each copy (0 = none) */
     char pause_steps[128];           /* [blockd] debug_pause_step (tests only) */
@@ -2320,6 +2321,11 @@ size_t vol_service_metadata_max(const struct vol_service *s)
     return s->md_max;
 }
 
+const char *vol_service_public_url(const struct vol_service *s)
+{
+    return s->public_url;
+}
+
 /* ---- life cycle ---- */
 
 int vol_service_create(struct st_daemon *d, struct vol_service **out)
@@ -2344,6 +2350,12 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
              st_config_str(c, "auth", "admin_token"));
     s->max_depth = (int)st_config_int(c, "blockd", "max_clone_depth");
     s->md_max = (size_t)st_config_int(c, "blockd", "max_metadata_items");
+    if ((rc = st_daemon_public_url(d, st_config_str(c, "blockd", "public_url"), s->public_url,
+                                   sizeof(s->public_url))) < 0) {
+        st_error("[blockd] public_url: an http:// or https:// URL of at most %d characters",
+                 VOLJ_BASE_MAX - 1);
+        goto fail;
+    }
     s->bulk_volume_bps = (uint64_t)st_config_int(c, "blockd", "bulk_volume_bytes_sec");
     struct qos_policy bulk = { 0 };
     bulk.lim[QOS_TOTAL][QOS_BPS].avg = (uint64_t)st_config_int(c, "blockd", "bulk_bytes_sec");

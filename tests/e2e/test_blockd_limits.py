@@ -74,3 +74,43 @@ def test_snapshot_metadata_is_capped(vurl, carol, base, volume):
     assert len(requests.get(url, headers=H(carol)).json()["metadata"]) == LIMIT
     assert requests.delete("%s/snapshots/%s" % (base, sid), headers=H(carol)).status_code == 202
     wait_status(vurl, carol, "p-carol", "snapshots", sid, "gone")
+
+
+FORGED = "evil.example:666"
+
+
+def hrefs(doc):
+    """Every "href" anywhere in a JSON document."""
+    if isinstance(doc, dict):
+        return [v for k, v in doc.items() if k == "href"] + [h for v in doc.values() for h in hrefs(v)]
+    if isinstance(doc, list):
+        return [h for v in doc for h in hrefs(v)]
+    return []
+
+
+def test_links_ignore_the_host_header(vurl, carol, base, volume, blockd_factory, strata_env):
+    forged = dict(H(carol), Host=FORGED)
+    docs = [requests.get("%s/volumes/%s" % (base, volume), headers=forged),
+            requests.get(base + "/volumes", headers=forged),
+            requests.get(vurl + "/", headers={"Host": FORGED}),
+            requests.get(vurl + "/v3/", headers={"Host": FORGED})]
+    admin, ap = strata_env["STRATA_ADMIN_TOKEN"], strata_env["STRATA_ADMIN_PROJECT_ID"]
+    r = requests.post(api(vurl, admin, ap) + "/qos-specs", headers=dict(H(admin), Host=FORGED),
+                      json={"qos_specs": {"name": "links-" + volume[:8], "total_iops_sec": "100"}})
+    docs.append(r)
+    for r in docs:
+        assert r.status_code in (200, 300), r.text
+        links = hrefs(r.json())
+        assert links and "evil" not in r.text, r.text
+        assert all(h.startswith(vurl + "/") or h.startswith("https://docs.openstack.org")
+                   for h in links), links
+    requests.delete(api(vurl, admin, ap) + "/qos-specs/" + r.json()["qos_specs"]["id"], headers=H(admin))
+
+    # a configured public endpoint (the one the catalog gives) is what links use
+    from conftest import free_port
+    other = blockd_factory(free_port(), public_url="https://volumes.example.com:8776/")
+    r = requests.get("%s/v3/p-carol/volumes/%s" % (other.url, volume), headers=forged)
+    assert r.status_code == 200, r.text
+    assert {h.split("/p-carol")[0] for h in hrefs(r.json())} == {
+        "https://volumes.example.com:8776/v3", "https://volumes.example.com:8776"}
+

@@ -295,7 +295,7 @@ static void test_snapshot_fixtures(void **state)
 
 static void test_versions(void **state)
 {
-    json_t *v = volj_versions("h:1"), *one = volj_version(NULL), *d;
+    json_t *v = volj_versions("http://h:1"), *one = volj_version("http://localhost:8776"), *d;
 
     (void)state;
     pool[npool++] = v;
@@ -311,7 +311,7 @@ static void test_versions(void **state)
     assert_string_equal(json_string_value(json_object_get(d, "id")), "v3.0");
     assert_string_equal(
         json_string_value(json_object_get(json_array_get(json_object_get(d, "links"), 1), "href")),
-        "http://localhost/v3/");
+        "http://localhost:8776/v3/");
 }
 
 /* ---- microversions ---- */
