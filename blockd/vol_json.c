@@ -541,20 +541,26 @@ static int opt_uuid(const json_t *obj, const char *name, const char **out, char 
     return rc;
 }
 
-/* A size in GiB: a positive integer, or a string of digits. */
+/* A size in GiB: a positive integer, or a string of digits, at most SIZE_MAX_GB. */
 static int size_value(const json_t *v, const char *name, int64_t *out, char *msg)
 {
     json_int_t n = -1;
+    bool huge = false;
 
     if (json_is_integer(v)) {
         n = json_integer_value(v);
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
         char *end;
-        if (*s && strspn(s, "0123456789") == strlen(s) && strlen(s) < 12)
-            n = strtoll(s, &end, 10);
+        if (*s && strspn(s, "0123456789") == strlen(s)) {
+            huge = strlen(s) >= 12;
+            n = huge ? -1 : strtoll(s, &end, 10);
+        }
     }
-    if (n < 1 || n > SIZE_MAX_GB)
+    if (huge || n > SIZE_MAX_GB)
+        return fail(msg, -EINVAL, "Invalid input received: %s must be at most %lld GiB.", name,
+                    (long long)SIZE_MAX_GB);
+    if (n < 1)
         return fail(msg, -EINVAL,
                     "Invalid input received: %s must be an integer and greater than 0.", name);
     *out = n;

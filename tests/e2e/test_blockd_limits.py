@@ -114,3 +114,13 @@ def test_links_ignore_the_host_header(vurl, carol, base, volume, blockd_factory,
     assert {h.split("/p-carol")[0] for h in hrefs(r.json())} == {
         "https://volumes.example.com:8776/v3", "https://volumes.example.com:8776"}
 
+
+def test_extend_past_the_largest_size_names_it(carol, base, volume):
+    for size in (2 ** 31, str(2 ** 40), 10 ** 15):
+        r = requests.post("%s/volumes/%s/action" % (base, volume), headers=H(carol),
+                          json={"os-extend": {"new_size": size}})
+        assert r.status_code == 400, r.text
+        assert "at most 2147483647 GiB" in r.text and "greater than 0" not in r.text, r.text
+    r = requests.post("%s/volumes/%s/action" % (base, volume), headers=H(carol),
+                      json={"os-extend": {"new_size": 0}})
+    assert r.status_code == 400 and "greater than 0" in r.text

@@ -487,6 +487,17 @@ static void test_update_snapshot_action_bodies(void **state)
     assert_int_equal(a.new_size, 4);
     assert_int_equal(volj_volume_action(J("{\"os-extend\": {}}"), &a, msg), -EINVAL);
     assert_int_equal(volj_volume_action(J("{\"os-extend\": {\"new_size\": 0}}"), &a, msg), -EINVAL);
+    assert_non_null(strstr(msg, "greater than 0"));
+    /* past the largest size: the message names that size, not "greater than 0" */
+    assert_int_equal(volj_volume_action(J("{\"os-extend\": {\"new_size\": 2147483648}}"), &a, msg),
+                     -EINVAL);
+    assert_non_null(strstr(msg, "at most 2147483647 GiB"));
+    assert_int_equal(
+        volj_volume_action(J("{\"os-extend\": {\"new_size\": \"99999999999999\"}}"), &a, msg),
+        -EINVAL);
+    assert_non_null(strstr(msg, "at most 2147483647 GiB"));
+    assert_int_equal(volj_volume_action(J("{\"os-extend\": {\"new_size\": 2147483647}}"), &a, msg),
+                     0);
     assert_int_equal(
         volj_volume_action(J("{\"os-reset_status\": {\"status\": \"error\"}}"), &a, msg), 0);
     assert_int_equal(a.kind, VOLJ_ACT_RESET_STATUS);
