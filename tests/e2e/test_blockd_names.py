@@ -93,3 +93,24 @@ def test_type_rename_moves_the_claim(bases, admin):
     assert r.status_code == 409, r.text
     for t in (tid, other):
         assert requests.delete("%s/types/%s" % (bases[0], t), headers=H(tok)).status_code == 202
+
+
+def test_flavor_names_are_unique(strata_env, admin):
+    curl = strata_env["STRATA_COMPUTE_URL"]
+    name = "race-" + uuid.uuid4().hex[:8]
+    body = {"flavor": {"name": name, "ram": 64, "vcpus": 1, "disk": 1}}
+    out = race([curl], admin[0], "/flavors", body)
+    codes = sorted(r.status_code if isinstance(r, requests.Response) else repr(r) for r in out)
+    assert codes == [200] + [409] * (RACERS - 1), codes
+    assert "Flavor with name %s already exists." % name in [r for r in out if r.status_code == 409][0].text
+    fid = [r for r in out if r.status_code == 200][0].json()["flavor"]["id"]
+    flavors = requests.get(curl + "/flavors", headers=H(admin[0])).json()["flavors"]
+    assert [f["id"] for f in flavors if f["name"] == name] == [fid]
+    # the default flavors' names are taken too; a delete frees the name
+    r = requests.post(curl + "/flavors", headers=H(admin[0]),
+                      json={"flavor": {"name": "m1.nano", "ram": 64, "vcpus": 1, "disk": 1}})
+    assert r.status_code == 409, r.text
+    assert requests.delete("%s/flavors/%s" % (curl, fid), headers=H(admin[0])).status_code == 202
+    r = requests.post(curl + "/flavors", headers=H(admin[0]), json=body)
+    assert r.status_code == 200, r.text
+    requests.delete("%s/flavors/%s" % (curl, r.json()["flavor"]["id"]), headers=H(admin[0]))
