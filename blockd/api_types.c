@@ -216,11 +216,10 @@ static int h_spec_delete(struct st_req *r)
 
 static json_t *qos_links(const struct st_req *r, const char *id)
 {
-    char base[300], href[600];
+    char href[VOLJ_BASE_MAX + 200];
 
-    volj_base_url(st_req_header(r, "Host"), base, sizeof(base));
-    snprintf(href, sizeof(href), "%s/v3/%s/qos-specs/%s", base, st_req_param(r, "project_id"),
-             id ? id : "");
+    snprintf(href, sizeof(href), "%s/v3/%s/qos-specs/%.64s",
+             vol_service_public_url(st_req_app(r)), st_req_param(r, "project_id"), id ? id : "");
     return json_pack("[{s:s, s:s}]", "href", href, "rel", "self");
 }
 

@@ -13,7 +13,7 @@
 
 _Static_assert(VOLJ_MSG_MAX <= VOL_MSG_MAX, "vol_json messages must fit VOL_MSG_MAX");
 
-#define BASE_MAX 300
+#define BASE_MAX VOLJ_BASE_MAX
 #define MV_EXTEND_IN_USE 42   /* os-extend of in-use volumes */
 
 /* What every v3 handler knows once v3_begin has passed. */
@@ -93,8 +93,7 @@ static int v3_begin(struct st_req *r, struct v3 *v)
         st_reply_error(r, 403, "Project ID in the URL does not match the token's project.");
         return -EPERM;
     }
-    if (volj_base_url(st_req_header(r, "Host"), v->base, sizeof(v->base)) < 0)
-        return -EINVAL;
+    snprintf(v->base, sizeof(v->base), "%s", vol_service_public_url(svc(r)));
     v->ctx = (struct volj_ctx){v->base, project, mv, a->is_admin};
     return 0;
 }
@@ -118,12 +117,12 @@ static int v3_run(struct st_req *r, v3_fn fn)
 
 static int h_root(struct st_req *r)
 {
-    return reply_doc(r, 300, volj_versions(st_req_header(r, "Host")));
+    return reply_doc(r, 300, volj_versions(vol_service_public_url(svc(r))));
 }
 
 static int h_v3_root(struct st_req *r)
 {
-    return reply_doc(r, 200, volj_version(st_req_header(r, "Host")));
+    return reply_doc(r, 200, volj_version(vol_service_public_url(svc(r))));
 }
 
 /* ---- volumes ---- */
@@ -144,6 +143,8 @@ static int volume_create(struct st_req *r, const struct v3 *v)
     if (rc < 0)
         return rc;
     rc = volj_volume_create(body, &c, msg);
+    if (rc == 0)
+        rc = volj_metadata_count_check(c.metadata, vol_service_metadata_max(svc(r)), msg);
     if (rc == 0) {
         struct vol_create_req req = {
             .name = c.name,
@@ -428,6 +429,8 @@ static int snapshot_create(struct st_req *r, const struct v3 *v)
     if (rc < 0)
         return rc;
     rc = volj_snapshot_create(body, &c, msg);
+    if (rc == 0)
+        rc = volj_metadata_count_check(c.metadata, vol_service_metadata_max(svc(r)), msg);
     if (rc == 0)
         rc = snap_create(svc(r), who(r), c.volume_id, c.name, c.description, c.force, c.metadata,
                          &rec, msg);

@@ -15,7 +15,6 @@
 
 #include "strata/strutil.h"
 
-#define HOST_MAX 255
 #define NAME_MAX_LEN 255
 #define SIZE_MAX_GB INT32_MAX
 
@@ -103,18 +102,11 @@ int volj_microversion(const char *header, const char *legacy, unsigned *minor, c
     return 0;
 }
 
-int volj_base_url(const char *host, char *buf, size_t len)
+static json_t *version_doc(const char *base)
 {
-    int n = snprintf(buf, len, "http://%s", st_host_or_default(host));
+    char href[VOLJ_BASE_MAX + 8], max[16];
 
-    return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
-}
-
-static json_t *version_doc(const char *host)
-{
-    char href[HOST_MAX + 16], max[16];
-
-    snprintf(href, sizeof(href), "http://%s/v3/", st_host_or_default(host));
+    snprintf(href, sizeof(href), "%s/v3/", base);
     snprintf(max, sizeof(max), "3.%d", VOLJ_MV_MAX);
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:s},{s:s,s:s}],s:[{s:s,s:s}]}", "id",
                      "v3.0", "status", "CURRENT", "version", max, "min_version", "3.0", "updated",
@@ -124,16 +116,16 @@ static json_t *version_doc(const char *host)
                      "application/vnd.openstack.volume+json;version=3");
 }
 
-json_t *volj_versions(const char *host)
+json_t *volj_versions(const char *base)
 {
-    json_t *v = version_doc(host);
+    json_t *v = version_doc(base);
 
     return v ? json_pack("{s:[o]}", "versions", v) : NULL;
 }
 
-json_t *volj_version(const char *host)
+json_t *volj_version(const char *base)
 {
-    json_t *v = version_doc(host);
+    json_t *v = version_doc(base);
 
     return v ? json_pack("{s:o}", "version", v) : NULL;
 }
@@ -490,6 +482,16 @@ int volj_metadata_check(const json_t *md, char *msg)
     return 0;
 }
 
+int volj_metadata_count_check(const json_t *md, size_t max, char *msg)
+{
+    if (json_object_size(md) <= max)
+        return 0;
+    return fail(msg, -EFBIG,
+                "Maximum number of metadata items exceeded: %zu items, the limit is %zu "
+                "([blockd] max_metadata_items).",
+                json_object_size(md), max);
+}
+
 int volj_metadata_body(const json_t *body, const char *key, const json_t **md, char *msg)
 {
     const json_t *v = json_object_get(body, key ? "meta" : "metadata");
@@ -539,20 +541,26 @@ static int opt_uuid(const json_t *obj, const char *name, const char **out, char 
     return rc;
 }
 
-/* A size in GiB: a positive integer, or a string of digits. */
+/* A size in GiB: a positive integer, or a string of digits, at most SIZE_MAX_GB. */
 static int size_value(const json_t *v, const char *name, int64_t *out, char *msg)
 {
     json_int_t n = -1;
+    bool huge = false;
 
     if (json_is_integer(v)) {
         n = json_integer_value(v);
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
         char *end;
-        if (*s && strspn(s, "0123456789") == strlen(s) && strlen(s) < 12)
-            n = strtoll(s, &end, 10);
+        if (*s && strspn(s, "0123456789") == strlen(s)) {
+            huge = strlen(s) >= 12;
+            n = huge ? -1 : strtoll(s, &end, 10);
+        }
     }
-    if (n < 1 || n > SIZE_MAX_GB)
+    if (huge || n > SIZE_MAX_GB)
+        return fail(msg, -EINVAL, "Invalid input received: %s must be at most %lld GiB.", name,
+                    (long long)SIZE_MAX_GB);
+    if (n < 1)
         return fail(msg, -EINVAL,
                     "Invalid input received: %s must be an integer and greater than 0.", name);
     *out = n;

@@ -30,12 +30,12 @@
  * `X-OpenStack-Volume-API-Version` ("3.44"); neither → 3.0.  A malformed
  * version → -EINVAL; major other than 3 or minor past VOLJ_MV_MAX → -ERANGE. */
 int volj_microversion(const char *header, const char *legacy, unsigned *minor, char *msg);
-/* "http://<host>" into buf (host from the Host header; "localhost" when
- * absent or not a plausible host[:port]). */
-int volj_base_url(const char *host, char *buf, size_t len);
-/* GET /: {"versions": [v3.0]}; GET /v3/: {"version": v3.0}.  NULL: ENOMEM. */
-json_t *volj_versions(const char *host);
-json_t *volj_version(const char *host);
+/* Longest base URL of links ("http://host:port", [blockd] public_url). */
+#define VOLJ_BASE_MAX 256
+/* GET /: {"versions": [v3.0]}; GET /v3/: {"version": v3.0}, links under
+ * base (the service's public URL).  NULL: ENOMEM. */
+json_t *volj_versions(const char *base);
+json_t *volj_version(const char *base);
 
 /* ---- views ---- */
 enum volj_view_kind {
@@ -151,6 +151,8 @@ int volj_attachment_action(const json_t *body, char *msg);
 /* Metadata as Cinder takes it: an object of ≤255-char strings under keys of
  * [A-Za-z0-9-_:. /]{1,255}. */
 int volj_metadata_check(const json_t *md, char *msg);
+/* -EFBIG (413) when md (NULL: none) has more than max items, msg naming the limit. */
+int volj_metadata_count_check(const json_t *md, size_t max, char *msg);
 /* The body of POST/PUT .../metadata ({"metadata": {...}}, key NULL) or of
  * PUT .../metadata/{key} ({"meta": {key: value}}, that one key): *md
  * (borrowed from body) checked as volj_metadata_check does. */

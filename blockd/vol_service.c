@@ -48,6 +48,8 @@ struct vol_service {
     char rbd_user[128], secret_uuid[64], cluster_name[64];
     json_t *mon_hosts, *mon_ports;   /* connection_info's hosts/ports */
     int max_depth;
+    size_t md_max;                   /* [blockd] max_metadata_items */
+    char public_url[VOLJ_BASE_MAX];  /* links' base */
     struct qos_bulk bulk;            /* [blockd] bulk_bytes_sec, bulk_volume_bytes_sec */
     uint64_t project_cap[QOS_NUNIT]; /* [blockd] project_iops_sec, project_bytes_sec (0 = none) */
     char pause_steps[128];           /* [blockd] debug_pause_step (tests only) */
@@ -1380,6 +1382,7 @@ struct edit {
     enum vol_md_op md_op;
     const char *unset, *label;
     char *msg;
+    size_t md_max;    /* set by update_kind */
 };
 
 static int apply_edit(json_t *rec, void *arg)
@@ -1407,6 +1410,8 @@ static int apply_edit(json_t *rec, void *arg)
         json_object_update(md, (json_t *)e->metadata);
     else if (e->metadata)
         json_object_set_new(rec, "metadata", json_deep_copy(e->metadata));
+    if (volj_metadata_count_check(json_object_get(rec, "metadata"), e->md_max, e->msg) < 0)
+        return -EFBIG;
     now_ts(now, sizeof(now));
     json_object_set_new(rec, "updated_at", json_string(now));
     return 0;
@@ -1419,6 +1424,7 @@ static int update_kind(struct vol_service *s, const struct st_meta_kind *k,
     int rc = get_visible(s, k, who, id, &rec);
 
     st_record_cleanup(&rec);
+    e->md_max = s->md_max;
     if (rc == 0)
         rc = st_meta_modify(s->meta, k, id, apply_edit, e, &rec);
     if (rc == 0)
@@ -1431,7 +1437,7 @@ int vol_update(struct vol_service *s, const struct st_auth_ctx *who, const char 
                const char *name, const char *description, const json_t *metadata,
                json_t **out, char *msg)
 {
-    struct edit e = { name, description, metadata, VMD_REPLACE, NULL, "Volume", msg };
+    struct edit e = { name, description, metadata, VMD_REPLACE, NULL, "Volume", msg, 0 };
     return update_kind(s, &vol_kind, who, id, &e, out);
 }
 
@@ -1441,7 +1447,7 @@ int vol_metadata_edit(struct vol_service *s, const struct st_auth_ctx *who, enum
 {
     bool snap = res == VOL_RES_SNAPSHOT;
     struct edit e = { NULL, NULL, op == VMD_DELETE ? NULL : md, op, op == VMD_DELETE ? key : NULL,
-                      snap ? "Snapshot" : "Volume", msg };
+                      snap ? "Snapshot" : "Volume", msg, 0 };
 
     if (op == VMD_DELETE && !key)
         return -EINVAL;
@@ -2222,7 +2228,7 @@ int snap_update(struct vol_service *s, const struct st_auth_ctx *who, const char
                 const char *name, const char *description, const json_t *metadata,
                 json_t **out, char *msg)
 {
-    struct edit e = { name, description, metadata, VMD_REPLACE, NULL, "Snapshot", msg };
+    struct edit e = { name, description, metadata, VMD_REPLACE, NULL, "Snapshot", msg, 0 };
     return update_kind(s, &snap_kind, who, id, &e, out);
 }
 
@@ -2506,6 +2512,16 @@ struct vol_types *vol_service_types(struct vol_service *s)
     return s->types;
 }
 
+size_t vol_service_metadata_max(const struct vol_service *s)
+{
+    return s->md_max;
+}
+
+const char *vol_service_public_url(const struct vol_service *s)
+{
+    return s->public_url;
+}
+
 /* ---- life cycle ---- */
 
 int vol_service_create(struct st_daemon *d, struct vol_service **out)
@@ -2529,6 +2545,13 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
     snprintf(s->service_token, sizeof(s->service_token), "%s",
              st_config_str(c, "auth", "admin_token"));
     s->max_depth = (int)st_config_int(c, "blockd", "max_clone_depth");
+    s->md_max = (size_t)st_config_int(c, "blockd", "max_metadata_items");
+    if ((rc = st_daemon_public_url(d, st_config_str(c, "blockd", "public_url"), s->public_url,
+                                   sizeof(s->public_url))) < 0) {
+        st_error("[blockd] public_url: an http:// or https:// URL of at most %d characters",
+                 VOLJ_BASE_MAX - 1);
+        goto fail;
+    }
     s->project_cap[QOS_IOPS] = (uint64_t)st_config_int(c, "blockd", "project_iops_sec");
     s->project_cap[QOS_BPS] = (uint64_t)st_config_int(c, "blockd", "project_bytes_sec");
     if ((rc = qos_bulk_init(&s->bulk, (uint64_t)st_config_int(c, "blockd", "bulk_bytes_sec"),

@@ -35,6 +35,11 @@ int vol_service_reconcile(struct vol_service *s);
 struct vol_quota *vol_service_quota(struct vol_service *s);
 /* Its volume types and qos-specs (vol_types.h), for the types API. */
 struct vol_types *vol_service_types(struct vol_service *s);
+/* [blockd] max_metadata_items: metadata items a volume or snapshot may have. */
+size_t vol_service_metadata_max(const struct vol_service *s);
+/* The base of its links and version documents ([blockd] public_url, else
+ * http://<bind>:<port>); never taken from a request. */
+const char *vol_service_public_url(const struct vol_service *s);
 /* The qos-specs of these volume types (JSON array of ids) changed: every
  * volume of theirs gets its librbd limits re-applied in the background. */
 int vol_service_qos_changed(struct vol_service *s, const json_t *type_ids);

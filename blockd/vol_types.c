@@ -1,7 +1,9 @@
 /* vol_types.c — volume types and qos-specs as metadata records: create, find
  * by id or name, list, edit with compare-and-swap (st_meta_modify), delete
  * with the in-use checks Cinder makes, and the type ↔ qos-specs association
- * (kept on the type as qos_specs_id). */
+ * (kept on the type as qos_specs_id).  Names are unique through name claims
+ * (strata/nameidx.h): claimed before the record is written, released after
+ * it is deleted or when its write fails; a lookup by name reads the claim. */
 #include "vol_types.h"
 
 #include <errno.h>
@@ -11,7 +13,9 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
+#include "strata/log.h"
 #include "strata/meta.h"
+#include "strata/nameidx.h"
 #include "strata/strutil.h"
 
 #define VT_MSG_MAX 256
@@ -29,6 +33,8 @@ static int validate_type(const json_t *d)
 
 static const struct st_meta_kind type_kind = { "voltype", validate_type };
 static const struct st_meta_kind qos_kind = { "qos", validate_type };
+static const struct st_meta_kind type_names = { "voltype_name", NULL };
+static const struct st_meta_kind qos_names = { "qos_name", NULL };
 /* read-only view of vol_service.c's volumes, for the in-use check */
 static const struct st_meta_kind vol_kind = { "volume", NULL };
 
@@ -44,6 +50,42 @@ static void stamp(json_t *rec, const char *member)
     json_object_set_new(rec, member, json_string(buf));
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const struct st_meta_kind *names_of(const struct st_meta_kind *k)
+{
+    return k == &type_kind ? &type_names : &qos_names;
+}
+
+/* Claim name for record id of kind k: 0, or -EEXIST with msg. */
+static int name_claim(struct vol_types *t, const struct st_meta_kind *k, const char *name,
+                      const char *id, char *msg)
+{
+    struct st_name_records recs = { t->meta, k };
+    int rc = st_name_claim(t->meta, names_of(k), "", name, id, st_name_record_alive, &recs,
+                           now_ms());
+
+    if (rc == -EEXIST && msg)
+        snprintf(msg, VT_MSG_MAX, "%s with name %s already exists.",
+                 k == &type_kind ? "Volume Type" : "QoS Specs", name);
+    return rc;
+}
+
+static void name_release(struct vol_types *t, const struct st_meta_kind *k, const char *name,
+                         const char *id)
+{
+    int rc = name ? st_name_release(t->meta, names_of(k), "", name, id) : 0;
+
+    if (rc < 0) /* left for a later claim to take over (the owner is gone) */
+        st_warn("name %s of %s %s not released: %d", name, k->name, id, rc);
+}
+
 static void new_id(char *buf)
 {
     uuid_t u;
@@ -51,6 +93,8 @@ static void new_id(char *buf)
     uuid_generate_random(u);
     uuid_unparse_lower(u, buf);
 }
+
+static void claim_existing(struct vol_types *t, const struct st_meta_kind *k);
 
 int vt_create(struct st_meta *m, struct vol_types **out)
 {
@@ -72,6 +116,8 @@ int vt_create(struct st_meta *m, struct vol_types **out)
         free(t);
         return rc;
     }
+    claim_existing(t, &type_kind);
+    claim_existing(t, &qos_kind);
     *out = t;
     return 0;
 }
@@ -110,28 +156,32 @@ static int scan(struct vol_types *t, const struct st_meta_kind *k, st_meta_pred_
     return 0;
 }
 
-static bool named(const json_t *rec, void *arg)
+/* Records written before names were claimed (and the default type) get their
+ * claims; of two old records with one name the first listed keeps it. */
+static void claim_existing(struct vol_types *t, const struct st_meta_kind *k)
 {
-    const char *n = st_json_str(rec, "name");
-    return n && strcmp(n, arg) == 0;
+    json_t *all = NULL, *rec;
+    size_t i;
+
+    if (scan(t, k, NULL, NULL, &all) < 0)
+        return; /* Ceph trouble: the claims are made on the next start */
+    json_array_foreach(all, i, rec) {
+        const char *id = st_json_str(rec, "id"), *name = st_json_str(rec, "name");
+        if (id && name && name_claim(t, k, name, id, NULL) == -EEXIST)
+            st_warn("%s %s: name %s is another's; rename it", k->name, id, name);
+    }
+    json_decref(all);
 }
 
-/* -EEXIST with msg when another record of kind k has this name. */
-static int name_free(struct vol_types *t, const struct st_meta_kind *k, const char *name,
-                     const char *self, char *msg)
+/* The record of kind k that holds name: 0, -ENOENT (also when the claim's
+ * record is gone), -errno. */
+static int by_name(struct vol_types *t, const struct st_meta_kind *k, const char *name,
+                   struct st_record *rec)
 {
-    json_t *same = NULL;
-    int rc = scan(t, k, named, (void *)name, &same);
+    char id[ST_META_ID_MAX + 1];
+    int rc = st_name_lookup(t->meta, names_of(k), "", name, id, sizeof(id));
 
-    if (rc == 0 && json_array_size(same) > 0 &&
-        !(self && json_array_size(same) == 1 &&
-          strcmp(st_json_str(json_array_get(same, 0), "id"), self) == 0)) {
-        snprintf(msg, VT_MSG_MAX, "%s with name %s already exists.",
-                 k == &type_kind ? "Volume Type" : "QoS Specs", name);
-        rc = -EEXIST;
-    }
-    json_decref(same);
-    return rc;
+    return rc < 0 ? rc : st_meta_get(t->meta, k, id, rec);
 }
 
 /* A record by id (or, for types, by name or "default"). */
@@ -139,7 +189,6 @@ static int find(struct vol_types *t, const struct st_meta_kind *k, const char *r
                 json_t **out)
 {
     struct st_record rec = { 0 };
-    json_t *same = NULL;
     int rc;
 
     if (!ref)
@@ -147,19 +196,28 @@ static int find(struct vol_types *t, const struct st_meta_kind *k, const char *r
     if (k == &type_kind && strcmp(ref, "default") == 0)
         ref = VT_DEFAULT_ID;
     rc = st_is_uuid(ref) ? st_meta_get(t->meta, k, ref, &rec) : -ENOENT;
-    if (rc == 0) {
-        *out = json_incref(rec.data);
-        st_record_cleanup(&rec);
-        return 0;
-    }
-    if (rc != -ENOENT && rc != -EINVAL)
-        return rc;
-    rc = k == &type_kind ? scan(t, k, named, (void *)ref, &same) : -ENOENT;
-    if (rc == 0 && json_array_size(same) == 0)
+    if ((rc == -ENOENT || rc == -EINVAL) && k == &type_kind)
+        rc = by_name(t, k, ref, &rec);
+    if (rc == -EINVAL)
         rc = -ENOENT;
     if (rc == 0)
-        *out = json_incref(json_array_get(same, 0));
-    json_decref(same);
+        *out = json_incref(rec.data);
+    st_record_cleanup(&rec);
+    return rc;
+}
+
+/* Write the new record rec (its "id" and "name" set) under its name's claim. */
+static int create_named(struct vol_types *t, const struct st_meta_kind *k, json_t *rec,
+                        char *msg)
+{
+    const char *id = st_json_str(rec, "id"), *name = st_json_str(rec, "name");
+    int rc = name_claim(t, k, name, id, msg);
+
+    if (rc < 0)
+        return rc;
+    rc = st_meta_create(t->meta, k, id, rec, NULL);
+    if (rc < 0)
+        name_release(t, k, name, id);
     return rc;
 }
 
@@ -170,10 +228,8 @@ int vt_type_create(struct vol_types *t, const char *name, const char *descriptio
 {
     char id[37];
     json_t *rec;
-    int rc = name_free(t, &type_kind, name, NULL, msg);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     new_id(id);
     rec = json_pack("{s:s, s:s, s:s?, s:b, s:o, s:n}", "id", id, "name", name, "description",
                     description, "is_public", is_public, "extra_specs",
@@ -181,7 +237,7 @@ int vt_type_create(struct vol_types *t, const char *name, const char *descriptio
     if (!rec)
         return -ENOMEM;
     stamp(rec, "created_at");
-    rc = st_meta_create(t->meta, &type_kind, id, rec, NULL);
+    rc = create_named(t, &type_kind, rec, msg);
     if (rc < 0) {
         json_decref(rec);
         return rc;
@@ -281,16 +337,23 @@ int vt_type_update(struct vol_types *t, const char *id, const char *name,
     struct type_edit e = { name, description, is_public, NULL, NULL };
     json_t *cur = NULL;
     int rc = find(t, &type_kind, id, &cur);
+    bool renamed;
 
     if (rc == 0 && name && strcmp(st_json_str(cur, "id"), VT_DEFAULT_ID) == 0) {
         snprintf(msg, VT_MSG_MAX, "Invalid input received: the default volume type cannot be "
                  "renamed.");
         rc = -EINVAL;
     }
-    if (rc == 0 && name)
-        rc = name_free(t, &type_kind, name, st_json_str(cur, "id"), msg);
-    if (rc == 0)
-        rc = edit_type(t, st_json_str(cur, "id"), &e, out);
+    if (rc < 0)
+        goto out;
+    id = st_json_str(cur, "id");
+    renamed = name && strcmp(name, st_json_str(cur, "name")) != 0;
+    if (renamed && (rc = name_claim(t, &type_kind, name, id, msg)) < 0)
+        goto out;
+    rc = edit_type(t, id, &e, out);
+    if (renamed)
+        name_release(t, &type_kind, rc == 0 ? st_json_str(cur, "name") : name, id);
+out:
     json_decref(cur);
     return rc;
 }
@@ -317,6 +380,8 @@ int vt_type_delete(struct vol_types *t, const char *id, char *msg)
     st_record_list_cleanup(&l);
     if (rc == 0)
         rc = st_meta_delete(t->meta, &type_kind, id, 0);
+    if (rc == 0)
+        name_release(t, &type_kind, st_json_str(cur, "name"), id);
     json_decref(cur);
     return rc;
 }
@@ -353,17 +418,15 @@ int vt_qos_create(struct vol_types *t, const char *name, enum qos_consumer consu
 {
     char id[37];
     json_t *rec;
-    int rc = name_free(t, &qos_kind, name, NULL, msg);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     new_id(id);
     rec = json_pack("{s:s, s:s, s:s, s:O}", "id", id, "name", name, "consumer",
                     qos_consumer_name(consumer), "specs", specs);
     if (!rec)
         return -ENOMEM;
     stamp(rec, "created_at");
-    rc = st_meta_create(t->meta, &qos_kind, id, rec, NULL);
+    rc = create_named(t, &qos_kind, rec, msg);
     if (rc < 0) {
         json_decref(rec);
         return rc;
@@ -532,7 +595,7 @@ int vt_qos_disassociate(struct vol_types *t, const char *id, const char *type_id
 
 int vt_qos_delete(struct vol_types *t, const char *id, bool force, char *msg)
 {
-    json_t *types = NULL;
+    json_t *types = NULL, *q = NULL;
     int rc = vt_qos_associations(t, id, &types);
 
     if (rc == 0 && json_array_size(types) > 0) {
@@ -545,7 +608,12 @@ int vt_qos_delete(struct vol_types *t, const char *id, bool force, char *msg)
     }
     json_decref(types);
     if (rc == 0)
+        rc = vt_qos_get(t, id, &q);
+    if (rc == 0)
         rc = st_meta_delete(t->meta, &qos_kind, id, 0);
+    if (rc == 0)
+        name_release(t, &qos_kind, st_json_str(q, "name"), id);
+    json_decref(q);
     return rc;
 }
 

@@ -435,6 +435,22 @@ bool st_auth_has_role(const struct st_auth_ctx *ctx, const char *role)
     return false;
 }
 
+bool st_auth_has_any_role(const struct st_auth_ctx *ctx, const char *csv)
+{
+    if (!ctx || !csv)
+        return false;
+    while (*csv) {
+        size_t n;
+        csv += strspn(csv, ", ");
+        n = strcspn(csv, ", ");
+        for (int i = 0; n && i < ctx->nroles && i < ST_ROLES_MAX; i++)
+            if (strlen(ctx->roles[i]) == n && strncmp(ctx->roles[i], csv, n) == 0)
+                return true;
+        csv += n;
+    }
+    return false;
+}
+
 enum st_role_level st_auth_level(const struct st_auth_ctx *ctx)
 {
     static const char *const names[] = { "reader", "member", "admin" };

@@ -55,6 +55,35 @@ const char *st_daemon_owner(const struct st_daemon *d) { return d->owner; }
 const char *st_daemon_name(const struct st_daemon *d) { return d->desc->name; }
 const char *st_daemon_ceph_user(const struct st_daemon *d) { return d->ceph_user; }
 
+int st_daemon_public_url(const struct st_daemon *d, const char *configured, char *buf,
+                         size_t len)
+{
+    const char *name = d->desc->name, *bind = st_config_str(d->cfg, name, "bind");
+    char host[256];
+    int n;
+
+    if (configured && configured[0]) {
+        size_t l = strlen(configured);
+        while (l > 1 && configured[l - 1] == '/')
+            l--;
+        if (strncmp(configured, "http://", 7) != 0 && strncmp(configured, "https://", 8) != 0)
+            return -EINVAL;
+        n = snprintf(buf, len, "%.*s", (int)l, configured);
+        return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+    }
+    if (!bind || !bind[0])
+        bind = st_config_str(d->cfg, "http", "bind");
+    if (!bind || !bind[0] || strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0) {
+        if (gethostname(host, sizeof(host)) < 0)
+            return -errno;
+        host[sizeof(host) - 1] = '\0';
+        bind = host;
+    }
+    n = snprintf(buf, len, strchr(bind, ':') ? "http://[%s]:%lld" : "http://%s:%lld", bind,
+                 (long long)st_config_int(d->cfg, name, "port"));
+    return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
 static void usage(FILE *out, const char *name)
 {
     fprintf(out,

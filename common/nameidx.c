@@ -33,6 +33,16 @@ static const char *owner_of(const struct st_record *r)
     return o ? o : "";
 }
 
+bool st_name_record_alive(const char *owner_id, void *arg)
+{
+    const struct st_name_records *a = arg;
+    struct st_record r = { 0 };
+    int rc = st_meta_get(a->meta, a->kind, owner_id, &r);
+
+    st_record_cleanup(&r);
+    return rc != -ENOENT;
+}
+
 int st_name_claim(struct st_meta *m, const struct st_meta_kind *k, const char *scope,
                   const char *name, const char *owner_id, st_name_alive_fn alive, void *arg,
                   int64_t now_ms)

@@ -218,21 +218,6 @@ static int list_all(struct id_service *s, const struct st_meta_kind *k,
     return 0;
 }
 
-struct alive_arg {
-    struct id_service *s;
-    const struct st_meta_kind *kind;
-};
-
-static bool owner_alive(const char *owner, void *arg)
-{
-    struct alive_arg *a = arg;
-    struct st_record r = { 0 };
-    int rc = st_meta_get(a->s->meta, a->kind, owner, &r);
-
-    st_record_cleanup(&r);
-    return rc != -ENOENT; /* in doubt (Ceph trouble), alive */
-}
-
 static const char *name_scope(enum idj_res res, const json_t *rec)
 {
     const char *d = st_json_str(rec, "domain_id");
@@ -242,9 +227,9 @@ static const char *name_scope(enum idj_res res, const json_t *rec)
 static int claim(struct id_service *s, enum idj_res res, const char *scope, const char *name,
                  const char *id, char *msg)
 {
-    struct alive_arg a = {s, classes[res].kind};
-    int rc = st_name_claim(s->meta, classes[res].names, scope, name, id, owner_alive, &a,
-                           now_ms());
+    struct st_name_records a = {s->meta, classes[res].kind};
+    int rc = st_name_claim(s->meta, classes[res].names, scope, name, id, st_name_record_alive,
+                           &a, now_ms());
 
     if (rc == -EEXIST) {
         if (classes[res].in_domain)
@@ -1155,8 +1140,9 @@ int ids_appcred_create(struct id_service *s, const struct st_auth_ctx *who, cons
     if (req->description)
         json_object_set_new(data, "description", json_string(req->description));
     {
-        struct alive_arg a = {s, &K_APPCRED};
-        rc = st_name_claim(s->meta, &N_APPCRED, user, req->name, id, owner_alive, &a, now_ms());
+        struct st_name_records a = {s->meta, &K_APPCRED};
+        rc = st_name_claim(s->meta, &N_APPCRED, user, req->name, id, st_name_record_alive, &a,
+                           now_ms());
         if (rc == -EEXIST) {
             msgf(msg, rc, "Conflict occurred attempting to store application_credential - "
                           "Duplicate entry.");

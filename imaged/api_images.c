@@ -67,11 +67,12 @@ static int reply_no_content(struct st_req *r)
 static struct imgj_view_opts view_opts(const struct st_req *r)
 {
     const struct img_service *s = svc(r);
-    bool direct = img_service_show_direct_url(s);
+    bool direct, locations;
 
+    img_service_show_location(s, st_req_auth(r), &direct, &locations);
     return (struct imgj_view_opts){
         .show_direct_url = direct,
-        .show_locations = direct,
+        .show_locations = locations,
         .fsid = img_service_fsid(s),
         .pool = img_service_pool(s),
     };
@@ -168,6 +169,17 @@ static int h_show(struct st_req *r)
     int rc = img_get(svc(r), who(r), id, &rec);
 
     rc = rc == 0 ? reply_image(r, 200, rec) : fail(r, rc, NULL, id);
+    json_decref(rec);
+    return rc;
+}
+
+static int h_tasks(struct st_req *r)
+{
+    const char *id = st_req_param(r, "id");
+    json_t *rec = NULL;
+    int rc = img_get(svc(r), who(r), id, &rec);
+
+    rc = rc == 0 ? reply_doc(r, 200, imgj_tasks_view(rec)) : fail(r, rc, NULL, id);
     json_decref(rec);
     return rc;
 }
@@ -589,6 +601,7 @@ const struct st_route img_api_routes[] = {
     {"GET",    "/v2/images/{id}/file",                h_download,      0, NULL, NULL},
     {"PUT",    "/v2/images/{id}/stage",               NULL, ST_ROUTE_STREAM_BODY, &stage_ops, NULL},
     {"POST",   "/v2/images/{id}/import",              h_import,        0, NULL, NULL},
+    {"GET",    "/v2/images/{id}/tasks",               h_tasks,         0, NULL, NULL},
     {"POST",   "/internal/v1/images/{id}/clone",      h_clone,         ST_ROUTE_ADMIN, NULL, NULL},
     {"POST",   "/internal/v1/images/{id}/import-rbd", h_import_rbd,    ST_ROUTE_ADMIN, NULL, NULL},
     ST_ROUTE_END,

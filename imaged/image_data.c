@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uuid/uuid.h>
 
 #include "convert.h"
 #include "strata/log.h"
@@ -534,6 +535,7 @@ int img_ingest_staged(struct img_service *s, const char *id, char *msg)
     snprintf(fmt, sizeof(fmt), "%s", declared ? declared : "");
     char from[32];
     snprintf(from, sizeof(from), "%s", status ? status : "");
+    json_t *task_of = json_incref(rec.data); /* whose import task the outcome goes to */
     st_record_cleanup(&rec);
 
     img_staging_path(s, id, NULL, path, sizeof(path));
@@ -563,20 +565,25 @@ int img_ingest_staged(struct img_service *s, const char *id, char *msg)
                                   "os_hash_value", sha512,
                                   "disk_format", converted ? "raw" : fmt,
                                   "_s", "rbd", 1, "staged", 0, "source_format", p.format);
-        rc = img_set_status_leased(s, id, from, IMG_ACTIVE, extra);
+        rc = img_import_outcome(task_of, 0, NULL, extra);
+        if (rc == 0)
+            rc = img_set_status_leased(s, id, from, IMG_ACTIVE, extra);
         json_decref(extra);
     }
     unlink(path);
     unlink(raw);
     if (rc < 0) {
-        json_t *extra = json_pack("{s:{s:b, s:s}}", "_s", "staged", 0, "last_error",
-                                  msg[0] ? msg : strerror(-rc));
-        st_warn("image %s: import failed: %s", id, msg[0] ? msg : strerror(-rc));
+        const char *why = msg[0] ? msg : strerror(-rc);
+        json_t *extra = json_pack("{s:{s:b, s:s}}", "_s", "staged", 0, "last_error", why);
+        st_warn("image %s: import failed: %s", id, why);
         st_rbd_remove(s->images, id);
-        img_set_status_leased(s, id, from, IMG_QUEUED, extra);
+        if (img_import_outcome(task_of, rc, why, extra) == 0)
+            img_set_status_leased(s, id, from, IMG_QUEUED, extra);
         json_decref(extra);
+        json_decref(task_of);
         return rc;
     }
+    json_decref(task_of);
     st_info("image %s: active from %s data, %llu bytes raw", id, p.format,
             (unsigned long long)size);
     return 0;
@@ -656,6 +663,46 @@ int img_ingest_wait(struct img_service *s, const char *id, char *msg)
     return rc;
 }
 
+/* The members an import starts with: Glance's properties and the task that
+ * GET /v2/images/{id}/tasks shows (kept in the record's private part). */
+static json_t *import_task_new(const struct st_auth_ctx *who, const char *method)
+{
+    char tid[37], now[32];
+    uuid_t u;
+
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, tid);
+    img_now_iso(now, sizeof(now));
+    return json_pack("{s:s, s:s, s:{s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:{s:s}}}}}",
+                     "os_glance_importing_to_stores", IMG_STORE_ID, "os_glance_failed_import", "",
+                     "_s", "import_task", "id", tid, "status", "processing", "message", "",
+                     "owner", who->project_id, "user_id", who->user_id, "created_at", now,
+                     "updated_at", now, "input", "method", "name", method);
+}
+
+int img_import_outcome(const json_t *rec, int rc, const char *msg, json_t *extra)
+{
+    json_t *task = json_object_get(json_object_get(rec, "_s"), "import_task");
+    const char *st = img_rec_str(task, "status");
+    char now[32];
+
+    if (!st || strcmp(st, "processing") != 0)
+        return 0;
+    task = json_deep_copy(task);
+    if (!task)
+        return -ENOMEM;
+    img_now_iso(now, sizeof(now));
+    json_object_set_new(task, "status", json_string(rc < 0 ? "failure" : "success"));
+    json_object_set_new(task, "message", json_string(rc < 0 && msg ? msg : ""));
+    json_object_set_new(task, "updated_at", json_string(now));
+    if (json_object_set_new(json_object_get(extra, "_s"), "import_task", task) < 0 ||
+        json_object_set_new(extra, "os_glance_importing_to_stores", json_string("")) < 0 ||
+        json_object_set_new(extra, "os_glance_failed_import",
+                            json_string(rc < 0 ? IMG_STORE_ID : "")) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
 int img_import(struct img_service *s, const struct st_auth_ctx *who, const char *id,
                const char *method, char *msg)
 {
@@ -693,15 +740,19 @@ int img_import(struct img_service *s, const struct st_auth_ctx *who, const char 
         snprintf(msg, IMG_MSG_MAX, "Image %s has no staged data to import", id);
         return -ECANCELED;
     }
+    json_t *task = import_task_new(who, method);
+    if (!task)
+        return -ENOMEM;
     rc = st_lease_acquire(s->meta, &img_kind, id, s->owner, IMG_OP_IMPORT, st_now_ms(),
                           s->lease_ttl_ms);
     if (rc == 0) {
-        rc = img_set_status_leased(s, id, IMG_UPLOADING, IMG_IMPORTING, NULL);
+        rc = img_set_status_leased(s, id, IMG_UPLOADING, IMG_IMPORTING, task);
         if (rc == 0 && (rc = img_import_submit(s, id)) < 0)
             img_set_status_leased(s, id, IMG_IMPORTING, IMG_UPLOADING, NULL);
         if (rc < 0)
             st_lease_release(s->meta, &img_kind, id, s->owner);
     }
+    json_decref(task);
     if (rc == -EBUSY || rc == -ECANCELED)
         snprintf(msg, IMG_MSG_MAX, "Image %s is already being imported", id);
     return rc;

@@ -28,6 +28,8 @@ struct img_service {
     char clone_pool[2][IMG_POOL_MAX];
     char fsid[40];
     bool show_direct_url;
+    bool show_locations;
+    char location_roles[256];
     char staging_dir[PATH_MAX];
     uint64_t max_image_size;
     uint64_t max_virtual_size;
@@ -95,6 +97,14 @@ int img_remove_data(struct img_service *s, const char *id);
 /* Remove a hidden (deleted) image's data and record once no clone needs it:
  * -EBUSY while clones remain (the record stays hidden). */
 int img_purge_deleted(struct img_service *s, const char *id);
+
+/* The store Glance's import properties name (os_glance_importing_to_stores,
+ * os_glance_failed_import). */
+#define IMG_STORE_ID "rbd"
+/* Into extra (a status change's members): the outcome of the glance-direct
+ * import recorded on rec (its _s.import_task, if one is in progress) — failed
+ * (rc < 0, reason msg) or done.  No import in progress: extra is unchanged. */
+int img_import_outcome(const json_t *rec, int rc, const char *msg, json_t *extra);
 
 /* image_data.c: ingest a staged file (any format qemu-img reads) into RBD as
  * raw and make the image active; on failure the image returns to queued. */

@@ -136,13 +136,14 @@ static const struct prop props[] = {
 #define NPROPS (sizeof(props) / sizeof(props[0]))
 
 /* Names no client may write: Strata's private members and Glance's reserved
- * ones ("stores" is not in the schema: glanceclient has its own --stores). */
+ * ones ("stores" is not in the schema: glanceclient has its own --stores).
+ * `shown`: imaged sets them and the view shows them (os_glance_failed_import, ...). */
 static const struct {
     const char *name;
-    bool prefix;
+    bool prefix, shown;
 } reserved[] = {
-    {"_", true},        {"os_glance", true},   {"location", false},
-    {"deleted", false}, {"deleted_at", false}, {"stores", false},
+    {"_", true, false},        {"os_glance", true, true},   {"location", false, false},
+    {"deleted", false, false}, {"deleted_at", false, false}, {"stores", false, false},
 };
 
 static const struct prop *prop_find(const char *name)
@@ -154,15 +155,27 @@ static const struct prop *prop_find(const char *name)
     return NULL;
 }
 
-static bool is_reserved(const char *name)
+/* The row of reserved[] name falls under, or -1. */
+static int reserved_row(const char *name)
 {
     for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
         size_t n = strlen(reserved[i].name);
         if (reserved[i].prefix ? strncmp(name, reserved[i].name, n) == 0
                                : strcmp(name, reserved[i].name) == 0)
-            return true;
+            return (int)i;
     }
-    return false;
+    return -1;
+}
+
+static bool is_reserved(const char *name)
+{
+    return reserved_row(name) >= 0;
+}
+
+static bool is_hidden(const char *name)
+{
+    int row = reserved_row(name);
+    return name[0] == '_' || (row >= 0 && !reserved[row].shown);
 }
 
 static bool is_base(const struct prop *p)
@@ -532,7 +545,7 @@ json_t *imgj_view(const json_t *record, const struct imgj_view_opts *o)
     json_object_foreach((json_t *)record, name, v)
     {
         const struct prop *p = prop_find(name);
-        if (!ok || name[0] == '_' || is_reserved(name) || (p && (p->flags & F_VIEW)))
+        if (!ok || is_hidden(name) || (p && (p->flags & F_VIEW)))
             continue;
         /* What the schema would refuse must not reach clients that validate. */
         if (!(p && (p->flags & F_BASE)) && value_check(name, p, v, NULL) < 0)
@@ -549,6 +562,26 @@ json_t *imgj_view(const json_t *record, const struct imgj_view_opts *o)
         return NULL;
     }
     return out;
+}
+
+json_t *imgj_tasks_view(const json_t *record)
+{
+    json_t *task = json_object_get(json_object_get(record, "_s"), "import_task");
+    json_t *list = json_array(), *t = json_is_object(task) ? json_deep_copy(task) : NULL;
+
+    if (!list || (json_is_object(task) && !t)) {
+        json_decref(list);
+        json_decref(t);
+        return NULL;
+    }
+    if (t) {
+        json_object_set_new(t, "type", json_string("api_image_import"));
+        json_object_set_new(t, "image_id", json_string(st_json_str(record, "id")));
+        json_object_set_new(t, "result", json_null());
+        json_object_set_new(t, "expires_at", json_null());
+        json_array_append_new(list, t);
+    }
+    return json_pack("{s:o}", "tasks", list);
 }
 
 /* ---- create ---- */

@@ -44,6 +44,9 @@ struct imgj_view_opts {
  * or anything else starting with '_'), the base attributes with null/default
  * when unset, and self, file, schema (+ direct_url/locations).  NULL: ENOMEM. */
 json_t *imgj_view(const json_t *record, const struct imgj_view_opts *o);
+/* GET /v2/images/{id}/tasks: {"tasks": [the image's last import task]}
+ * ([] when it was never imported).  NULL: ENOMEM. */
+json_t *imgj_tasks_view(const json_t *record);
 /* Whether the image has data (active or deactivated). */
 bool imgj_has_data(const json_t *record);
 

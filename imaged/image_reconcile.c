@@ -64,9 +64,11 @@ static int reconcile_lease(struct st_meta *m, const char *id, const struct st_le
     }
     if (status && (strcmp(status, IMG_SAVING) == 0 || strcmp(status, IMG_UPLOADING) == 0 ||
                    strcmp(status, IMG_IMPORTING) == 0)) {
-        json_t *extra = json_pack("{s:{s:b, s:s}}", "_s", "staged", 0, "last_error",
-                                  "interrupted: the daemon holding it stopped");
-        rc = img_remove_data(s, id);
+        static const char why[] = "interrupted: the daemon holding it stopped";
+        json_t *extra = json_pack("{s:{s:b, s:s}}", "_s", "staged", 0, "last_error", why);
+        rc = extra ? img_import_outcome(rec.data, -EINTR, why, extra) : -ENOMEM;
+        if (rc == 0)
+            rc = img_remove_data(s, id);
         if (rc < 0) {
             /* keep the lease unrenewed: it goes stale and a later pass retries */
             st_warn("image %s: cannot remove the data of an interrupted %s: %s", id, l->op,

@@ -290,8 +290,8 @@ static bool list_match(const json_t *rec, void *arg)
     if (!img_rec_visible(rec, c->who))
         return false;
     /* Glance: without a visibility filter, community images of other projects
-     * are not listed (they are usable by id). */
-    if (!c->visibility_given && vis && strcmp(vis, "community") == 0 &&
+     * are not listed to members (they are usable by id); admins list every image. */
+    if (!c->visibility_given && !c->who->is_admin && vis && strcmp(vis, "community") == 0 &&
         !(owner && strcmp(owner, c->who->project_id) == 0))
         return false;
     for (size_t i = 0; i < c->nfilters; i++) {
@@ -659,9 +659,13 @@ int img_clone(struct img_service *s, const struct st_auth_ctx *who, const char *
 
 /* ---- life cycle ---- */
 
-bool img_service_show_direct_url(const struct img_service *s)
+void img_service_show_location(const struct img_service *s, const struct st_auth_ctx *who,
+                               bool *direct_url, bool *locations)
 {
-    return s->show_direct_url;
+    bool may = st_auth_has_any_role(who, s->location_roles);
+
+    *direct_url = may && s->show_direct_url;
+    *locations = may && s->show_locations;
 }
 
 const char *img_service_fsid(const struct img_service *s)
@@ -708,7 +712,10 @@ int img_service_create(struct st_daemon *d, struct img_service **out)
     s->d = d;
     s->meta = st_daemon_meta(d);
     s->owner = st_daemon_owner(d);
-    s->show_direct_url = st_config_bool(c, "imaged", "show_direct_url");
+    s->show_direct_url = st_config_bool(c, "imaged", "show_image_direct_url");
+    s->show_locations = st_config_bool(c, "imaged", "show_multiple_locations");
+    snprintf(s->location_roles, sizeof(s->location_roles), "%s",
+             st_config_str(c, "imaged", "location_roles"));
     snprintf(s->staging_dir, sizeof(s->staging_dir), "%s", st_config_str(c, "imaged", "staging_dir"));
     s->max_image_size = st_config_size(c, "imaged", "max_image_size");
     s->max_virtual_size = st_config_size(c, "imaged", "max_virtual_size");

@@ -34,7 +34,10 @@ void img_service_destroy(struct img_service *s);
 int img_service_reconcile(struct img_service *s);
 
 /* Values the API layer needs to format responses. */
-bool img_service_show_direct_url(const struct img_service *s);
+/* Whether `who` sees an image's direct_url and its locations ([imaged]
+ * show_image_direct_url, show_multiple_locations, for location_roles only). */
+void img_service_show_location(const struct img_service *s, const struct st_auth_ctx *who,
+                               bool *direct_url, bool *locations);
 const char *img_service_fsid(const struct img_service *s);
 const char *img_service_pool(const struct img_service *s);
 

@@ -6,8 +6,12 @@
 #define MIB (1024LL * 1024)
 
 const struct st_opt imaged_options[] = {
-    { "imaged", "show_direct_url", ST_OPT_BOOL, "true", false, 0, 0, NULL,
-      "Show direct_url/locations (rbd://fsid/pool/image/snap) so Cinder and Nova can clone" },
+    { "imaged", "show_image_direct_url", ST_OPT_BOOL, "true", false, 0, 0, NULL,
+      "Show direct_url (rbd://fsid/pool/image/snap) to location_roles, so Cinder and Nova clone" },
+    { "imaged", "show_multiple_locations", ST_OPT_BOOL, "true", false, 0, 0, NULL,
+      "Show locations [{url, metadata}] to location_roles" },
+    { "imaged", "location_roles", ST_OPT_STR, "admin,service", false, 0, 0, NULL,
+      "Roles that see direct_url/locations (they name the Ceph fsid, pool and image)" },
     { "imaged", "staging_dir", ST_OPT_STR, "/var/lib/strata/staging", false, 0, 0, NULL,
       "Local directory for data that must be converted or is staged for import" },
     { "imaged", "max_image_size", ST_OPT_SIZE, "1T", false, 1 * MIB, 1LL << 50, NULL,

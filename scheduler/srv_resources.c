@@ -1,5 +1,6 @@
 /* srv_resources.c — the compute API's catalog resources: flavors (the
- * default ones made once), server groups, hypervisors and availability zones. */
+ * default ones made once; names unique through name claims, strata/nameidx.h),
+ * server groups, hypervisors and availability zones. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,9 @@
 #include "srv_internal.h"
 #include "srv_service.h"
 #include "strata/log.h"
+#include "strata/nameidx.h"
 #include "strata/strutil.h"
+#include "strata/workpool.h"
 
 static const char *rs(const json_t *o, const char *k)
 {
@@ -26,6 +29,17 @@ void srv_new_uuid(char out[37])
 }
 
 /* ---- flavors ---- */
+
+static const struct st_meta_kind flavor_names = { "flavor_name", NULL };
+
+/* Claim a flavor's name for its id: 0, -EEXIST (another flavor has it). */
+static int flavor_claim(struct srv_service *s, const char *name, const char *id)
+{
+    struct st_name_records recs = { s->meta, &flavor_kind };
+
+    return st_name_claim(s->meta, &flavor_names, "", name, id, st_name_record_alive, &recs,
+                         st_now_ms());
+}
 
 static bool not_marker(const json_t *data, void *arg)
 {
@@ -81,8 +95,13 @@ int srv_flavor_create(struct srv_service *s, const json_t *body, const char *bas
         snprintf(msg, SJ_MSG_MAX, "Invalid input: flavor id '%s' is reserved", id);
         return -EINVAL;
     }
-    rc = st_meta_create(s->meta, &flavor_kind, id, rec, NULL);
+    const char *name = rs(rec, "name");
+    rc = flavor_claim(s, name, id);
     if (rc == -EEXIST)
+        snprintf(msg, SJ_MSG_MAX, "Flavor with name %.128s already exists.", name);
+    if (rc == 0 && (rc = st_meta_create(s->meta, &flavor_kind, id, rec, NULL)) < 0)
+        st_name_release(s->meta, &flavor_names, "", name, id);
+    if (rc == -EEXIST && !msg[0])
         snprintf(msg, SJ_MSG_MAX, "Flavor with ID %s already exists.", id);
     if (rc == 0) {
         json_object_set_new(rec, "id", json_string(id));
@@ -94,7 +113,31 @@ int srv_flavor_create(struct srv_service *s, const json_t *body, const char *bas
 
 int srv_flavor_delete(struct srv_service *s, const char *id)
 {
-    return strcmp(id, SEEDED) == 0 ? -ENOENT : st_meta_delete(s->meta, &flavor_kind, id, 0);
+    struct st_record f = { 0 };
+    int rc = strcmp(id, SEEDED) == 0 ? -ENOENT : st_meta_get(s->meta, &flavor_kind, id, &f);
+
+    if (rc == 0)
+        rc = st_meta_delete(s->meta, &flavor_kind, id, f.version);
+    if (rc == 0)
+        st_name_release(s->meta, &flavor_names, "", rs(f.data, "name"), id);
+    st_record_cleanup(&f);
+    return rc;
+}
+
+/* Flavors made before names were claimed get their claims (the first of
+ * two with one name keeps it). */
+static void flavors_claim_names(struct srv_service *s)
+{
+    struct st_record_list l = { 0 };
+
+    if (st_meta_list(s->meta, &flavor_kind, NULL, 0, NULL, 0, not_marker, NULL, &l) < 0)
+        return; /* Ceph trouble: done on the next start */
+    for (size_t i = 0; i < l.count; i++) {
+        if (flavor_claim(s, rs(l.items[i].data, "name"), l.items[i].id) == -EEXIST)
+            st_warn("flavor %s: name %s is another flavor's; rename it", l.items[i].id,
+                    rs(l.items[i].data, "name"));
+    }
+    st_record_list_cleanup(&l);
 }
 
 /* Nova's classic flavors, made once per cloud (an admin may delete them). */
@@ -109,13 +152,16 @@ void srv_flavors_seed(struct srv_service *s)
     int rc = st_meta_create(s->meta, &flavor_kind, SEEDED, marker, NULL);
 
     json_decref(marker);
-    if (rc < 0)
+    if (rc < 0) {
+        flavors_claim_names(s);
         return;   /* -EEXIST: seeded before */
+    }
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
         json_t *f = json_pack("{s:s, s:i, s:i, s:i, s:b}", "name", defaults[i].name, "vcpus",
                               defaults[i].vcpus, "ram", defaults[i].ram, "disk", defaults[i].disk,
                               "is_public", 1);
-        st_meta_create(s->meta, &flavor_kind, defaults[i].id, f, NULL);
+        if (flavor_claim(s, defaults[i].name, defaults[i].id) == 0)
+            st_meta_create(s->meta, &flavor_kind, defaults[i].id, f, NULL);
         json_decref(f);
     }
     st_info("default flavors m1.nano .. m1.large created");

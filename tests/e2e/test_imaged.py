@@ -114,7 +114,7 @@ def test_versions_document(url):
     assert requests.get(url + "/").status_code == 300
 
 
-def test_raw_upload_with_openstack_cli(url, alice, tmp_path, cluster):
+def test_raw_upload_with_openstack_cli(url, alice, admin_tok, tmp_path, cluster):
     src = make_file(str(tmp_path / "disk.raw"), 6 * MIB + 12345, sparse_tail=64 * MIB)
     md5, sha = digests(src)
     img = osc_json(url, alice, "image", "create", "--disk-format", "raw", "--container-format",
@@ -137,6 +137,8 @@ def test_raw_upload_with_openstack_cli(url, alice, tmp_path, cluster):
     assert digests(out) == (md5, sha)
     r = requests.get(url + "/v2/images/" + img["id"], headers=H(alice)).json()
     assert r["os_hash_algo"] == "sha512" and r["os_hash_value"] == sha
+    assert "direct_url" not in r and "locations" not in r  # the Ceph layout is not a member's
+    r = requests.get(url + "/v2/images/" + img["id"], headers=H(admin_tok)).json()
     assert r["direct_url"].startswith("rbd://") and r["direct_url"].endswith(
         "/strata.images/%s/snap" % img["id"])
 

@@ -437,6 +437,24 @@ static void test_levels(void **state)
     assert_int_equal(st_auth_level(NULL), ST_LEVEL_NONE);
 }
 
+/* A comma/space-separated role list matches exact names only. */
+static void test_any_role(void **state)
+{
+    struct st_auth_ctx c = make_ctx("u", "p", 2, "member", "service");
+
+    (void)state;
+    assert_true(st_auth_has_any_role(&c, "admin,service"));
+    assert_true(st_auth_has_any_role(&c, " admin , service "));
+    assert_true(st_auth_has_any_role(&c, "member"));
+    assert_false(st_auth_has_any_role(&c, "admin"));
+    assert_false(st_auth_has_any_role(&c, "serv,ice,services,Service"));
+    assert_false(st_auth_has_any_role(&c, ""));
+    assert_false(st_auth_has_any_role(&c, ",,"));
+    assert_false(st_auth_has_any_role(NULL, "admin"));
+    c = make_ctx("u", "p", 1, "admin");
+    assert_true(st_auth_has_any_role(&c, "admin,service"));
+}
+
 /* Methods, the application credential, the audit id and the issue time in ms
  * come back from verification; the bootstrap token says so. */
 static void test_claims(void **state)
@@ -536,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_admin_token),
         cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_levels),
+        cmocka_unit_test(test_any_role),
         cmocka_unit_test(test_claims),
         cmocka_unit_test(test_revoke_events),
     };

@@ -295,7 +295,7 @@ static void test_snapshot_fixtures(void **state)
 
 static void test_versions(void **state)
 {
-    json_t *v = volj_versions("h:1"), *one = volj_version(NULL), *d;
+    json_t *v = volj_versions("http://h:1"), *one = volj_version("http://localhost:8776"), *d;
 
     (void)state;
     pool[npool++] = v;
@@ -311,7 +311,7 @@ static void test_versions(void **state)
     assert_string_equal(json_string_value(json_object_get(d, "id")), "v3.0");
     assert_string_equal(
         json_string_value(json_object_get(json_array_get(json_object_get(d, "links"), 1), "href")),
-        "http://localhost/v3/");
+        "http://localhost:8776/v3/");
 }
 
 /* ---- microversions ---- */
@@ -487,6 +487,17 @@ static void test_update_snapshot_action_bodies(void **state)
     assert_int_equal(a.new_size, 4);
     assert_int_equal(volj_volume_action(J("{\"os-extend\": {}}"), &a, msg), -EINVAL);
     assert_int_equal(volj_volume_action(J("{\"os-extend\": {\"new_size\": 0}}"), &a, msg), -EINVAL);
+    assert_non_null(strstr(msg, "greater than 0"));
+    /* past the largest size: the message names that size, not "greater than 0" */
+    assert_int_equal(volj_volume_action(J("{\"os-extend\": {\"new_size\": 2147483648}}"), &a, msg),
+                     -EINVAL);
+    assert_non_null(strstr(msg, "at most 2147483647 GiB"));
+    assert_int_equal(
+        volj_volume_action(J("{\"os-extend\": {\"new_size\": \"99999999999999\"}}"), &a, msg),
+        -EINVAL);
+    assert_non_null(strstr(msg, "at most 2147483647 GiB"));
+    assert_int_equal(volj_volume_action(J("{\"os-extend\": {\"new_size\": 2147483647}}"), &a, msg),
+                     0);
     assert_int_equal(
         volj_volume_action(J("{\"os-reset_status\": {\"status\": \"error\"}}"), &a, msg), 0);
     assert_int_equal(a.kind, VOLJ_ACT_RESET_STATUS);
@@ -693,6 +704,26 @@ static void test_list_marker_and_links(void **state)
     volj_list_query_clear(&q);
 }
 
+/* More items than the limit: 413 naming the limit; the limit itself is fine. */
+static void test_metadata_count(void **state)
+{
+    char msg[VOLJ_MSG_MAX] = "";
+    json_t *md = json_object();
+
+    (void)state;
+    assert_int_equal(volj_metadata_count_check(NULL, 0, msg), 0);
+    for (int i = 0; i < 3; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        json_object_set_new(md, k, json_string("v"));
+    }
+    assert_int_equal(volj_metadata_count_check(md, 3, msg), 0);
+    assert_int_equal(volj_metadata_count_check(md, 2, msg), -EFBIG);
+    assert_non_null(strstr(msg, "3 items, the limit is 2"));
+    assert_non_null(strstr(msg, "max_metadata_items"));
+    json_decref(md);
+}
+
 static void test_metadata_query(void **state)
 {
     static const char *const bad[] = {"",          "{",   "{'k'}",        "{'k': 1}",
@@ -858,6 +889,7 @@ int main(void)
         cmocka_unit_test(test_list_sort_filter_page),
         cmocka_unit_test(test_list_parse_errors),
         cmocka_unit_test(test_list_marker_and_links),
+        cmocka_unit_test(test_metadata_count),
         cmocka_unit_test(test_metadata_query),
         cmocka_unit_test(test_mon_host_parse),
         cmocka_unit_test(test_connection_info_fixture),

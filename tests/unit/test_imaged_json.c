@@ -264,6 +264,30 @@ static void test_view_members(void **state)
     json_decref(rec);
 }
 
+/* Glance's import properties are shown; the task comes from the private part. */
+static void test_view_import_outcome(void **state)
+{
+    json_t *rec = J("{\"id\": \"" ID1 "\", \"status\": \"queued\","
+                    " \"os_glance_failed_import\": \"rbd\", \"os_glance_importing_to_stores\": \"\","
+                    " \"_s\": {\"import_task\": {\"id\": \"t1\", \"status\": \"failure\","
+                    " \"message\": \"has a backing file\", \"input\": {\"method\": {\"name\":"
+                    " \"glance-direct\"}}}}}");
+    json_t *got = imgj_view(rec, NULL), *tasks = imgj_tasks_view(rec), *none;
+
+    (void)state;
+    assert_string_equal(json_string_value(json_object_get(got, "os_glance_failed_import")), "rbd");
+    assert_string_equal(json_string_value(json_object_get(got, "os_glance_importing_to_stores")), "");
+    assert_json_equal(tasks, J("{\"tasks\": [{\"id\": \"t1\", \"type\": \"api_image_import\","
+                               " \"status\": \"failure\", \"message\": \"has a backing file\","
+                               " \"image_id\": \"" ID1 "\", \"result\": null, \"expires_at\": null,"
+                               " \"input\": {\"method\": {\"name\": \"glance-direct\"}}}]}"));
+    none = imgj_tasks_view(J("{\"id\": \"" ID1 "\", \"_s\": {}}"));
+    assert_json_equal(none, J("{\"tasks\": []}"));
+    json_decref(got);
+    json_decref(tasks);
+    json_decref(none);
+}
+
 /* ---- documents ---- */
 
 static void test_schema_document(void **state)
@@ -1166,6 +1190,7 @@ int main(void)
         cmocka_unit_test(test_view_list_fixture_keys),
         cmocka_unit_test(test_view_direct_url_and_locations),
         cmocka_unit_test(test_view_members),
+        cmocka_unit_test(test_view_import_outcome),
         cmocka_unit_test(test_schema_document),
         cmocka_unit_test(test_versions_and_info),
         cmocka_unit_test(test_create_good),

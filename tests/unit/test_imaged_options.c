@@ -22,7 +22,9 @@ static void test_defaults_load(void **state)
 
     (void)state;
     assert_int_equal(st_config_load(NULL, tables, &cfg, err, sizeof(err)), 0);
-    assert_true(st_config_bool(cfg, "imaged", "show_direct_url"));
+    assert_true(st_config_bool(cfg, "imaged", "show_image_direct_url"));
+    assert_true(st_config_bool(cfg, "imaged", "show_multiple_locations"));
+    assert_string_equal(st_config_str(cfg, "imaged", "location_roles"), "admin,service");
     assert_int_equal(st_config_size(cfg, "imaged", "upload_block_size"), 4 << 20);
     assert_int_equal(st_config_int(cfg, "imaged", "upload_inflight"), 8);
     st_config_destroy(cfg);

@@ -64,6 +64,9 @@ int st_auth_verify(const struct st_auth *a, const char *token, int64_t now,
                    struct st_auth_ctx *ctx);
 
 bool st_auth_has_role(const struct st_auth_ctx *ctx, const char *role);
+/* Whether ctx has one of the roles of csv ("admin, service": comma- or
+ * space-separated names; exact matches, no levels implied). */
+bool st_auth_has_any_role(const struct st_auth_ctx *ctx, const char *csv);
 /* The highest level among ctx's roles (ST_LEVEL_NONE for none of them). */
 enum st_role_level st_auth_level(const struct st_auth_ctx *ctx);
 /* "admin", "member", "reader" (NULL for ST_LEVEL_NONE). */

@@ -50,5 +50,11 @@ const char *st_daemon_owner(const struct st_daemon *d);
 const char *st_daemon_name(const struct st_daemon *d);
 /* The cephx id this daemon connected as (without "client."). */
 const char *st_daemon_ceph_user(const struct st_daemon *d);
+/* The URL clients reach this daemon at, for links and version documents
+ * (never the request's Host header): `configured` (e.g. [blockd] public_url)
+ * without a trailing '/', or when empty "http://<bind>:<port>" of its own
+ * section (this host's name when it binds every address).  -ENOSPC, -EINVAL. */
+int st_daemon_public_url(const struct st_daemon *d, const char *configured, char *buf,
+                         size_t len);
 
 #endif

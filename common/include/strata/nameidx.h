@@ -18,6 +18,14 @@ typedef bool (*st_name_alive_fn)(const char *owner_id, void *arg);
 
 #define ST_NAME_GRACE_MS 30000
 
+/* The usual owner: a record of one kind.  st_name_record_alive(owner, &recs)
+ * says alive unless that record is missing (in doubt, e.g. Ceph trouble, alive). */
+struct st_name_records {
+    struct st_meta *meta;
+    const struct st_meta_kind *kind;
+};
+bool st_name_record_alive(const char *owner_id, void *arg);
+
 /* Claim `name` in `scope` for owner_id: 0 (also when owner_id holds it
  * already), -EEXIST when another live owner holds it, -EINVAL, -errno. */
 int st_name_claim(struct st_meta *m, const struct st_meta_kind *k, const char *scope,
