@@ -2464,7 +2464,14 @@ int vol_service_reconcile(struct vol_service *s)
 
 static void reconcile_tick(void *arg)
 {
-    vol_service_reconcile(arg);
+    int64_t t0 = st_now_ms();
+    int rc = vol_service_reconcile(arg);
+    int64_t took = st_now_ms() - t0;
+
+    if (rc < 0)
+        st_warn("reconcile pass incomplete (%s): the next pass retries", strerror(-rc));
+    if (took >= 5000)
+        st_warn("reconcile pass took %lld ms", (long long)took);
 }
 
 struct vol_quota *vol_service_quota(struct vol_service *s)
@@ -2586,10 +2593,10 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
         (rc = st_workpool_create((unsigned)st_config_int(c, "blockd", "workers"), 1024,
                                  &s->workers)) < 0)
         goto fail;
-    rc = vol_service_reconcile(s);
-    if (rc < 0)
-        st_warn("start-up reconcile incomplete (%s): the periodic pass will retry", strerror(-rc));
-    if ((rc = st_ticker_start(&s->reconciler, s->reconcile_ms, reconcile_tick, s)) < 0)
+    /* Crash recovery runs at once on the reconciler's thread, not before
+     * serving: a pass can wait ~30 s on an RBD image whose exclusive lock a
+     * killed daemon still holds, and requests are safe beside it (leases). */
+    if ((rc = st_ticker_start_after(&s->reconciler, 0, s->reconcile_ms, reconcile_tick, s)) < 0)
         goto fail;
     *out = s;
     return 0;

@@ -9,12 +9,14 @@ static void *tick_loop(void *arg)
 {
     struct st_ticker *t = arg;
 
+    int64_t wait_ms = t->first_ms;
+
     pthread_mutex_lock(&t->lock);
     while (!t->stopping) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += t->interval_ms / 1000;
-        until.tv_nsec += (t->interval_ms % 1000) * 1000000;
+        until.tv_sec += wait_ms / 1000;
+        until.tv_nsec += (wait_ms % 1000) * 1000000;
         if (until.tv_nsec >= 1000000000) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000;
@@ -25,6 +27,7 @@ static void *tick_loop(void *arg)
             break;
         pthread_mutex_unlock(&t->lock);
         t->fn(t->arg);
+        wait_ms = t->interval_ms;
         pthread_mutex_lock(&t->lock);
     }
     pthread_mutex_unlock(&t->lock);
@@ -33,11 +36,18 @@ static void *tick_loop(void *arg)
 
 int st_ticker_start(struct st_ticker *t, int64_t interval_ms, void (*fn)(void *arg), void *arg)
 {
+    return st_ticker_start_after(t, interval_ms, interval_ms, fn, arg);
+}
+
+int st_ticker_start_after(struct st_ticker *t, int64_t first_ms, int64_t interval_ms,
+                          void (*fn)(void *arg), void *arg)
+{
     int rc;
 
-    if (!fn || interval_ms <= 0)
+    if (!fn || interval_ms <= 0 || first_ms < 0)
         return -EINVAL;
-    *t = (struct st_ticker){ .interval_ms = interval_ms, .fn = fn, .arg = arg };
+    *t = (struct st_ticker){ .first_ms = first_ms, .interval_ms = interval_ms, .fn = fn,
+                             .arg = arg };
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, NULL);
     rc = pthread_create(&t->thread, NULL, tick_loop, t);

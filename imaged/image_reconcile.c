@@ -194,7 +194,7 @@ static void reconcile_tick(void *arg)
 
 int img_reconcile_start(struct img_service *s)
 {
-    return st_ticker_start(&s->reconciler, s->reconcile_interval_ms, reconcile_tick, s);
+    return st_ticker_start_after(&s->reconciler, 0, s->reconcile_interval_ms, reconcile_tick, s);
 }
 
 void img_reconcile_stop(struct img_service *s)

@@ -741,10 +741,8 @@ int img_service_create(struct st_daemon *d, struct img_service **out)
     rc = st_workpool_create((unsigned)st_config_int(c, "imaged", "workers"), 1024, &s->workers);
     if (rc < 0)
         goto fail;
-    /* Crash recovery before serving anything, then every reconcile_interval. */
-    rc = img_service_reconcile(s);
-    if (rc < 0)
-        st_warn("start-up reconcile incomplete (%s): the periodic pass will retry", strerror(-rc));
+    /* Crash recovery at once on the reconciler's thread (not before serving:
+     * an RBD call can wait on a dead client's lock), then every interval. */
     if ((rc = img_reconcile_start(s)) < 0)
         goto fail;
     *out = s;

@@ -351,6 +351,13 @@ def restart_imaged(home):
     return pid, env
 
 
+def eventually(fn, what, timeout=60):
+    deadline = time.time() + timeout
+    while not fn():
+        assert time.time() < deadline, "not within %d s: %s" % (timeout, what)
+        time.sleep(0.2)
+
+
 def kill_and_restart(home, sig):
     pid, env = restart_imaged(home)
     os.kill(pid, sig)
@@ -395,7 +402,7 @@ def test_delete_with_clones_keeps_the_data(url, alice, bob, admin_tok, home, clu
             assert vol.read(0, len(payload)) == payload
         rbd.RBD().remove(io, name)                  # the last clone goes
     kill_and_restart(home, signal.SIGTERM)          # start-up reconcile purges it
-    assert img["id"] not in rbd_names(cluster)
+    eventually(lambda: img["id"] not in rbd_names(cluster), "the hidden image purged")
 
 
 def test_clone_of_a_queued_image_names_its_status(url, alice, admin_tok):
@@ -432,9 +439,10 @@ def test_kill_9_during_upload_leaves_no_partial_image(url, alice, home, cluster)
     assert st == "saving"
     kill_and_restart(home, signal.SIGKILL)
     s.close()
-    after = requests.get(url + "/v2/images/" + img["id"], headers=H(alice)).json()
-    assert after["status"] in ("queued", "killed"), after
-    assert img["id"] not in rbd_names(cluster)
+    # the start-up reconcile runs beside serving: the record settles soon after
+    eventually(lambda: requests.get(url + "/v2/images/" + img["id"], headers=H(alice))
+               .json()["status"] in ("queued", "killed"), "the interrupted upload reconciled")
+    eventually(lambda: img["id"] not in rbd_names(cluster), "the partial RBD image removed")
     # and it can be uploaded again
     assert upload(url, alice, img["id"], b"q" * 4096).status_code == 204
 
