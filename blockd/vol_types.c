@@ -133,27 +133,7 @@ void vt_destroy(struct vol_types *t)
 static int scan(struct vol_types *t, const struct st_meta_kind *k, st_meta_pred_fn pred,
                 void *arg, json_t **out)
 {
-    char marker[ST_META_ID_MAX + 1] = "";
-    json_t *all = json_array();
-    int rc = all ? 0 : -ENOMEM;
-
-    while (rc == 0) {
-        struct st_record_list l = { 0 };
-        rc = st_meta_list(t->meta, k, marker[0] ? marker : NULL, 1000, NULL, 0, pred, arg, &l);
-        for (size_t i = 0; rc == 0 && i < l.count; i++)
-            json_array_append(all, l.items[i].data);
-        bool more = rc == 0 && l.truncated;
-        snprintf(marker, sizeof(marker), "%s", l.next_marker);
-        st_record_list_cleanup(&l);
-        if (!more)
-            break;
-    }
-    if (rc < 0) {
-        json_decref(all);
-        return rc;
-    }
-    *out = all;
-    return 0;
+    return st_meta_list_all(t->meta, k, pred, arg, out);
 }
 
 /* Records written before names were claimed (and the default type) get their

@@ -751,6 +751,33 @@ int st_meta_list(struct st_meta *m, const struct st_meta_kind *k, const char *ma
     return rc;
 }
 
+int st_meta_list_all(struct st_meta *m, const struct st_meta_kind *k, st_meta_pred_fn pred,
+                     void *pred_arg, json_t **out)
+{
+    char marker[ST_META_ID_MAX + 1] = "";
+    json_t *all = json_array();
+    int rc = all ? 0 : -ENOMEM;
+
+    while (rc == 0) {
+        struct st_record_list l = { 0 };
+        rc = st_meta_list(m, k, marker[0] ? marker : NULL, 1000, NULL, 0, pred, pred_arg, &l);
+        for (size_t i = 0; rc == 0 && i < l.count; i++)
+            if (json_array_append(all, l.items[i].data) < 0)
+                rc = -ENOMEM;
+        bool more = rc == 0 && l.truncated;
+        snprintf(marker, sizeof(marker), "%s", l.next_marker);
+        st_record_list_cleanup(&l);
+        if (!more)
+            break;
+    }
+    if (rc < 0) {
+        json_decref(all);
+        return rc;
+    }
+    *out = all;
+    return 0;
+}
+
 void st_record_list_cleanup(struct st_record_list *l)
 {
     if (!l)

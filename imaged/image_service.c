@@ -322,34 +322,11 @@ int img_list(struct img_service *s, const struct st_auth_ctx *who,
              const struct img_filter *filters, size_t nfilters, json_t **out)
 {
     struct list_ctx c = { who, filters, nfilters, false };
-    json_t *all = json_array();
-    char marker[ST_META_ID_MAX + 1] = "";
-    int rc = 0;
 
     for (size_t i = 0; i < nfilters; i++)
         if (strcmp(filters[i].field, "visibility") == 0)
             c.visibility_given = true;
-    for (;;) {
-        struct st_record_list l = { 0 };
-        rc = st_meta_list(s->meta, &img_kind, marker[0] ? marker : NULL, 1000, NULL, 0,
-                          list_match, &c, &l);
-        if (rc < 0)
-            break;
-        for (size_t i = 0; i < l.count; i++)
-            json_array_append(all, l.items[i].data);
-        bool more = l.truncated;
-        if (more)
-            snprintf(marker, sizeof(marker), "%s", l.next_marker);
-        st_record_list_cleanup(&l);
-        if (!more)
-            break;
-    }
-    if (rc < 0) {
-        json_decref(all);
-        return rc;
-    }
-    *out = all;
-    return 0;
+    return st_meta_list_all(s->meta, &img_kind, list_match, &c, out);
 }
 
 /* ---- edits ---- */

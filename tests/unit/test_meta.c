@@ -685,6 +685,23 @@ static void test_list_filters(void **state)
 
 static const struct st_meta_kind K_LEASE = {"leased", NULL};
 
+static void test_list_all(void **state)
+{
+    json_t *all = NULL;
+
+    NEED_CLUSTER();
+    list_fill();
+    assert_int_equal(st_meta_list_all(A.m, &K_LIST, NULL, NULL, &all), 0);
+    assert_int_equal(json_array_size(all), NLIST);
+    json_decref(all);
+    assert_int_equal(st_meta_list_all(A.m, &K_LIST, multiple_of_10, NULL, &all), 0);
+    assert_int_equal(json_array_size(all), NLIST / 10);
+    for (size_t i = 0; i < json_array_size(all); i++)   /* in id order, each once */
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(all, i), "i")),
+                         (json_int_t)i * 10);
+    json_decref(all);
+}
+
 static void test_lease_basic(void **state)
 {
     char oa[128], ob[128];
@@ -1062,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_modify_stress),
         cmocka_unit_test(test_list_pages),
         cmocka_unit_test(test_list_filters),
+        cmocka_unit_test(test_list_all),
         cmocka_unit_test(test_lease_stale_rules),
         cmocka_unit_test(test_lease_owner_new),
         cmocka_unit_test(test_lease_basic),

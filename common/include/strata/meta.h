@@ -88,6 +88,10 @@ int st_meta_list(struct st_meta *m, const struct st_meta_kind *k, const char *ma
                  size_t limit, const struct st_meta_filter *filters, size_t nfilters,
                  st_meta_pred_fn pred, void *pred_arg, struct st_record_list *out);
 void st_record_list_cleanup(struct st_record_list *l);
+/* Every record of kind k that pred accepts (NULL: all), page after page, as a
+ * new array of their data: 0 or -errno. */
+int st_meta_list_all(struct st_meta *m, const struct st_meta_kind *k, st_meta_pred_fn pred,
+                     void *pred_arg, json_t **out);
 
 /* ---- leases on records (DESIGN.md §2.3) ----
  * A lease sits beside the record (its own omap key, so renewing it does not
