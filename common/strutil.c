@@ -2,6 +2,8 @@
 #include "strata/strutil.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -63,4 +65,16 @@ const char *st_host_or_default(const char *host)
         if (!isalnum((unsigned char)*c) && !strchr(".-_:[]", *c))
             return "localhost";
     return host;
+}
+
+int st_msgf(char *msg, size_t len, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (msg && len) {
+        va_start(ap, fmt);
+        vsnprintf(msg, len, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
 }

@@ -14,15 +14,7 @@
 
 #define GIB_MAX 65536   /* 64 TiB root disks at most */
 
-__attribute__((format(printf, 2, 3))) static int bad(char *msg, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, GJ_MSG_MAX, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
+#define bad(msg, ...) st_msgf((msg), GJ_MSG_MAX, -EINVAL, __VA_ARGS__)
 
 static int int_field(const json_t *o, const char *k, int64_t lo, int64_t hi, int64_t *out,
                      char *msg)

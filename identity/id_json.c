@@ -82,16 +82,7 @@ static const struct field *field_find(const struct field *t, const char *name)
     return NULL;
 }
 
-static int bad(char *msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int bad(char *msg, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, IDJ_MSG_MAX, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
+#define bad(msg, ...) st_msgf((msg), IDJ_MSG_MAX, -EINVAL, __VA_ARGS__)
 
 static int check_value(const char *what, const struct field *f, const json_t *v, char *msg)
 {

@@ -105,18 +105,7 @@ static bool id_ok(const char *id)
     return n > 0;
 }
 
-static int msgf(char *msg, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int msgf(char *msg, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg) {
-        va_start(ap, fmt);
-        vsnprintf(msg, IDJ_MSG_MAX, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
+#define msgf(msg, rc, ...) st_msgf((msg), IDJ_MSG_MAX, (rc), __VA_ARGS__)
 
 /* ---- revocation ---- */
 

@@ -1,61 +1,8 @@
 /* image_json.c — Glance v2 JSON of imaged, with no I/O.  One table of image
  * properties (type, access, flags, enum, length, default, description) drives
- * the schema document, create/PATCH validation, read-only and removal rules and
- * the image view; list filtering, sorting and paging follow Glance's rules. */
-#include "image_json.h"
-
-#include <ctype.h>
-#include <errno.h>
-#include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <time.h>
-
-#include "strata/strutil.h"
-
-#include "strata/auth.h"
-
-#define PROP_NAME_MAX 255
-#define PROP_VALUE_MAX 65535
-#define INT_PROP_MAX 2147483647
-#define TAGS_ARRAY_MAX 1024 /* refuse before de-duplicating anything longer */
-#define HOST_MAX 255
-#define SCHEMA_ERR "Provided object does not match schema 'image': "
-#define UUID_PATTERN                                                                               \
-    "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$"
-#define PROPS_DOC "https://docs.openstack.org/glance/latest/admin/useful-image-properties.html"
-
-/* ---- the property table ---- */
-
-enum ptype { T_STRING, T_INTEGER, T_BOOLEAN, T_TAGS, T_LOCATIONS };
-
-enum paccess {
-    A_RW,     /* at create and by PATCH */
-    A_CREATE, /* at create only (id) */
-    A_ADMIN,  /* by admins only (owner) */
-    A_RO,     /* never: the service or the view sets it */
-};
-
-#define F_NULL 0x01u   /* type ["null", <type>] */
-#define F_BASE 0x02u   /* attribute of every image: shown when unset, never removed */
-#define F_QUEUED 0x04u /* may change only while the image is queued */
-#define F_UUID 0x08u   /* UUID_PATTERN */
-#define F_VIEW 0x10u   /* made by the view (self, file, ...), never stored */
-#define F_TIME 0x20u   /* "YYYY-MM-DDTHH:MM:SSZ" */
-
-struct prop {
-    const char *name;
-    enum ptype type;
-    enum paccess access;
-    unsigned flags;
-    const char *const *choices; /* enum (NULL-terminated) or NULL */
-    size_t max_len;             /* characters; 0 = none */
-    const char *deflt;          /* JSON: filled at create (A_RW) / shown when unset (F_BASE) */
-    const char *desc;
-};
+ * the schema document, create validation, read-only and removal rules and the
+ * image view.  PATCH is in image_json_patch.c, lists in image_json_list.c. */
+#include "image_json_internal.h"
 
 static const char *const statuses[] = {"queued",      "saving",    "active",    "killed",
                                        "deleted",     "uploading", "importing", "pending_delete",
@@ -68,7 +15,7 @@ static const char *const container_formats[] = {"ami", "ari",    "aki",        "
 static const char *const key_policies[] = {"on_image_deletion", "do_not_delete", NULL};
 
 /* Glance's base properties in its order, then the schema-image.json ones
- * (is_base false: free-form properties with a declared type). */
+ * (ij_is_base false: free-form properties with a declared type). */
 static const struct prop props[] = {
     {"id", T_STRING, A_CREATE, F_BASE | F_UUID, NULL, 0, NULL, "An identifier for the image"},
     {"name", T_STRING, A_RW, F_BASE | F_NULL, NULL, 255, "null", "Descriptive name for the image"},
@@ -146,7 +93,7 @@ static const struct {
     {"deleted", false, false}, {"deleted_at", false, false}, {"stores", false, false},
 };
 
-static const struct prop *prop_find(const char *name)
+const struct prop *ij_prop_find(const char *name)
 {
     for (size_t i = 0; i < NPROPS; i++) {
         if (strcmp(props[i].name, name) == 0)
@@ -178,25 +125,9 @@ static bool is_hidden(const char *name)
     return name[0] == '_' || (row >= 0 && !reserved[row].shown);
 }
 
-static bool is_base(const struct prop *p)
+bool ij_is_base(const struct prop *p)
 {
     return p && (p->flags & (F_BASE | F_VIEW));
-}
-
-/* ---- small helpers ---- */
-
-/* Fill msg (may be NULL) and return rc. */
-static int fail(char *msg, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *msg, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg) {
-        va_start(ap, fmt);
-        vsnprintf(msg, IMGJ_MSG_MAX, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
 }
 
 static json_t *json_parse_const(const char *text)
@@ -205,7 +136,7 @@ static json_t *json_parse_const(const char *text)
 }
 
 /* Index of `tag` in the array, or -1. */
-static long tag_index(const json_t *tags, const char *tag)
+long ij_tag_index(const json_t *tags, const char *tag)
 {
     size_t i;
     json_t *t;
@@ -218,8 +149,6 @@ static long tag_index(const json_t *tags, const char *tag)
     }
     return -1;
 }
-
-/* ---- value checks ---- */
 
 int imgj_tag_check(const char *tag, char *msg)
 {
@@ -245,7 +174,7 @@ static int tags_check(const json_t *v, char *msg)
     {
         if ((rc = imgj_tag_check(json_string_value(t), msg)) < 0)
             return rc;
-        unique += tag_index(v, json_string_value(t)) == (long)i;
+        unique += ij_tag_index(v, json_string_value(t)) == (long)i;
     }
     if (unique > IMGJ_TAGS_MAX)
         return fail(msg, -EFBIG, "Maximum number of tags exceeded (%d).", IMGJ_TAGS_MAX);
@@ -253,14 +182,15 @@ static int tags_check(const json_t *v, char *msg)
 }
 
 /* A new array with the first occurrence of each tag. */
-static json_t *tags_unique(const json_t *v)
+json_t *ij_tags_unique(const json_t *v)
 {
     json_t *out = json_array(), *t;
     size_t i;
 
     json_array_foreach(v, i, t)
     {
-        if (out && tag_index(v, json_string_value(t)) == (long)i && json_array_append(out, t) < 0) {
+        if (out && ij_tag_index(v, json_string_value(t)) == (long)i &&
+            json_array_append(out, t) < 0) {
             json_decref(out);
             out = NULL;
         }
@@ -278,7 +208,7 @@ static int string_check(const char *name, const struct prop *p, const json_t *v,
     if (p && p->max_len && st_utf8_len(s) > p->max_len)
         return fail(msg, -EINVAL, SCHEMA_ERR "'%s' is longer than %zu characters.", name,
                     p->max_len);
-    if (!is_base(p) && json_string_length(v) > PROP_VALUE_MAX)
+    if (!ij_is_base(p) && json_string_length(v) > PROP_VALUE_MAX)
         return fail(msg, -EINVAL, "The value of property '%s' is longer than %d bytes.", name,
                     PROP_VALUE_MAX);
     if (p && (p->flags & F_UUID) && !st_is_uuid(s))
@@ -319,8 +249,8 @@ static int value_check(const char *name, const struct prop *p, const json_t *v, 
 }
 
 /* Whether this caller may write `name` (creating: at image creation). */
-static int access_check(const char *name, const struct prop *p, bool creating, bool is_admin,
-                        char *msg)
+int ij_access_check(const char *name, const struct prop *p, bool creating, bool is_admin,
+                    char *msg)
 {
     if (is_reserved(name))
         return fail(msg, -EPERM, "Attribute '%s' is reserved.", name);
@@ -347,10 +277,10 @@ static int policy_check(const char *name, const json_t *v, bool is_admin, char *
 }
 
 /* Full check of one member written by a client. */
-static int member_check(const char *name, const json_t *v, bool creating, bool is_admin, char *msg)
+int ij_member_check(const char *name, const json_t *v, bool creating, bool is_admin, char *msg)
 {
-    const struct prop *p = prop_find(name);
-    int rc = access_check(name, p, creating, is_admin, msg);
+    const struct prop *p = ij_prop_find(name);
+    int rc = ij_access_check(name, p, creating, is_admin, msg);
 
     if (rc == 0)
         rc = value_check(name, p, v, msg);
@@ -360,7 +290,7 @@ static int member_check(const char *name, const json_t *v, bool creating, bool i
 }
 
 /* Free-form properties (everything but base attributes and private members). */
-static int props_count_check(const json_t *record, char *msg)
+int ij_props_count_check(const json_t *record, char *msg)
 {
     const char *name;
     json_t *v;
@@ -368,15 +298,13 @@ static int props_count_check(const json_t *record, char *msg)
 
     json_object_foreach((json_t *)record, name, v)
     {
-        n += name[0] != '_' && !is_base(prop_find(name));
+        n += name[0] != '_' && !ij_is_base(ij_prop_find(name));
     }
     if (n > IMGJ_PROPS_MAX)
         return fail(msg, -EFBIG, "The limit of %d image properties has been exceeded.",
                     IMGJ_PROPS_MAX);
     return 0;
 }
-
-/* ---- documents ---- */
 
 static json_t *prop_schema(const struct prop *p)
 {
@@ -391,7 +319,7 @@ static json_t *prop_schema(const struct prop *p)
         ok = json_object_set_new(s, "type", json_string(tnames[p->type])) == 0;
     if (ok && p->access == A_RO)
         ok = json_object_set_new(s, "readOnly", json_true()) == 0;
-    if (ok && !is_base(p))
+    if (ok && !ij_is_base(p))
         ok = json_object_set_new(s, "is_base", json_false()) == 0;
     if (ok && p->max_len && p->type == T_STRING)
         ok = json_object_set_new(s, "maxLength", json_integer((json_int_t)p->max_len)) == 0;
@@ -490,8 +418,6 @@ json_t *imgj_import_info(void)
                      "Import methods available.", "type", "array", "value", "glance-direct");
 }
 
-/* ---- the image view ---- */
-
 bool imgj_has_data(const json_t *record)
 {
     const char *status = st_json_str(record, "status");
@@ -544,7 +470,7 @@ json_t *imgj_view(const json_t *record, const struct imgj_view_opts *o)
 
     json_object_foreach((json_t *)record, name, v)
     {
-        const struct prop *p = prop_find(name);
+        const struct prop *p = ij_prop_find(name);
         if (!ok || is_hidden(name) || (p && (p->flags & F_VIEW)))
             continue;
         /* What the schema would refuse must not reach clients that validate. */
@@ -584,8 +510,6 @@ json_t *imgj_tasks_view(const json_t *record)
     return json_pack("{s:o}", "tasks", list);
 }
 
-/* ---- create ---- */
-
 int imgj_create_fields(const json_t *body, bool is_admin, json_t **fields, char *msg)
 {
     const char *name;
@@ -597,15 +521,15 @@ int imgj_create_fields(const json_t *body, bool is_admin, json_t **fields, char 
     /* Like Glance: forbidden attributes (403) before schema errors (400). */
     json_object_foreach((json_t *)body, name, v)
     {
-        if ((rc = access_check(name, prop_find(name), true, is_admin, msg)) < 0)
+        if ((rc = ij_access_check(name, ij_prop_find(name), true, is_admin, msg)) < 0)
             return rc;
     }
     json_object_foreach((json_t *)body, name, v)
     {
-        if ((rc = member_check(name, v, true, is_admin, msg)) < 0)
+        if ((rc = ij_member_check(name, v, true, is_admin, msg)) < 0)
             return rc;
     }
-    if ((rc = props_count_check(body, msg)) < 0)
+    if ((rc = ij_props_count_check(body, msg)) < 0)
         return rc;
     if (!(out = json_deep_copy(body)))
         return -ENOMEM;
@@ -614,7 +538,7 @@ int imgj_create_fields(const json_t *body, bool is_admin, json_t **fields, char 
             json_object_set_new(out, props[i].name, json_parse_const(props[i].deflt)) < 0)
             rc = -ENOMEM;
     }
-    tags = rc == 0 ? tags_unique(json_object_get(out, "tags")) : NULL;
+    tags = rc == 0 ? ij_tags_unique(json_object_get(out, "tags")) : NULL;
     if (rc == 0 && (!tags || json_object_set_new(out, "tags", tags) < 0))
         rc = -ENOMEM;
     if (rc < 0) {
@@ -625,10 +549,8 @@ int imgj_create_fields(const json_t *body, bool is_admin, json_t **fields, char 
     return 0;
 }
 
-/* ---- tags ---- */
-
 /* The record's tags array, created when missing. */
-static json_t *record_tags(json_t *record)
+json_t *ij_record_tags(json_t *record)
 {
     json_t *tags = json_object_get(record, "tags");
 
@@ -641,9 +563,9 @@ static json_t *record_tags(json_t *record)
 }
 
 /* Insert a tag at idx unless present (tags are a set). */
-static int tag_insert(json_t *tags, size_t idx, const char *tag, char *msg)
+int ij_tag_insert(json_t *tags, size_t idx, const char *tag, char *msg)
 {
-    if (tag_index(tags, tag) >= 0)
+    if (ij_tag_index(tags, tag) >= 0)
         return 0;
     if (json_array_size(tags) >= IMGJ_TAGS_MAX)
         return fail(msg, -EFBIG, "Maximum number of tags exceeded (%d).", IMGJ_TAGS_MAX);
@@ -657,806 +579,20 @@ int imgj_tag_add(json_t *record, const char *tag, char *msg)
 
     if (rc < 0)
         return rc;
-    if (!(tags = record_tags(record)))
+    if (!(tags = ij_record_tags(record)))
         return -ENOMEM;
-    return tag_insert(tags, json_array_size(tags), tag, msg);
+    return ij_tag_insert(tags, json_array_size(tags), tag, msg);
 }
 
 int imgj_tag_remove(json_t *record, const char *tag, char *msg)
 {
     json_t *tags = json_object_get(record, "tags");
-    long i = json_is_array(tags) ? tag_index(tags, tag) : -1;
+    long i = json_is_array(tags) ? ij_tag_index(tags, tag) : -1;
 
     if (i < 0)
         return fail(msg, -ENOENT, "Tag %s not found.", tag);
     return json_array_remove(tags, (size_t)i) == 0 ? 0 : -ENOMEM;
 }
-
-/* ---- PATCH ---- */
-
-enum op_kind { OP_ADD, OP_REPLACE, OP_REMOVE };
-static const char *const op_names[] = {"add", "replace", "remove", NULL};
-
-struct patch_op {
-    enum op_kind op;
-    char *name;              /* first path segment, decoded */
-    char *sub;               /* second segment (tags only) or NULL */
-    bool append;             /* sub is "-" */
-    size_t index;            /* sub as a number */
-    const struct prop *prop; /* row of name, or NULL */
-    json_t *value;           /* own reference; NULL for remove */
-};
-
-struct imgj_patch {
-    int draft;
-    size_t n;
-    struct patch_op ops[];
-};
-
-int imgj_patch_media_type(const char *content_type, int *draft)
-{
-    if (imgj_media_type_is(content_type, "application/openstack-images-v2.1-json-patch"))
-        *draft = 10;
-    else if (imgj_media_type_is(content_type, "application/openstack-images-v2.0-json-patch"))
-        *draft = 4;
-    else
-        return -EINVAL;
-    return 0;
-}
-
-void imgj_patch_free(struct imgj_patch *p)
-{
-    if (!p)
-        return;
-    for (size_t i = 0; i < p->n; i++) {
-        free(p->ops[i].name);
-        free(p->ops[i].sub);
-        json_decref(p->ops[i].value);
-    }
-    free(p);
-}
-
-/* Decode one pointer segment [s, s+len): ~1 is '/', ~0 is '~'. */
-static char *segment_decode(const char *s, size_t len)
-{
-    char *out = malloc(len + 1), *o = out;
-
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '~') {
-            *o++ = s[i + 1] == '1' ? '/' : '~';
-            i++;
-        } else {
-            *o++ = s[i];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-/* Split a JSON pointer into its first segment and an optional second one,
- * with Glance's restrictions (no empty segment, only ~0/~1, depth ≤ 2). */
-static int pointer_parse(const char *ptr, struct patch_op *op, char *msg)
-{
-    const char *seg[2] = {NULL, NULL}, *s;
-    size_t len[2] = {0, 0}, n = 0;
-
-    if (ptr[0] != '/')
-        return fail(msg, -EINVAL, "Pointer `%s` does not start with \"/\".", ptr);
-    for (s = ptr + 1;; s++) {
-        const char *end = s + strcspn(s, "/");
-        if (end == s)
-            return fail(msg, -EINVAL, "Pointer `%s` contains an empty segment.", ptr);
-        if (n == 2)
-            return fail(msg, -EINVAL, "Invalid JSON pointer for this resource: '%s'", ptr);
-        for (const char *t = s; t < end; t++) {
-            if (*t == '~' && (t + 1 == end || (t[1] != '0' && t[1] != '1')))
-                return fail(msg, -EINVAL,
-                            "Pointer `%s` contains \"~\" not part of a recognized escape "
-                            "sequence.",
-                            ptr);
-        }
-        seg[n] = s;
-        len[n++] = (size_t)(end - s);
-        if (!*end)
-            break;
-        s = end;
-    }
-    op->name = segment_decode(seg[0], len[0]);
-    op->sub = seg[1] ? segment_decode(seg[1], len[1]) : NULL;
-    return op->name && (!seg[1] || op->sub) ? 0 : -ENOMEM;
-}
-
-/* The second segment of /tags/N: "-" (append, add only) or an index. */
-static int index_parse(struct patch_op *op, const char *ptr, char *msg)
-{
-    const char *s = op->sub;
-    char *end;
-    unsigned long v;
-
-    if (strcmp(op->name, "tags") != 0)
-        return fail(msg, -EINVAL, "Invalid JSON pointer for this resource: '%s'", ptr);
-    if (strcmp(s, "-") == 0 && op->op == OP_ADD) {
-        op->append = true;
-        return 0;
-    }
-    errno = 0;
-    v = isdigit((unsigned char)s[0]) ? strtoul(s, &end, 10) : 0;
-    if (!isdigit((unsigned char)s[0]) || *end || errno || (s[0] == '0' && s[1]) ||
-        v >= TAGS_ARRAY_MAX)
-        return fail(msg, -EINVAL, "Invalid JSON pointer for this resource: '%s'", ptr);
-    op->index = v;
-    return 0;
-}
-
-/* The operation name and path of one change, in draft 10 or draft 4 form. */
-static int change_op_path(const json_t *c, int draft, enum op_kind *op, const char **path,
-                          char *msg)
-{
-    const char *name = NULL;
-    size_t found = 0;
-
-    if (draft == 10) {
-        name = st_json_str(c, "op");
-        *path = st_json_str(c, "path");
-        if (!name)
-            return fail(msg, -EINVAL, "Unable to find 'op' in JSON Schema change");
-        if (!*path)
-            return fail(msg, -EINVAL, "Unable to find 'path' in JSON Schema change");
-    } else {
-        for (size_t i = 0; op_names[i]; i++) {
-            if (json_object_get(c, op_names[i])) {
-                name = op_names[i];
-                found++;
-            }
-        }
-        if (found != 1)
-            return fail(msg, -EINVAL,
-                        "Operation objects must contain exactly one member named \"add\", "
-                        "\"remove\", or \"replace\".");
-        *path = st_json_str(c, name);
-        if (!*path)
-            return fail(msg, -EINVAL, "The path of \"%s\" must be a string.", name);
-    }
-    for (size_t i = 0; op_names[i]; i++) {
-        if (strcmp(op_names[i], name) == 0) {
-            *op = (enum op_kind)i;
-            return 0;
-        }
-    }
-    return fail(msg, -EINVAL, "Invalid operation: `%s`.", name);
-}
-
-/* Everything about one change that does not need the record. */
-static int change_parse(const json_t *c, int draft, bool is_admin, struct patch_op *op, char *msg)
-{
-    const char *path = NULL;
-    json_t *value;
-    int rc;
-
-    if (!json_is_object(c))
-        return fail(msg, -EINVAL, "Operations must be JSON objects.");
-    if ((rc = change_op_path(c, draft, &op->op, &path, msg)) < 0 ||
-        (rc = pointer_parse(path, op, msg)) < 0)
-        return rc;
-    op->prop = prop_find(op->name);
-    if ((rc = access_check(op->name, op->prop, false, is_admin, msg)) < 0)
-        return rc;
-    if (op->sub && (rc = index_parse(op, path, msg)) < 0)
-        return rc;
-    if (op->op == OP_REMOVE) {
-        if (!op->sub && is_base(op->prop))
-            return fail(msg, -EPERM, "Property %s may not be removed.", op->name);
-        return 0;
-    }
-    value = json_object_get(c, "value");
-    if (!value)
-        return fail(msg, -EINVAL, "Operation \"%s\" requires a member named \"value\".",
-                    op_names[op->op]);
-    rc = op->sub ? imgj_tag_check(json_string_value(value), msg)
-                 : member_check(op->name, value, false, is_admin, msg);
-    if (rc == 0)
-        op->value = json_incref(value);
-    return rc;
-}
-
-int imgj_patch_parse(const json_t *ops, int draft, bool is_admin, struct imgj_patch **out,
-                     char *msg)
-{
-    struct imgj_patch *p;
-    size_t n = json_array_size(ops);
-    int rc = 0;
-
-    if (!json_is_array(ops))
-        return fail(msg, -EINVAL, "The request body must be a JSON array of operations.");
-    if (draft != 4 && draft != 10)
-        return -EINVAL;
-    p = calloc(1, sizeof(*p) + n * sizeof(p->ops[0]));
-    if (!p)
-        return -ENOMEM;
-    p->draft = draft;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        p->n = i + 1;
-        rc = change_parse(json_array_get(ops, i), draft, is_admin, &p->ops[i], msg);
-    }
-    if (rc < 0) {
-        imgj_patch_free(p);
-        return rc;
-    }
-    *out = p;
-    return 0;
-}
-
-/* add/replace/remove on /tags/N. */
-static int tag_op_apply(json_t *rec, const struct patch_op *op, char *msg)
-{
-    json_t *tags = record_tags(rec);
-    size_t n = json_array_size(tags), idx = op->append ? n : op->index;
-    const char *tag = json_string_value(op->value);
-    long at;
-
-    if (!tags)
-        return -ENOMEM;
-    if (op->op == OP_ADD ? idx > n : idx >= n)
-        return fail(msg, -EINVAL, "Invalid JSON pointer for this resource: '/tags/%s'", op->sub);
-    if (op->op == OP_ADD)
-        return tag_insert(tags, idx, tag, msg);
-    if (op->op == OP_REMOVE)
-        return json_array_remove(tags, idx) == 0 ? 0 : -ENOMEM;
-    at = tag_index(tags, tag);
-    if (at >= 0 && (size_t)at != idx) /* already elsewhere: the set just loses this one */
-        return json_array_remove(tags, idx) == 0 ? 0 : -ENOMEM;
-    return json_array_set_new(tags, idx, json_string(tag)) == 0 ? 0 : -ENOMEM;
-}
-
-static int op_apply(json_t *rec, const struct patch_op *op, int draft, char *msg)
-{
-    json_t *cur = json_object_get(rec, op->name), *value;
-    const char *status = st_json_str(rec, "status");
-    bool present = cur || is_base(op->prop);
-
-    if (op->sub)
-        return tag_op_apply(rec, op, msg);
-    if (op->op == OP_ADD && present && draft == 4)
-        return fail(msg, -ECANCELED, "Property %s already present.", op->name);
-    if (op->op != OP_ADD && !present)
-        return fail(msg, -ECANCELED, "Property %s does not exist.", op->name);
-    if (op->op == OP_REMOVE)
-        return json_object_del(rec, op->name) == 0 ? 0 : -ENOMEM;
-    if (op->prop && (op->prop->flags & F_QUEUED) && !json_equal(cur, op->value) &&
-        (!status || strcmp(status, "queued") != 0))
-        return fail(msg, -EPERM, "Attribute %s can be only replaced for a queued image.", op->name);
-    value = op->prop && op->prop->type == T_TAGS ? tags_unique(op->value) : json_incref(op->value);
-    if (!value || json_object_set_new(rec, op->name, value) < 0)
-        return -ENOMEM;
-    return 0;
-}
-
-int imgj_patch_apply(json_t *record, const struct imgj_patch *p, char *msg)
-{
-    json_t *work = json_deep_copy(record);
-    int rc = work ? 0 : -ENOMEM;
-
-    for (size_t i = 0; rc == 0 && i < p->n; i++)
-        rc = op_apply(work, &p->ops[i], p->draft, msg);
-    if (rc == 0)
-        rc = props_count_check(work, msg);
-    if (rc == 0 && (json_object_clear(record) < 0 || json_object_update(record, work) < 0))
-        rc = -ENOMEM;
-    json_decref(work);
-    return rc;
-}
-
-/* ---- list ---- */
-
-enum list_kind { L_EQ, L_BOOL, L_TAG, L_SIZE_MIN, L_SIZE_MAX, L_VISIBILITY, L_SORT, L_IGNORE };
-
-/* The arguments of GET /v2/images (limit and marker apart).  `service`:
- * img_list can apply it as an equality filter. */
-static const struct list_param {
-    const char *name;
-    enum list_kind kind;
-    bool service;
-} list_params[] = {
-    {"name", L_EQ, true},
-    {"status", L_EQ, true},
-    {"visibility", L_VISIBILITY, true},
-    {"owner", L_EQ, true},
-    {"disk_format", L_EQ, true},
-    {"container_format", L_EQ, true},
-    {"id", L_EQ, false},
-    {"checksum", L_EQ, false},
-    {"os_hash_value", L_EQ, false},
-    {"protected", L_BOOL, false},
-    {"os_hidden", L_BOOL, false},
-    {"tag", L_TAG, true},
-    {"size_min", L_SIZE_MIN, false},
-    {"size_max", L_SIZE_MAX, false},
-    {"member_status", L_IGNORE, false},
-    {"sort", L_SORT, false},
-    {"sort_key", L_SORT, false},
-    {"sort_dir", L_SORT, false},
-};
-#define NLIST_PARAMS (sizeof(list_params) / sizeof(list_params[0]))
-
-static const char *const sort_keys[] = {"name",        "status",     "container_format",
-                                        "disk_format", "size",       "id",
-                                        "created_at",  "updated_at", NULL};
-
-static const struct list_param *list_param_find(const char *name)
-{
-    for (size_t i = 0; i < NLIST_PARAMS; i++) {
-        if (strcmp(list_params[i].name, name) == 0)
-            return &list_params[i];
-    }
-    return NULL;
-}
-
-static int bool_parse(const char *s, bool *out)
-{
-    if (strcasecmp(s, "true") == 0)
-        *out = true;
-    else if (strcasecmp(s, "false") == 0)
-        *out = false;
-    else
-        return -EINVAL;
-    return 0;
-}
-
-static int u64_parse(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (!isdigit((unsigned char)s[0]))
-        return -EINVAL;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (*end || errno)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
-/* Check one filter value. */
-static int arg_check(const struct list_param *lp, const char *v, char *msg)
-{
-    static const char *const vis_all[] = {"community", "public", "private", "shared", "all", NULL};
-    uint64_t n;
-    bool b;
-
-    switch (lp->kind) {
-    case L_BOOL:
-        if (bool_parse(v, &b) < 0)
-            return fail(msg, -EINVAL, "Invalid value for option %s: %s", lp->name, v);
-        return 0;
-    case L_SIZE_MIN:
-    case L_SIZE_MAX:
-        if (u64_parse(v, &n) < 0 || n > INT64_MAX)
-            return fail(msg, -EINVAL, "Invalid value for option %s: %s", lp->name, v);
-        return 0;
-    case L_VISIBILITY:
-        if (!st_in_list(vis_all, v))
-            return fail(msg, -EINVAL, "Invalid visibility value: %s", v);
-        return 0;
-    default:
-        return 0;
-    }
-}
-
-/* Next comma-separated, space-trimmed token of *s; false at the end. */
-static bool next_token(const char **s, const char **tok, size_t *len)
-{
-    const char *p = *s, *end;
-
-    if (!p)
-        return false;
-    end = p + strcspn(p, ",");
-    *s = *end ? end + 1 : NULL;
-    while (p < end && isspace((unsigned char)*p))
-        p++;
-    while (end > p && isspace((unsigned char)end[-1]))
-        end--;
-    *tok = p;
-    *len = (size_t)(end - p);
-    return true;
-}
-
-static bool token_is(const char *tok, size_t len, const char *word)
-{
-    return strlen(word) == len && strncmp(tok, word, len) == 0;
-}
-
-static int sort_key_parse(const char *tok, size_t len, struct imgj_list_query *q, char *msg)
-{
-    for (size_t i = 0; sort_keys[i]; i++) {
-        if (token_is(tok, len, sort_keys[i])) {
-            if (q->nsort == IMGJ_SORT_MAX)
-                return fail(msg, -EINVAL, "Too many sort keys (at most %d).", IMGJ_SORT_MAX);
-            q->sort[q->nsort++] = (struct imgj_list_sort){sort_keys[i], true};
-            return 0;
-        }
-    }
-    return fail(msg, -EINVAL,
-                "Invalid sort key: %.*s. It must be one of the following: name, status, "
-                "container_format, disk_format, size, id, created_at, updated_at.",
-                (int)(len > 64 ? 64 : len), tok);
-}
-
-static int sort_dir_parse(const char *tok, size_t len, bool *desc, char *msg)
-{
-    if (token_is(tok, len, "asc") || token_is(tok, len, "desc")) {
-        *desc = token_is(tok, len, "desc");
-        return 0;
-    }
-    return fail(msg, -EINVAL, "Invalid sort direction: %.*s", (int)(len > 64 ? 64 : len), tok);
-}
-
-/* sort=key[:dir],... (dir defaults to desc).  *ndirs: directions in effect. */
-static int sort_new_syntax(const char *s, struct imgj_list_query *q, size_t *ndirs, char *msg)
-{
-    const char *tok, *colon;
-    size_t len;
-    int rc = 0;
-
-    while (rc == 0 && next_token(&s, &tok, &len)) {
-        colon = memchr(tok, ':', len);
-        rc = sort_key_parse(tok, colon ? (size_t)(colon - tok) : len, q, msg);
-        if (rc == 0 && colon)
-            rc = sort_dir_parse(colon + 1, len - (size_t)(colon + 1 - tok),
-                                &q->sort[q->nsort - 1].desc, msg);
-    }
-    *ndirs = q->nsort;
-    return rc;
-}
-
-/* sort_key=a,b&sort_dir=x[,y]: one dir applies to every key; several must pair up. */
-static int sort_classic(imgj_query_fn get, void *arg, struct imgj_list_query *q, size_t *ndirs,
-                        char *msg)
-{
-    bool dirs[IMGJ_SORT_MAX];
-    size_t n = 0, len;
-    const char *s, *tok;
-    int rc = 0;
-
-    for (size_t nth = 0; rc == 0 && (s = get(arg, "sort_key", nth)); nth++) {
-        while (rc == 0 && next_token(&s, &tok, &len))
-            rc = sort_key_parse(tok, len, q, msg);
-    }
-    for (size_t nth = 0; rc == 0 && (s = get(arg, "sort_dir", nth)); nth++) {
-        while (rc == 0 && next_token(&s, &tok, &len)) {
-            if (n == IMGJ_SORT_MAX)
-                return fail(msg, -EINVAL, "Too many sort directions.");
-            rc = sort_dir_parse(tok, len, &dirs[n++], msg);
-        }
-    }
-    if (rc < 0)
-        return rc;
-    if (n > 1 && n != q->nsort)
-        return fail(msg, -EINVAL, "Number of sort dirs does not match the number of sort keys");
-    if (q->nsort == 0 && n == 1)
-        q->sort[q->nsort++] = (struct imgj_list_sort){"created_at", true};
-    for (size_t i = 0; i < q->nsort; i++)
-        q->sort[i].desc = n == 0 ? true : dirs[n == 1 ? 0 : i];
-    *ndirs = n;
-    return 0;
-}
-
-/* Keys and directions, then Glance's tie-breaks (created_at, id), sorted
- * the way of the only direction when one was in effect, else desc. */
-static int sort_parse(imgj_query_fn get, void *arg, struct imgj_list_query *q, char *msg)
-{
-    static const char *const ties[] = {"created_at", "id"};
-    const char *sort = get(arg, "sort", 0);
-    size_t ndirs = 0;
-    bool tie_desc;
-    int rc;
-
-    if (sort && (get(arg, "sort_key", 0) || get(arg, "sort_dir", 0)))
-        return fail(msg, -EINVAL, "Old and new sorting syntax cannot be combined");
-    rc = sort ? sort_new_syntax(sort, q, &ndirs, msg) : sort_classic(get, arg, q, &ndirs, msg);
-    if (rc < 0)
-        return rc;
-    tie_desc = ndirs == 1 ? q->sort[0].desc : true;
-    if (q->nsort == 0)
-        q->sort[q->nsort++] = (struct imgj_list_sort){"created_at", true};
-    for (size_t t = 0; t < 2; t++) {
-        bool have = false;
-        for (size_t i = 0; i < q->nsort; i++)
-            have = have || strcmp(q->sort[i].key, ties[t]) == 0;
-        if (!have)
-            q->sort[q->nsort++] = (struct imgj_list_sort){ties[t], tie_desc};
-    }
-    return 0;
-}
-
-static int limit_parse(const char *s, struct imgj_list_query *q, char *msg)
-{
-    uint64_t v;
-
-    q->limit = IMGJ_LIMIT_DEFAULT;
-    if (!s)
-        return 0;
-    if (s[0] == '-' && u64_parse(s + 1, &v) == 0)
-        return fail(msg, -EINVAL, "limit param must be positive");
-    if (u64_parse(s, &v) < 0)
-        return fail(msg, -EINVAL, "limit param must be an integer");
-    q->limit = v > IMGJ_LIMIT_MAX ? IMGJ_LIMIT_MAX : (unsigned)v;
-    q->limit_given = true;
-    return 0;
-}
-
-int imgj_list_parse(imgj_query_fn get, void *arg, struct imgj_list_query *q, char *msg)
-{
-    struct imgj_list_query r = {.narg = 0};
-    const char *v;
-    int rc = 0;
-
-    for (size_t i = 0; rc == 0 && i < NLIST_PARAMS; i++) {
-        const struct list_param *lp = &list_params[i];
-        for (size_t nth = 0; rc == 0 && (v = get(arg, lp->name, nth)); nth++) {
-            if (r.narg == IMGJ_QUERY_MAX)
-                return fail(msg, -EINVAL, "Too many query arguments.");
-            rc = arg_check(lp, v, msg);
-            r.arg[r.narg++] =
-                (struct imgj_list_arg){lp->name, v, lp->service && strncmp(v, "in:", 3) != 0};
-        }
-    }
-    if (rc == 0)
-        rc = sort_parse(get, arg, &r, msg);
-    if (rc == 0)
-        rc = limit_parse(get(arg, "limit", 0), &r, msg);
-    if (rc < 0)
-        return rc;
-    r.marker = get(arg, "marker", 0);
-    *q = r;
-    return 0;
-}
-
-/* field == want, or one of "in:a,b,c". */
-static bool eq_match(const json_t *field, const char *want)
-{
-    const char *have = json_string_value(field), *s, *tok;
-    size_t len;
-
-    if (!have)
-        return false;
-    if (strncmp(want, "in:", 3) != 0)
-        return strcmp(have, want) == 0;
-    s = want + 3;
-    while (next_token(&s, &tok, &len)) {
-        if (token_is(tok, len, have))
-            return true;
-    }
-    return false;
-}
-
-static bool arg_match(const json_t *rec, const struct list_param *lp, const char *v)
-{
-    json_t *size = json_object_get(rec, "size");
-    uint64_t n = 0;
-    bool b = false;
-
-    switch (lp->kind) {
-    case L_EQ:
-        return eq_match(json_object_get(rec, lp->name), v);
-    case L_VISIBILITY:
-        return strcmp(v, "all") == 0 || eq_match(json_object_get(rec, lp->name), v);
-    case L_BOOL:
-        bool_parse(v, &b);
-        return json_is_true(json_object_get(rec, lp->name)) == b;
-    case L_TAG:
-        return tag_index(json_object_get(rec, "tags"), v) >= 0;
-    case L_SIZE_MIN:
-    case L_SIZE_MAX:
-        u64_parse(v, &n);
-        if (!json_is_integer(size))
-            return false;
-        return lp->kind == L_SIZE_MIN ? json_integer_value(size) >= (json_int_t)n
-                                      : json_integer_value(size) <= (json_int_t)n;
-    default:
-        return true;
-    }
-}
-
-bool imgj_list_match(const json_t *record, const struct imgj_list_query *q)
-{
-    bool hidden_given = false;
-
-    for (size_t i = 0; i < q->narg; i++) {
-        const struct list_param *lp = list_param_find(q->arg[i].name);
-        if (!lp)
-            continue;
-        hidden_given = hidden_given || strcmp(lp->name, "os_hidden") == 0;
-        if (!arg_match(record, lp, q->arg[i].value))
-            return false;
-    }
-    return hidden_given || !json_is_true(json_object_get(record, "os_hidden"));
-}
-
-void imgj_list_filter(json_t *images, const struct imgj_list_query *q)
-{
-    for (size_t i = json_array_size(images); i-- > 0;) {
-        if (!imgj_list_match(json_array_get(images, i), q))
-            json_array_remove(images, i);
-    }
-}
-
-/* Missing and null first, then booleans, numbers, strings. */
-static int value_rank(const json_t *v)
-{
-    if (!v || json_is_null(v))
-        return 0;
-    if (json_is_boolean(v))
-        return 1;
-    if (json_is_number(v))
-        return 2;
-    return json_is_string(v) ? 3 : 4;
-}
-
-static int value_cmp(const json_t *a, const json_t *b)
-{
-    int ra = value_rank(a), rb = value_rank(b);
-    double da, db;
-
-    if (ra != rb)
-        return ra < rb ? -1 : 1;
-    switch (ra) {
-    case 1:
-        return (int)json_is_true(a) - (int)json_is_true(b);
-    case 2:
-        da = json_number_value(a);
-        db = json_number_value(b);
-        if (json_is_integer(a) && json_is_integer(b))
-            return (json_integer_value(a) > json_integer_value(b)) -
-                   (json_integer_value(a) < json_integer_value(b));
-        return (da > db) - (da < db);
-    case 3:
-        return strcmp(json_string_value(a), json_string_value(b));
-    default:
-        return 0;
-    }
-}
-
-static int image_cmp(const json_t *a, const json_t *b, const struct imgj_list_query *q)
-{
-    for (size_t i = 0; i < q->nsort; i++) {
-        int c = value_cmp(json_object_get(a, q->sort[i].key), json_object_get(b, q->sort[i].key));
-        if (c)
-            return q->sort[i].desc ? -c : c;
-    }
-    return 0;
-}
-
-static int image_qsort_cmp(const void *a, const void *b, void *q)
-{
-    return image_cmp(*(json_t *const *)a, *(json_t *const *)b, q);
-}
-
-/* Sort the array in place (it keeps its references). */
-static int images_sort(json_t *images, const struct imgj_list_query *q)
-{
-    size_t n = json_array_size(images);
-    json_t **v = malloc((n ? n : 1) * sizeof(*v));
-    int rc = 0;
-
-    if (!v)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_incref(json_array_get(images, i));
-    qsort_r(v, n, sizeof(*v), image_qsort_cmp, (void *)q);
-    json_array_clear(images);
-    for (size_t i = 0; i < n; i++) {
-        if (json_array_append_new(images, v[i]) < 0)
-            rc = -ENOMEM;
-    }
-    free(v);
-    return rc;
-}
-
-int imgj_list_page(json_t *images, const struct imgj_list_query *q, const json_t *marker_rec,
-                   json_t **page, bool *more)
-{
-    size_t n = json_array_size(images), start = 0, end, i;
-    json_t *out, *img;
-    int rc = images_sort(images, q);
-
-    if (rc < 0)
-        return rc;
-    if (q->marker && !marker_rec) {
-        json_array_foreach(images, i, img)
-        {
-            const char *id = st_json_str(img, "id");
-            if (id && strcmp(id, q->marker) == 0) {
-                marker_rec = img;
-                break;
-            }
-        }
-        if (!marker_rec)
-            return -ENOENT;
-    }
-    while (marker_rec && start < n && image_cmp(json_array_get(images, start), marker_rec, q) <= 0)
-        start++;
-    end = n - start > q->limit ? start + q->limit : n;
-    if (!(out = json_array()))
-        return -ENOMEM;
-    for (i = start; i < end; i++) {
-        if (json_array_append(out, json_array_get(images, i)) < 0) {
-            json_decref(out);
-            return -ENOMEM;
-        }
-    }
-    *page = out;
-    *more = end < n;
-    return 0;
-}
-
-static void url_encode(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (isalnum(c) || strchr("-._~", c))
-            fputc(c, f);
-        else
-            fprintf(f, "%%%02X", c);
-    }
-}
-
-/* "/v2/images[?marker=M&limit=N&args...]" (first: no marker, limit if given). */
-static char *list_link(const struct imgj_list_query *q, const char *marker)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    char sep = '?';
-    FILE *f = open_memstream(&buf, &len);
-
-    if (!f)
-        return NULL;
-    fputs("/v2/images", f);
-    if (marker) {
-        fputs("?marker=", f);
-        url_encode(f, marker);
-        sep = '&';
-    }
-    if (marker || q->limit_given) {
-        fprintf(f, "%climit=%u", sep, q->limit);
-        sep = '&';
-    }
-    for (size_t i = 0; i < q->narg; i++) {
-        fputc(sep, f);
-        url_encode(f, q->arg[i].name);
-        fputc('=', f);
-        url_encode(f, q->arg[i].value);
-        sep = '&';
-    }
-    if (fclose(f) != 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
-json_t *imgj_list_body(json_t *views, const struct imgj_list_query *q, const char *next_marker)
-{
-    char *first = list_link(q, NULL), *next = next_marker ? list_link(q, next_marker) : NULL;
-    json_t *body = NULL;
-
-    if (first && (!next_marker || next))
-        body = json_pack("{s:o,s:s,s:s}", "images", views, "first", first, "schema",
-                         "/v2/schemas/images");
-    else
-        json_decref(views);
-    if (body && next && json_object_set_new(body, "next", json_string(next)) < 0) {
-        json_decref(body);
-        body = NULL;
-    }
-    free(first);
-    free(next);
-    return body;
-}
-
-/* ---- downloads ---- */
 
 static const char *skip_spaces(const char *s)
 {
@@ -1537,8 +673,6 @@ bool imgj_media_type_is(const char *header, const char *type)
     header = skip_spaces(header + n);
     return *header == '\0' || *header == ';';
 }
-
-/* ---- small bodies ---- */
 
 int imgj_import_method(const json_t *body, const char **method, char *msg)
 {

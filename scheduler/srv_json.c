@@ -12,15 +12,7 @@
 
 #define GIB_MAX 65536
 
-__attribute__((format(printf, 2, 3))) static int bad(char *msg, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, SJ_MSG_MAX, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
+#define bad(msg, ...) st_msgf((msg), SJ_MSG_MAX, -EINVAL, __VA_ARGS__)
 
 static bool name_ok(const char *s)
 {

@@ -25,4 +25,9 @@ const char *st_host_or_default(const char *host);
 /* ms since the epoch as ISO 8601 UTC without fraction: "2026-11-22T10:00:00Z". */
 void st_time_iso(int64_t ms, char *buf, size_t len);
 
+/* An API layer's error: msg (len bytes; NULL = none) = the formatted text,
+ * and rc returned, so a check reads "return st_msgf(msg, MAX, -EINVAL, ...)". */
+int st_msgf(char *msg, size_t len, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

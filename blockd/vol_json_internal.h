@@ -1,0 +1,35 @@
+/* vol_json_internal.h — what the parts of blockd's Cinder JSON share (the
+ * error helper, the list parameter types); the API layer sees vol_json.h. */
+#ifndef STRATA_BLOCKD_VOL_JSON_INTERNAL_H
+#define STRATA_BLOCKD_VOL_JSON_INTERNAL_H
+
+#include "vol_json.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "strata/strutil.h"
+
+#define NAME_MAX_LEN 255
+#define SIZE_MAX_GB INT32_MAX
+
+#define F_ADMIN 0x1u /* admins only */
+#define F_EXT 0x2u   /* an extension attribute: show and detail lists only */
+
+/* msg = the formatted text (msg may be NULL); evaluates to rc. */
+#define fail(msg, rc, ...) st_msgf((msg), VOLJ_MSG_MAX, (rc), __VA_ARGS__)
+
+/* vol_json.c */
+const char *vj_skip_ws(const char *s);
+
+/* vol_json_view.c */
+const char *vj_record_project(const json_t *rec);
+
+#endif
+
