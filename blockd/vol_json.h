@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "strata/listsort.h"
+
 /* Size of every `msg` buffer below (fits the service's VOL_MSG_MAX). */
 #define VOLJ_MSG_MAX 256
 #define VOLJ_MV_MIN 0       /* 3.0 */
@@ -172,10 +174,6 @@ struct volj_list_filter {
     const char *value; /* borrowed from the query */
     bool service;      /* a plain equality the service's list can apply */
 };
-struct volj_list_sort {
-    const char *key;
-    bool desc;
-};
 struct volj_list_arg {
     const char *name, *value; /* borrowed from the query, repeated in next links */
 };
@@ -186,7 +184,7 @@ struct volj_list_query {
     struct volj_list_filter filter[VOLJ_FILTERS_MAX];
     size_t nfilter;
     json_t *metadata; /* metadata={"k":"v"} (owned: volj_list_query_clear) */
-    struct volj_list_sort sort[VOLJ_SORT_MAX + 2]; /* + created_at, id tie-breaks */
+    struct st_sort_key sort[VOLJ_SORT_MAX + 2]; /* + created_at, id tie-breaks */
     size_t nsort;
     unsigned limit; /* VOLJ_LIMIT_MAX unless given */
     bool limit_given;

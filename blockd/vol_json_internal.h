@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "strata/listsort.h"
 #include "strata/strutil.h"
 
 #define NAME_MAX_LEN 255
@@ -29,6 +30,8 @@
 const char *vj_skip_ws(const char *s);
 
 /* vol_json_view.c */
+/* The owning project of a record of any shape (project_id, tenant, owner). */
+const json_t *vj_record_project_json(const json_t *rec);
 const char *vj_record_project(const json_t *rec);
 
 #endif

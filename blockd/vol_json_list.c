@@ -51,7 +51,7 @@ static int sort_key_add(struct volj_list_query *q, const char *key, size_t klen,
         if (strlen(keys[i]) == klen && strncmp(keys[i], key, klen) == 0) {
             if (q->nsort >= VOLJ_SORT_MAX)
                 return fail(msg, -EINVAL, "Too many sort keys.");
-            q->sort[q->nsort++] = (struct volj_list_sort){keys[i], desc};
+            q->sort[q->nsort++] = (struct st_sort_key){keys[i], desc};
             return 0;
         }
     }
@@ -127,7 +127,7 @@ static int sort_parse(const char *sort, const char *keys, const char *dirs,
         /* A direction alone applies to the default keys. */
         if ((rc = dir_parse(item, len, &desc, msg)) < 0)
             return rc;
-        q->sort[q->nsort++] = (struct volj_list_sort){"created_at", desc};
+        q->sort[q->nsort++] = (struct st_sort_key){"created_at", desc};
     }
     return 0;
 }
@@ -143,7 +143,7 @@ static void sort_finish(struct volj_list_query *q)
         for (size_t i = 0; i < q->nsort; i++)
             have = have || strcmp(q->sort[i].key, ties[t]) == 0;
         if (!have)
-            q->sort[q->nsort++] = (struct volj_list_sort){ties[t], desc};
+            q->sort[q->nsort++] = (struct st_sort_key){ties[t], desc};
     }
 }
 
@@ -369,127 +369,19 @@ void volj_list_filter(json_t *recs, const struct volj_list_query *q)
 }
 
 /* null < booleans < numbers < strings. */
-static int value_rank(const json_t *v)
+static const json_t *sort_value(const json_t *rec, const char *key, void *arg)
 {
-    if (!v || json_is_null(v))
-        return 0;
-    if (json_is_boolean(v))
-        return 1;
-    if (json_is_number(v))
-        return 2;
-    return 3;
-}
-
-static int value_cmp(const json_t *a, const json_t *b)
-{
-    int ra = value_rank(a), rb = value_rank(b);
-
-    if (ra != rb)
-        return ra < rb ? -1 : 1;
-    switch (ra) {
-    case 1:
-        return json_is_true(a) - json_is_true(b);
-    case 2: {
-        double x = json_number_value(a), y = json_number_value(b);
-        return x < y ? -1 : x > y;
-    }
-    case 3:
-        if (json_is_string(a) && json_is_string(b))
-            return strcmp(json_string_value(a), json_string_value(b));
-        return 0;
-    default:
-        return 0;
-    }
-}
-
-static int rec_cmp(const json_t *a, const json_t *b, const struct volj_list_query *q)
-{
-    for (size_t i = 0; i < q->nsort; i++) {
-        const char *k = q->sort[i].key;
-        int c;
-        if (strcmp(k, "project_id") == 0) {
-            const char *pa = vj_record_project(a), *pb = vj_record_project(b);
-            c = strcmp(pa ? pa : "", pb ? pb : "");
-        } else {
-            c = value_cmp(json_object_get(a, k), json_object_get(b, k));
-        }
-        if (c)
-            return q->sort[i].desc ? -c : c;
-    }
-    return 0;
-}
-
-static int rec_qsort_cmp(const void *a, const void *b, void *q)
-{
-    return rec_cmp(*(json_t *const *)a, *(json_t *const *)b, q);
-}
-
-static int recs_sort(json_t *recs, const struct volj_list_query *q)
-{
-    size_t n = json_array_size(recs);
-    json_t **v = n ? calloc(n, sizeof(*v)) : NULL;
-
-    if (n == 0)
-        return 0;
-    if (!v)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_incref(json_array_get(recs, i));
-    qsort_r(v, n, sizeof(*v), rec_qsort_cmp, (void *)q);
-    for (size_t i = 0; i < n; i++)
-        json_array_set_new(recs, i, v[i]);
-    free(v);
-    return 0;
+    return strcmp(key, "project_id") == 0 ? vj_record_project_json(rec)
+                                          : json_object_get(rec, key);
 }
 
 int volj_list_page(json_t *recs, const struct volj_list_query *q, const json_t *marker_rec,
                    json_t **page, bool *more)
 {
-    size_t n = json_array_size(recs), start = 0, end, i;
-    json_t *out;
+    struct st_sort s = { q->sort, q->nsort, sort_value, NULL };
+    struct st_page_req r = { q->marker, marker_rec, q->offset, q->limit };
 
-    if (recs_sort(recs, q) < 0)
-        return -ENOMEM;
-    if (q->marker) {
-        for (i = 0; i < n; i++) {
-            const char *id = st_json_str(json_array_get(recs, i), "id");
-            if (id && strcmp(id, q->marker) == 0)
-                break;
-        }
-        if (i < n) {
-            start = i + 1;
-        } else if (marker_rec) {
-            for (start = 0; start < n && rec_cmp(json_array_get(recs, start), marker_rec, q) <= 0;
-                 start++)
-                ;
-        } else {
-            return -ENOENT;
-        }
-    }
-    start = q->offset > n - start ? n : start + q->offset;
-    end = n - start > q->limit ? start + q->limit : n;
-    if (!(out = json_array()))
-        return -ENOMEM;
-    for (i = start; i < end; i++) {
-        if (json_array_append(out, json_array_get(recs, i)) < 0) {
-            json_decref(out);
-            return -ENOMEM;
-        }
-    }
-    *page = out;
-    *more = end < n;
-    return 0;
-}
-
-static void url_encode(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (isalnum(c) || strchr("-._~", c))
-            fputc(c, f);
-        else
-            fprintf(f, "%%%02X", c);
-    }
+    return st_json_page(recs, &s, &r, page, more);
 }
 
 static char *next_link(const struct volj_list_query *q, const struct volj_ctx *c, bool detail,
@@ -504,15 +396,15 @@ static char *next_link(const struct volj_list_query *q, const struct volj_ctx *c
         return NULL;
     fprintf(f, "%s/v3/%s/%s%s?", c->base_url, c->project_id, coll, detail ? "/detail" : "");
     for (size_t i = 0; i < q->narg; i++) {
-        url_encode(f, q->arg[i].name);
+        st_url_encode(f, q->arg[i].name);
         fputc('=', f);
-        url_encode(f, q->arg[i].value);
+        st_url_encode(f, q->arg[i].value);
         fputc('&', f);
     }
     if (q->limit_given)
         fprintf(f, "limit=%u&", q->limit);
     fputs("marker=", f);
-    url_encode(f, marker);
+    st_url_encode(f, marker);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;

@@ -132,17 +132,22 @@ static const struct vfield snapshot_fields[] = {
     {"os-extended-snapshot-attributes:project_id", NULL, V_PROJECT, 0, F_EXT},
 };
 
-const char *vj_record_project(const json_t *rec)
+const json_t *vj_record_project_json(const json_t *rec)
 {
     static const char *const names[] = {"project_id", "os-vol-tenant-attr:tenant_id", "tenant_id",
                                         "owner", NULL};
 
     for (size_t i = 0; names[i]; i++) {
-        const char *p = st_json_str(rec, names[i]);
-        if (p)
+        const json_t *p = json_object_get(rec, names[i]);
+        if (json_is_string(p))
             return p;
     }
     return NULL;
+}
+
+const char *vj_record_project(const json_t *rec)
+{
+    return json_string_value(vj_record_project_json(rec));
 }
 
 static json_t *links_view(const json_t *rec, const char *collection, const struct volj_ctx *c)

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "strata/listsort.h"
+
 /* Size of every `msg` buffer below (fits the service's IMG_MSG_MAX). */
 #define IMGJ_MSG_MAX 256
 #define IMGJ_TAGS_MAX 128  /* tags per image (Glance's image_tag_quota) */
@@ -91,14 +93,10 @@ struct imgj_list_arg {
     const char *value; /* borrowed from the query */
     bool service;      /* a plain equality filter img_list can apply itself */
 };
-struct imgj_list_sort {
-    const char *key;
-    bool desc;
-};
 struct imgj_list_query {
     struct imgj_list_arg arg[IMGJ_QUERY_MAX]; /* filters and sorting, kept for links */
     size_t narg;
-    struct imgj_list_sort sort[IMGJ_SORT_MAX + 2]; /* + created_at, id tie-breaks */
+    struct st_sort_key sort[IMGJ_SORT_MAX + 2]; /* + created_at, id tie-breaks */
     size_t nsort;
     unsigned limit;
     bool limit_given;

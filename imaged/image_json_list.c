@@ -126,7 +126,7 @@ static int sort_key_parse(const char *tok, size_t len, struct imgj_list_query *q
         if (token_is(tok, len, sort_keys[i])) {
             if (q->nsort == IMGJ_SORT_MAX)
                 return fail(msg, -EINVAL, "Too many sort keys (at most %d).", IMGJ_SORT_MAX);
-            q->sort[q->nsort++] = (struct imgj_list_sort){sort_keys[i], true};
+            q->sort[q->nsort++] = (struct st_sort_key){sort_keys[i], true};
             return 0;
         }
     }
@@ -188,7 +188,7 @@ static int sort_classic(imgj_query_fn get, void *arg, struct imgj_list_query *q,
     if (n > 1 && n != q->nsort)
         return fail(msg, -EINVAL, "Number of sort dirs does not match the number of sort keys");
     if (q->nsort == 0 && n == 1)
-        q->sort[q->nsort++] = (struct imgj_list_sort){"created_at", true};
+        q->sort[q->nsort++] = (struct st_sort_key){"created_at", true};
     for (size_t i = 0; i < q->nsort; i++)
         q->sort[i].desc = n == 0 ? true : dirs[n == 1 ? 0 : i];
     *ndirs = n;
@@ -212,13 +212,13 @@ static int sort_parse(imgj_query_fn get, void *arg, struct imgj_list_query *q, c
         return rc;
     tie_desc = ndirs == 1 ? q->sort[0].desc : true;
     if (q->nsort == 0)
-        q->sort[q->nsort++] = (struct imgj_list_sort){"created_at", true};
+        q->sort[q->nsort++] = (struct st_sort_key){"created_at", true};
     for (size_t t = 0; t < 2; t++) {
         bool have = false;
         for (size_t i = 0; i < q->nsort; i++)
             have = have || strcmp(q->sort[i].key, ties[t]) == 0;
         if (!have)
-            q->sort[q->nsort++] = (struct imgj_list_sort){ties[t], tie_desc};
+            q->sort[q->nsort++] = (struct st_sort_key){ties[t], tie_desc};
     }
     return 0;
 }
@@ -336,123 +336,13 @@ void imgj_list_filter(json_t *images, const struct imgj_list_query *q)
 }
 
 /* Missing and null first, then booleans, numbers, strings. */
-static int value_rank(const json_t *v)
-{
-    if (!v || json_is_null(v))
-        return 0;
-    if (json_is_boolean(v))
-        return 1;
-    if (json_is_number(v))
-        return 2;
-    return json_is_string(v) ? 3 : 4;
-}
-
-static int value_cmp(const json_t *a, const json_t *b)
-{
-    int ra = value_rank(a), rb = value_rank(b);
-    double da, db;
-
-    if (ra != rb)
-        return ra < rb ? -1 : 1;
-    switch (ra) {
-    case 1:
-        return (int)json_is_true(a) - (int)json_is_true(b);
-    case 2:
-        da = json_number_value(a);
-        db = json_number_value(b);
-        if (json_is_integer(a) && json_is_integer(b))
-            return (json_integer_value(a) > json_integer_value(b)) -
-                   (json_integer_value(a) < json_integer_value(b));
-        return (da > db) - (da < db);
-    case 3:
-        return strcmp(json_string_value(a), json_string_value(b));
-    default:
-        return 0;
-    }
-}
-
-static int image_cmp(const json_t *a, const json_t *b, const struct imgj_list_query *q)
-{
-    for (size_t i = 0; i < q->nsort; i++) {
-        int c = value_cmp(json_object_get(a, q->sort[i].key), json_object_get(b, q->sort[i].key));
-        if (c)
-            return q->sort[i].desc ? -c : c;
-    }
-    return 0;
-}
-
-static int image_qsort_cmp(const void *a, const void *b, void *q)
-{
-    return image_cmp(*(json_t *const *)a, *(json_t *const *)b, q);
-}
-
-/* Sort the array in place (it keeps its references). */
-static int images_sort(json_t *images, const struct imgj_list_query *q)
-{
-    size_t n = json_array_size(images);
-    json_t **v = malloc((n ? n : 1) * sizeof(*v));
-    int rc = 0;
-
-    if (!v)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_incref(json_array_get(images, i));
-    qsort_r(v, n, sizeof(*v), image_qsort_cmp, (void *)q);
-    json_array_clear(images);
-    for (size_t i = 0; i < n; i++) {
-        if (json_array_append_new(images, v[i]) < 0)
-            rc = -ENOMEM;
-    }
-    free(v);
-    return rc;
-}
-
 int imgj_list_page(json_t *images, const struct imgj_list_query *q, const json_t *marker_rec,
                    json_t **page, bool *more)
 {
-    size_t n = json_array_size(images), start = 0, end, i;
-    json_t *out, *img;
-    int rc = images_sort(images, q);
+    struct st_sort s = { q->sort, q->nsort, NULL, NULL };
+    struct st_page_req r = { q->marker, marker_rec, 0, q->limit };   /* Glance: no offset */
 
-    if (rc < 0)
-        return rc;
-    if (q->marker && !marker_rec) {
-        json_array_foreach(images, i, img)
-        {
-            const char *id = st_json_str(img, "id");
-            if (id && strcmp(id, q->marker) == 0) {
-                marker_rec = img;
-                break;
-            }
-        }
-        if (!marker_rec)
-            return -ENOENT;
-    }
-    while (marker_rec && start < n && image_cmp(json_array_get(images, start), marker_rec, q) <= 0)
-        start++;
-    end = n - start > q->limit ? start + q->limit : n;
-    if (!(out = json_array()))
-        return -ENOMEM;
-    for (i = start; i < end; i++) {
-        if (json_array_append(out, json_array_get(images, i)) < 0) {
-            json_decref(out);
-            return -ENOMEM;
-        }
-    }
-    *page = out;
-    *more = end < n;
-    return 0;
-}
-
-static void url_encode(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (isalnum(c) || strchr("-._~", c))
-            fputc(c, f);
-        else
-            fprintf(f, "%%%02X", c);
-    }
+    return st_json_page(images, &s, &r, page, more);
 }
 
 /* "/v2/images[?marker=M&limit=N&args...]" (first: no marker, limit if given). */
@@ -468,7 +358,7 @@ static char *list_link(const struct imgj_list_query *q, const char *marker)
     fputs("/v2/images", f);
     if (marker) {
         fputs("?marker=", f);
-        url_encode(f, marker);
+        st_url_encode(f, marker);
         sep = '&';
     }
     if (marker || q->limit_given) {
@@ -477,9 +367,9 @@ static char *list_link(const struct imgj_list_query *q, const char *marker)
     }
     for (size_t i = 0; i < q->narg; i++) {
         fputc(sep, f);
-        url_encode(f, q->arg[i].name);
+        st_url_encode(f, q->arg[i].name);
         fputc('=', f);
-        url_encode(f, q->arg[i].value);
+        st_url_encode(f, q->arg[i].value);
         sep = '&';
     }
     if (fclose(f) != 0) {
