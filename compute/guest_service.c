@@ -2,35 +2,7 @@
  * goal in the guest record under the record's lease (status, desired power
  * state, a pending reboot), then a worker "converges" libvirt and RBD to it.
  * The same converge resumes an operation a killed agent left behind. */
-#include "guest_service.h"
-
-#include <errno.h>
-#include <limits.h>
-#include <openssl/crypto.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
-
-#include "cephkey.h"
-#include "domain_xml.h"
-#include "host.h"
-#include "hvprobe.h"
-#include "strata/httpc.h"
-#include "strata/log.h"
-#include "strata/monaddr.h"
-#include "strata/rados.h"
-#include "strata/rbd.h"
-#include "strata/strutil.h"
-#include "strata/ticker.h"
-#include "strata/workpool.h"
-#include "virt.h"
-
-#define GIB (1024ULL * 1024 * 1024)
-#define DETACH_TIMEOUT_MS 30000
-#define CONSOLE_MAX (1024 * 1024)
+#include "guest_internal.h"
 
 static int validate_guest(const json_t *d)
 {
@@ -39,39 +11,14 @@ static int validate_guest(const json_t *d)
                : -EINVAL;
 }
 
-static const struct st_meta_kind guest_kind = { "guest", validate_guest };
-
-struct guest_service {
-    struct st_daemon *d;
-    struct st_meta *meta;
-    const char *owner;
-    char host[65];
-    char virt_type[8];
-    char state_dir[PATH_MAX];
-    char image_url[256];
-    char service_token[256];
-    char vms_pool[128];
-    char ceph_user[128];
-    char secret_uuid[40];
-    char fsid[64];            /* our cluster: domains of another are not ours */
-    unsigned char key[CEPHKEY_MAX];
-    size_t keylen;
-    json_t *mon_hosts, *mon_ports;
-    int64_t ttl_ms, shutdown_ms;
-    bool resume, reap;
-    rados_ioctx_t vms;
-    struct virt *virt;
-    struct st_httpc *http;
-    struct st_workpool *workers;
-    struct st_ticker heartbeat, reconciler;
-};
+const struct st_meta_kind guest_kind = { "guest", validate_guest };
 
 struct job {
     struct guest_service *s;
     char id[ST_META_ID_MAX + 1];
 };
 
-static const char *rstr(const json_t *o, const char *k)
+const char *gs_rstr(const json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
 }
@@ -81,12 +28,10 @@ static void console_path(const struct guest_service *s, const char *id, char *bu
     snprintf(buf, len, "%s/console/%s.log", s->state_dir, id);
 }
 
-static void root_rbd_name(const char *id, char *buf, size_t len)
+void gs_root_rbd_name(const char *id, char *buf, size_t len)
 {
     snprintf(buf, len, "%s_disk", id);   /* Nova's name for an image-backed root disk */
 }
-
-/* ---- record edits ---- */
 
 /* Merge `patch` (borrowed) into the record and stamp updated_at. */
 static int merge_fields(json_t *data, void *arg)
@@ -100,7 +45,7 @@ static int merge_fields(json_t *data, void *arg)
 }
 
 /* Fenced merge (we must still hold the lease); steals patch. */
-static int patch_as(struct guest_service *s, const char *id, json_t *patch)
+int gs_patch_as(struct guest_service *s, const char *id, json_t *patch)
 {
     int rc = patch ? st_meta_modify_as(s->meta, &guest_kind, id, s->owner, merge_fields, patch,
                                        NULL)
@@ -109,22 +54,20 @@ static int patch_as(struct guest_service *s, const char *id, json_t *patch)
     return rc;
 }
 
-static int get(struct guest_service *s, const char *id, struct st_record *rec)
+int gs_get(struct guest_service *s, const char *id, struct st_record *rec)
 {
     int rc = st_is_uuid(id) ? st_meta_get(s->meta, &guest_kind, id, rec) : -ENOENT;
 
     /* a guest of another host is not ours to show or touch */
-    if (rc == 0 && strcmp(rstr(rec->data, "host"), s->host) != 0) {
+    if (rc == 0 && strcmp(gs_rstr(rec->data, "host"), s->host) != 0) {
         st_record_cleanup(rec);
         rc = -ENOENT;
     }
     return rc;
 }
 
-/* ---- the ceph secret ---- */
-
 /* Make sure the secret a disk names exists, when it is for our own user. */
-static int ensure_secret(struct guest_service *s, const struct dx_disk *d, char *msg)
+int gs_ensure_secret(struct guest_service *s, const struct dx_disk *d, char *msg)
 {
     if (!d->auth_user)
         return 0;
@@ -135,8 +78,6 @@ static int ensure_secret(struct guest_service *s, const struct dx_disk *d, char 
     }
     return virt_secret_ensure(s->virt, d->secret_uuid, s->ceph_user, s->key, s->keylen);
 }
-
-/* ---- the domain from the record ---- */
 
 struct guest_def {
     struct dx_guest g;
@@ -153,23 +94,23 @@ static int build_def(struct guest_service *s, const json_t *rec, struct guest_de
     int rc;
 
     memset(def, 0, sizeof(*def));
-    console_path(s, rstr(rec, "id"), def->console, sizeof(def->console));
+    console_path(s, gs_rstr(rec, "id"), def->console, sizeof(def->console));
     *g = (struct dx_guest){
-        .id = rstr(rec, "id"),
-        .name = rstr(rec, "name"),
-        .project_id = rstr(rec, "project_id"),
+        .id = gs_rstr(rec, "id"),
+        .name = gs_rstr(rec, "name"),
+        .project_id = gs_rstr(rec, "project_id"),
         .host = s->host,
         .cluster = s->fsid,
-        .flavor = rstr(rec, "flavor"),
+        .flavor = gs_rstr(rec, "flavor"),
         .vcpus = (int)json_integer_value(json_object_get(rec, "vcpus")),
         .ram_mb = json_integer_value(json_object_get(rec, "ram_mb")),
         .virt_type = s->virt_type,
         .console_path = def->console,
         .volumes = def->vols,
     };
-    if (rstr(rd, "image_id")) {
+    if (gs_rstr(rd, "image_id")) {
         char name[128];
-        root_rbd_name(g->id, name, sizeof(name));
+        gs_root_rbd_name(g->id, name, sizeof(name));
         snprintf(def->root_name, sizeof(def->root_name), "%s/%s", s->vms_pool, name);
         g->root = (struct dx_disk){ .name = def->root_name, .hosts = s->mon_hosts,
                                     .ports = s->mon_ports, .auth_user = s->ceph_user,
@@ -180,16 +121,16 @@ static int build_def(struct guest_service *s, const json_t *rec, struct guest_de
         return rc;
     }
     g->root.target = "vda";
-    if ((rc = ensure_secret(s, &g->root, msg)) < 0)
+    if ((rc = gs_ensure_secret(s, &g->root, msg)) < 0)
         return rc;
     for (size_t i = 0; i < json_array_size(vols) && i < 25; i++) {
         const json_t *v = json_array_get(vols, i);
         if ((rc = dx_disk_from_connection_info(json_object_get(v, "connection_info"),
                                                &def->vols[i], msg)) < 0 ||
-            (rc = ensure_secret(s, &def->vols[i], msg)) < 0)
+            (rc = gs_ensure_secret(s, &def->vols[i], msg)) < 0)
             return rc;
-        def->vols[i].target = rstr(v, "target");
-        def->vols[i].serial = rstr(v, "volume_id");
+        def->vols[i].target = gs_rstr(v, "target");
+        def->vols[i].serial = gs_rstr(v, "volume_id");
         g->nvolumes++;
     }
     return 0;
@@ -212,22 +153,20 @@ static int define_domain(struct guest_service *s, const json_t *rec, char *msg)
     return rc;
 }
 
-/* ---- the root disk ---- */
-
 static int clone_root(struct guest_service *s, const json_t *rec, char *msg)
 {
     const json_t *rd = json_object_get(rec, "root_disk");
-    const char *id = rstr(rec, "id"), *image = rstr(rd, "image_id");
+    const char *id = gs_rstr(rec, "id"), *image = gs_rstr(rd, "image_id");
     uint64_t bytes = (uint64_t)json_integer_value(json_object_get(rd, "size_gb")) * GIB, have;
     char name[128], url[512];
     struct st_httpc_resp r = { 0 };
     int rc;
 
-    root_rbd_name(id, name, sizeof(name));
+    gs_root_rbd_name(id, name, sizeof(name));
     if (st_rbd_size(s->vms, name, NULL, &have) == 0)   /* made by an interrupted attempt */
         return have >= bytes ? 0 : st_rbd_resize(s->vms, name, bytes);
     json_t *body = json_pack("{s:s, s:s, s:I, s:s}", "pool", s->vms_pool, "name", name, "size",
-                             (json_int_t)bytes, "project_id", rstr(rec, "project_id"));
+                             (json_int_t)bytes, "project_id", gs_rstr(rec, "project_id"));
     snprintf(url, sizeof(url), "%s/internal/v1/images/%s/clone", s->image_url, image);
     rc = st_httpc_request(s->http, "POST", url, s->service_token, body, &r);
     json_decref(body);
@@ -248,16 +187,14 @@ static int remove_root(struct guest_service *s, const json_t *rec)
     char name[128];
     int rc;
 
-    if (!rstr(json_object_get(rec, "root_disk"), "image_id"))
+    if (!gs_rstr(json_object_get(rec, "root_disk"), "image_id"))
         return 0;   /* a volume: blockd's, kept or deleted by whoever asked */
-    root_rbd_name(rstr(rec, "id"), name, sizeof(name));
+    gs_root_rbd_name(gs_rstr(rec, "id"), name, sizeof(name));
     rc = st_rbd_remove(s->vms, name);
     return rc == -ENOENT ? 0 : rc;
 }
 
-/* ---- converge: make libvirt match the record ---- */
-
-static const char *power_state(struct guest_service *s, const char *id)
+const char *gs_power_state(struct guest_service *s, const char *id)
 {
     const char *st = "nostate";
 
@@ -265,15 +202,15 @@ static const char *power_state(struct guest_service *s, const char *id)
     return st;
 }
 
-static void release_secrets(struct guest_service *s, const json_t *rec)
+void gs_release_secrets(struct guest_service *s, const json_t *rec)
 {
     const json_t *vols = json_object_get(rec, "volumes"), *v;
     size_t i;
 
     virt_secret_release(s->virt, s->secret_uuid);
     json_array_foreach(vols, i, v) {
-        const char *u = rstr(json_object_get(json_object_get(v, "connection_info"), "data"),
-                             "secret_uuid");
+        const char *u = gs_rstr(json_object_get(json_object_get(v, "connection_info"), "data"),
+                                "secret_uuid");
         if (u && strcmp(u, s->secret_uuid) != 0)
             virt_secret_release(s->virt, u);
     }
@@ -281,7 +218,7 @@ static void release_secrets(struct guest_service *s, const json_t *rec)
 
 static int converge_delete(struct guest_service *s, const json_t *rec)
 {
-    const char *id = rstr(rec, "id");
+    const char *id = gs_rstr(rec, "id");
     char path[PATH_MAX];
     int rc;
 
@@ -294,7 +231,7 @@ static int converge_delete(struct guest_service *s, const json_t *rec)
     unlink(path);
     rc = st_meta_delete(s->meta, &guest_kind, id, 0);
     if (rc == 0 || rc == -ENOENT) {
-        release_secrets(s, rec);
+        gs_release_secrets(s, rec);
         st_info("server %s deleted", id);
     }
     return rc == -ENOENT ? 0 : rc;
@@ -303,8 +240,8 @@ static int converge_delete(struct guest_service *s, const json_t *rec)
 /* Domain defined and booted (if the record wants it running). */
 static int converge_power(struct guest_service *s, const json_t *rec, char *msg)
 {
-    const char *id = rstr(rec, "id"), *desired = rstr(rec, "desired");
-    const char *reboot = rstr(json_object_get(rec, "_s"), "reboot");
+    const char *id = gs_rstr(rec, "id"), *desired = gs_rstr(rec, "desired");
+    const char *reboot = gs_rstr(json_object_get(rec, "_s"), "reboot");
     const char *st = NULL;
     int rc;
 
@@ -338,24 +275,24 @@ static int converge(struct guest_service *s, const char *id)
 
     if (rc < 0)
         return rc == -ENOENT ? 0 : rc;
-    const char *status = rstr(rec.data, "status");
+    const char *status = gs_rstr(rec.data, "status");
     if (strcmp(status, GS_DELETING) == 0) {
         rc = converge_delete(s, rec.data);
         st_record_cleanup(&rec);
         return rc;
     }
     bool building = strcmp(status, GS_BUILDING) == 0;
-    if (building && rstr(json_object_get(rec.data, "root_disk"), "image_id"))
+    if (building && gs_rstr(json_object_get(rec.data, "root_disk"), "image_id"))
         rc = clone_root(s, rec.data, msg);
     if (rc == 0)
         rc = converge_power(s, rec.data, msg);
-    const char *ps = power_state(s, id);
+    const char *ps = gs_power_state(s, id);
     json_t *patch;
     if (rc == 0) {
         patch = json_pack("{s:s, s:n, s:s, s:n, s:{}}", "status",
                           strcmp(ps, "running") == 0 ? GS_ACTIVE : GS_STOPPED, "task_state",
                           "power_state", ps, "fault", "_s");
-        st_info("server %s: %s, %s", id, rstr(rec.data, "desired"), ps);
+        st_info("server %s: %s, %s", id, gs_rstr(rec.data, "desired"), ps);
     } else {
         if (!msg[0])
             snprintf(msg, GJ_MSG_MAX, "%s", strerror(-rc));
@@ -370,7 +307,7 @@ static int converge(struct guest_service *s, const char *id)
                           now, "_s");
         st_error("server %s: %s", id, msg);
     }
-    int prc = patch_as(s, id, patch);
+    int prc = gs_patch_as(s, id, patch);
     st_record_cleanup(&rec);
     return rc < 0 ? rc : prc;
 }
@@ -385,7 +322,7 @@ static void job_converge(void *arg)
 }
 
 /* Queue converge for a server whose lease we hold; releases it on failure. */
-static int submit(struct guest_service *s, const char *id)
+int gs_submit(struct guest_service *s, const char *id)
 {
     struct job *j = calloc(1, sizeof(*j));
     int rc;
@@ -406,7 +343,7 @@ static int submit(struct guest_service *s, const char *id)
 }
 
 /* Take the server's lease for `op`: -ECANCELED and msg while another runs. */
-static int take(struct guest_service *s, const char *id, const char *op, char *msg)
+int gs_take(struct guest_service *s, const char *id, const char *op, char *msg)
 {
     int rc = st_lease_acquire(s->meta, &guest_kind, id, s->owner, op, st_now_ms(), s->ttl_ms);
 
@@ -418,8 +355,6 @@ static int take(struct guest_service *s, const char *id, const char *op, char *m
     }
     return rc;
 }
-
-/* ---- API operations ---- */
 
 int gsvc_host(struct guest_service *s, json_t **out)
 {
@@ -442,12 +377,12 @@ int gsvc_spawn(struct guest_service *s, const json_t *req, json_t **out, int *cr
 
     if (rc < 0)
         return rc;
-    const char *id = rstr(rec, "id");
+    const char *id = gs_rstr(rec, "id");
     rc = st_meta_create_leased(s->meta, &guest_kind, id, rec, s->owner, "spawn", st_now_ms(),
                                s->ttl_ms, NULL);
     if (rc == -EEXIST) {   /* a retry of the same spawn is answered with the record */
         rc = st_meta_get(s->meta, &guest_kind, id, &old);
-        if (rc == 0 && (strcmp(rstr(old.data, "host"), s->host) != 0 ||
+        if (rc == 0 && (strcmp(gs_rstr(old.data, "host"), s->host) != 0 ||
                         !gj_spawn_matches(old.data, req))) {
             snprintf(msg, GJ_MSG_MAX, "Server %s exists with another definition or host", id);
             rc = -EEXIST;
@@ -460,11 +395,11 @@ int gsvc_spawn(struct guest_service *s, const json_t *req, json_t **out, int *cr
         json_decref(rec);
         return rc;
     }
-    if (rc == 0 && (rc = submit(s, id)) == 0) {
+    if (rc == 0 && (rc = gs_submit(s, id)) == 0) {
         *created = 1;
         *out = gj_view(rec);
-        st_info("server %s (%s, project %s): spawning", id, rstr(rec, "name"),
-                rstr(rec, "project_id"));
+        st_info("server %s (%s, project %s): spawning", id, gs_rstr(rec, "name"),
+                gs_rstr(rec, "project_id"));
     }
     json_decref(rec);
     return rc;
@@ -472,8 +407,8 @@ int gsvc_spawn(struct guest_service *s, const json_t *req, json_t **out, int *cr
 
 /* Every record of this host (and project, if given), each shaped by `shape`
  * (NULL = the record itself) into a new array. */
-static int list_records(struct guest_service *s, const char *project_id,
-                        json_t *(*shape)(const json_t *rec), json_t **out)
+int gs_list_records(struct guest_service *s, const char *project_id,
+                    json_t *(*shape)(const json_t *rec), json_t **out)
 {
     struct st_meta_filter f[2] = { { "host", s->host }, { "project_id", project_id } };
     char marker[ST_META_ID_MAX + 1] = "";
@@ -500,19 +435,19 @@ static int list_records(struct guest_service *s, const char *project_id,
 
 int gsvc_list(struct guest_service *s, const char *project_id, json_t **out)
 {
-    return list_records(s, project_id, gj_view, out);
+    return gs_list_records(s, project_id, gj_view, out);
 }
 
 int gsvc_show(struct guest_service *s, const char *id, json_t **out)
 {
     struct st_record rec = { 0 };
-    int rc = get(s, id, &rec);
+    int rc = gs_get(s, id, &rec);
 
     if (rc < 0)
         return rc;
     *out = gj_view(rec.data);
     /* the live power state, not just the last one recorded */
-    json_object_set_new(*out, "power_state", json_string(power_state(s, id)));
+    json_object_set_new(*out, "power_state", json_string(gs_power_state(s, id)));
     st_record_cleanup(&rec);
     return 0;
 }
@@ -520,11 +455,11 @@ int gsvc_show(struct guest_service *s, const char *id, json_t **out)
 int gsvc_action(struct guest_service *s, const char *id, enum gj_action a, char *msg)
 {
     struct st_record rec = { 0 };
-    int rc = get(s, id, &rec);
+    int rc = gs_get(s, id, &rec);
 
     if (rc < 0)
         return rc;
-    const char *status = rstr(rec.data, "status");
+    const char *status = gs_rstr(rec.data, "status");
     if (strcmp(status, GS_ACTIVE) != 0 && strcmp(status, GS_STOPPED) != 0 &&
         strcmp(status, GS_ERROR) != 0) {
         snprintf(msg, GJ_MSG_MAX, "Cannot %s server %s while it is %s", gj_action_name(a), id,
@@ -533,7 +468,7 @@ int gsvc_action(struct guest_service *s, const char *id, enum gj_action a, char 
         return -ECANCELED;
     }
     st_record_cleanup(&rec);
-    if ((rc = take(s, id, gj_action_name(a), msg)) < 0)
+    if ((rc = gs_take(s, id, gj_action_name(a), msg)) < 0)
         return rc;
     json_t *patch = json_pack("{s:s, s:s, s:{s:s*}}", "desired",
                               a == GJ_STOP ? "shutoff" : "running", "task_state",
@@ -541,39 +476,39 @@ int gsvc_action(struct guest_service *s, const char *id, enum gj_action a, char 
                                            : a == GJ_START ? "powering-on" : "rebooting",
                               "_s", "reboot",
                               a == GJ_REBOOT_SOFT ? "soft" : a == GJ_REBOOT_HARD ? "hard" : NULL);
-    if ((rc = patch_as(s, id, patch)) < 0) {
+    if ((rc = gs_patch_as(s, id, patch)) < 0) {
         st_lease_release(s->meta, &guest_kind, id, s->owner);
         return rc;
     }
-    return submit(s, id);
+    return gs_submit(s, id);
 }
 
 int gsvc_delete(struct guest_service *s, const char *id, char *msg)
 {
     struct st_record rec = { 0 };
-    int rc = get(s, id, &rec);
+    int rc = gs_get(s, id, &rec);
 
     if (rc < 0)
         return rc;
     st_record_cleanup(&rec);
-    /* a delete may take the server from any state, but not in the middle of
+    /* a delete may gs_take the server from any state, but not in the middle of
      * another operation: that one finishes first */
-    if ((rc = take(s, id, "delete", msg)) < 0)
+    if ((rc = gs_take(s, id, "delete", msg)) < 0)
         return rc;
-    if ((rc = patch_as(s, id, json_pack("{s:s, s:s}", "status", GS_DELETING, "task_state",
-                                        "deleting"))) < 0) {
+    if ((rc = gs_patch_as(s, id, json_pack("{s:s, s:s}", "status", GS_DELETING, "task_state",
+                                           "deleting"))) < 0) {
         st_lease_release(s->meta, &guest_kind, id, s->owner);
         return rc;
     }
     st_info("server %s: deleting", id);
-    return submit(s, id);
+    return gs_submit(s, id);
 }
 
 int gsvc_console(struct guest_service *s, const char *id, long lines, char **text, size_t *len)
 {
     struct st_record rec = { 0 };
     char path[PATH_MAX];
-    int rc = get(s, id, &rec);
+    int rc = gs_get(s, id, &rec);
     FILE *f;
 
     if (rc < 0)
@@ -602,347 +537,6 @@ int gsvc_console(struct guest_service *s, const char *id, long lines, char **tex
     *text = buf;
     return 0;
 }
-
-/* ---- volumes ---- */
-
-static json_t *find_volume(const json_t *rec, const char *volume_id, size_t *idx)
-{
-    const json_t *vols = json_object_get(rec, "volumes");
-    json_t *v;
-    size_t i;
-
-    json_array_foreach(vols, i, v) {
-        if (strcmp(rstr(v, "volume_id"), volume_id) == 0) {
-            if (idx)
-                *idx = i;
-            return v;
-        }
-    }
-    return NULL;
-}
-
-static const char *root_volume_id(const json_t *rec)
-{
-    const char *v = rstr(json_object_get(rec, "root_disk"), "volume_id");
-    return v ? v : "";
-}
-
-/* Read the record and check it can take a volume operation. */
-static int volume_begin(struct guest_service *s, const char *id, const char *op,
-                        struct st_record *rec, char *msg)
-{
-    int rc = get(s, id, rec);
-
-    if (rc < 0)
-        return rc;
-    const char *status = rstr(rec->data, "status");
-    if (strcmp(status, GS_ACTIVE) != 0 && strcmp(status, GS_STOPPED) != 0) {
-        snprintf(msg, GJ_MSG_MAX, "Cannot %s a volume while server %s is %s", op, id, status);
-        st_record_cleanup(rec);
-        return -ECANCELED;
-    }
-    if ((rc = take(s, id, op, msg)) < 0)
-        st_record_cleanup(rec);
-    return rc;
-}
-
-/* volume_begin, for a volume the server has: *v and *idx locate it in
- * rec's volumes; -ENOENT (lease released) when it is not attached. */
-static int attached_begin(struct guest_service *s, const char *id, const char *op,
-                          const char *volume_id, struct st_record *rec, json_t **v, size_t *idx,
-                          char *msg)
-{
-    int rc = volume_begin(s, id, op, rec, msg);
-
-    if (rc < 0)
-        return rc;
-    if (!(*v = find_volume(rec->data, volume_id, idx))) {
-        st_lease_release(s->meta, &guest_kind, id, s->owner);
-        st_record_cleanup(rec);
-        return -ENOENT;
-    }
-    return 0;
-}
-
-static json_t *attachment_view(const json_t *v)
-{
-    char dev[40];
-
-    snprintf(dev, sizeof(dev), "/dev/%s", rstr(v, "target"));
-    return json_pack("{s:s, s:s, s:s}", "volume_id", rstr(v, "volume_id"), "target",
-                     rstr(v, "target"), "device", dev);
-}
-
-int gsvc_attach(struct guest_service *s, const char *id, const char *volume_id,
-                const json_t *ci, json_t **out, char *msg)
-{
-    struct st_record rec = { 0 };
-    struct dx_disk d;
-    char target[8], *xml = NULL;
-    json_t *used = json_array(), *v;
-    size_t i;
-    int rc = volume_begin(s, id, "attach", &rec, msg);
-
-    if (rc < 0) {
-        json_decref(used);
-        return rc;
-    }
-    if ((v = find_volume(rec.data, volume_id, NULL))) {   /* already attached: same answer */
-        *out = attachment_view(v);
-        goto out;
-    }
-    if (strcmp(volume_id, root_volume_id(rec.data)) == 0) {
-        snprintf(msg, GJ_MSG_MAX, "Volume %s is the server's root disk", volume_id);
-        rc = -ECANCELED;
-        goto out;
-    }
-    json_array_append_new(used, json_string("vda"));
-    json_array_foreach(json_object_get(rec.data, "volumes"), i, v)
-        json_array_append_new(used, json_string(rstr(v, "target")));
-    if ((rc = dx_next_target(used, target, sizeof(target))) < 0) {
-        snprintf(msg, GJ_MSG_MAX, "Server %s has no free disk slot", id);
-        goto out;
-    }
-    if ((rc = dx_disk_from_connection_info(ci, &d, msg)) < 0 ||
-        (rc = ensure_secret(s, &d, msg)) < 0)
-        goto out;
-    d.target = target;
-    d.serial = volume_id;
-    if ((rc = dx_disk_xml(&d, &xml)) < 0)
-        goto out;
-    if ((rc = virt_attach_disk(s->virt, id, xml)) < 0) {
-        snprintf(msg, GJ_MSG_MAX, "libvirt could not attach the volume: %s", virt_last_error());
-        goto out;
-    }
-    json_t *vols = json_deep_copy(json_object_get(rec.data, "volumes"));
-    v = json_pack("{s:s, s:s, s:O}", "volume_id", volume_id, "target", target,
-                  "connection_info", ci);
-    json_array_append(vols, v);
-    rc = patch_as(s, id, json_pack("{s:o}", "volumes", vols));
-    if (rc == 0) {
-        *out = attachment_view(v);
-        st_info("server %s: volume %s attached as %s", id, volume_id, target);
-    }
-    json_decref(v);
-out:
-    st_lease_release(s->meta, &guest_kind, id, s->owner);
-    st_record_cleanup(&rec);
-    json_decref(used);
-    free(xml);
-    return rc;
-}
-
-int gsvc_detach(struct guest_service *s, const char *id, const char *volume_id, char *msg)
-{
-    struct st_record rec = { 0 };
-    json_t *v;
-    size_t idx;
-    int rc = attached_begin(s, id, "detach", volume_id, &rec, &v, &idx, msg);
-
-    if (rc < 0)
-        return rc;
-    rc = virt_detach_disk(s->virt, id, rstr(v, "target"), DETACH_TIMEOUT_MS);
-    if (rc == -ETIMEDOUT)
-        snprintf(msg, GJ_MSG_MAX, "The guest did not release %s within %d s; try again",
-                 rstr(v, "target"), DETACH_TIMEOUT_MS / 1000);
-    else if (rc < 0)
-        snprintf(msg, GJ_MSG_MAX, "libvirt could not detach the volume: %s", virt_last_error());
-    if (rc == 0) {
-        json_t *vols = json_deep_copy(json_object_get(rec.data, "volumes"));
-        json_array_remove(vols, idx);
-        rc = patch_as(s, id, json_pack("{s:o}", "volumes", vols));
-    }
-    if (rc == 0)
-        st_info("server %s: volume %s detached", id, volume_id);
-    st_lease_release(s->meta, &guest_kind, id, s->owner);
-    if (rc == 0)
-        release_secrets(s, rec.data);
-    st_record_cleanup(&rec);
-    return rc;
-}
-
-int gsvc_volume_update(struct guest_service *s, const char *id, const char *volume_id,
-                       const json_t *qos, int64_t size_gb, char *msg)
-{
-    struct st_record rec = { 0 };
-    json_t *v;
-    size_t idx;
-    int rc = attached_begin(s, id, "update volume", volume_id, &rec, &v, &idx, msg);
-
-    if (rc < 0)
-        return rc;
-    const char *target = rstr(v, "target");
-    if (qos && (rc = virt_set_iotune(s->virt, id, target, json_is_null(qos) ? NULL : qos)) < 0)
-        snprintf(msg, GJ_MSG_MAX, "libvirt could not change the disk's limits: %s",
-                 virt_last_error());
-    if (rc == 0 && size_gb > 0 &&
-        (rc = virt_resize_disk(s->virt, id, target, (uint64_t)size_gb * GIB)) < 0)
-        snprintf(msg, GJ_MSG_MAX, "libvirt could not grow the disk: %s", virt_last_error());
-    if (rc == 0 && qos) {   /* remembered, so a redefined domain keeps the limits */
-        json_t *vols = json_deep_copy(json_object_get(rec.data, "volumes"));
-        json_t *data = json_object_get(json_object_get(json_array_get(vols, idx),
-                                                       "connection_info"), "data");
-        json_object_set(data, "qos_specs", (json_t *)qos);
-        rc = patch_as(s, id, json_pack("{s:o}", "volumes", vols));
-    }
-    st_lease_release(s->meta, &guest_kind, id, s->owner);
-    st_record_cleanup(&rec);
-    return rc;
-}
-
-/* ---- reconcile ---- */
-
-/* A stale lease of one of our guests: take it over and converge. */
-static int on_stale(struct st_meta *m, const char *id, const struct st_lease *l, void *arg)
-{
-    struct guest_service *s = arg;
-    struct st_record rec = { 0 };
-    int rc = get(s, id, &rec);
-
-    if (rc < 0)
-        return 0;   /* gone, or another host's guest */
-    st_record_cleanup(&rec);
-    if (st_lease_acquire(m, &guest_kind, id, s->owner, l->op, st_now_ms(), s->ttl_ms) < 0)
-        return 0;
-    st_warn("server %s: %s interrupted (held by %s): resuming", id, l->op, l->owner);
-    return submit(s, id);
-}
-
-static bool lease_live(struct guest_service *s, const char *id)
-{
-    struct st_lease l;
-
-    return st_lease_get(s->meta, &guest_kind, id, &l) == 0 &&
-           !st_lease_is_stale(&l, s->owner, st_now_ms());
-}
-
-/* Compare one settled guest with its domain: at start, boot what should run;
- * otherwise record changes made outside Strata. */
-static void sync_guest(struct guest_service *s, const json_t *rec, const json_t *domains,
-                       int at_start)
-{
-    const char *id = rstr(rec, "id"), *status = rstr(rec, "status");
-    const char *recorded = rstr(rec, "power_state"), *actual = "nostate";
-    const json_t *dom;
-    size_t i;
-
-    if (strcmp(status, GS_ACTIVE) != 0 && strcmp(status, GS_STOPPED) != 0)
-        return;
-    json_array_foreach(domains, i, dom)
-        if (strcmp(rstr(dom, "id"), id) == 0)
-            actual = rstr(dom, "power_state");
-    if (at_start && s->resume && strcmp(rstr(rec, "desired"), "running") == 0 &&
-        strcmp(actual, "running") != 0) {
-        if (take(s, id, "resume", (char[GJ_MSG_MAX]){ 0 }) == 0) {
-            st_info("server %s should run but is %s: starting it", id, actual);
-            submit(s, id);
-        }
-        return;
-    }
-    if (strcmp(actual, recorded) == 0 || lease_live(s, id))
-        return;
-    if (take(s, id, "sync", (char[GJ_MSG_MAX]){ 0 }) < 0)
-        return;
-    /* The listing may be older than the record: look again under the lease,
-     * so an action that just finished is not mistaken for an outside change. */
-    struct st_record now = { 0 };
-    if (get(s, id, &now) == 0) {
-        status = rstr(now.data, "status");
-        recorded = rstr(now.data, "power_state");
-        actual = power_state(s, id);
-        if ((strcmp(status, GS_ACTIVE) == 0 || strcmp(status, GS_STOPPED) == 0) &&
-            strcmp(actual, recorded) != 0) {
-            bool on = strcmp(actual, "running") == 0;
-            st_warn("server %s: power state changed outside Strata: %s -> %s", id, recorded,
-                    actual);
-            /* Like Nova's power-state sync: a guest stopped behind our back
-             * stays stopped (desired follows); a vanished domain is recorded. */
-            patch_as(s, id, json_pack("{s:s, s:s, s:s}", "power_state", actual, "status",
-                                      on ? GS_ACTIVE : GS_STOPPED, "desired",
-                                      on ? "running" : "shutoff"));
-        }
-    }
-    st_record_cleanup(&now);
-    st_lease_release(s->meta, &guest_kind, id, s->owner);
-}
-
-/* A domain this agent answers for: its host, and its cluster (an agent of
- * another Ceph cluster may share the libvirtd and the host name). */
-static bool ours(const struct guest_service *s, const json_t *dom)
-{
-    const char *c = rstr(dom, "cluster");
-
-    return strcmp(rstr(dom, "host"), s->host) == 0 && (!c || !*c || strcmp(c, s->fsid) == 0);
-}
-
-/* Domains of this host that no record owns. */
-static void sweep_domains(struct guest_service *s, const json_t *domains)
-{
-    const json_t *dom;
-    size_t i;
-
-    json_array_foreach(domains, i, dom) {
-        const char *id = rstr(dom, "id");
-        struct st_record rec = { 0 };
-        if (!ours(s, dom))
-            continue;
-        int rc = st_meta_get(s->meta, &guest_kind, id, &rec);
-        st_record_cleanup(&rec);
-        if (rc != -ENOENT)
-            continue;
-        if (!s->reap) {
-            st_warn("domain of server %s (%s) has no record "
-                    "(running_deleted_instance_action = log)", id, rstr(dom, "power_state"));
-            continue;
-        }
-        st_warn("domain of server %s has no record: reaping it", id);
-        char name[128];
-        root_rbd_name(id, name, sizeof(name));
-        if (virt_destroy(s->virt, id) == 0 && virt_undefine(s->virt, id) == 0)
-            st_rbd_remove(s->vms, name);
-    }
-}
-
-void gsvc_reconcile(struct guest_service *s, int at_start)
-{
-    json_t *domains = NULL, *guests = NULL;
-    size_t i;
-    const json_t *g;
-
-    st_lease_reconcile(s->meta, &guest_kind, s->owner, st_now_ms(), on_stale, s);
-    if (virt_list(s->virt, &domains) < 0) {
-        st_warn("reconcile: libvirt unreachable: %s", virt_last_error());
-        return;
-    }
-    if (list_records(s, NULL, NULL, &guests) == 0)
-        json_array_foreach(guests, i, g)
-            sync_guest(s, g, domains, at_start);
-    sweep_domains(s, domains);
-    int running = 0;
-    json_array_foreach(domains, i, g)
-        running += ours(s, g) && strcmp(rstr(g, "power_state"), "running") == 0;
-    host_heartbeat(s->meta, s->host, running);
-    if (json_array_size(guests) == 0)
-        virt_secret_release(s->virt, s->secret_uuid);
-    json_decref(domains);
-    json_decref(guests);
-}
-
-static void reconcile_tick(void *arg)
-{
-    gsvc_reconcile(arg, 0);
-}
-
-static void heartbeat_tick(void *arg)
-{
-    struct guest_service *s = arg;
-    int rc = host_heartbeat(s->meta, s->host, -1);
-
-    if (rc < 0)
-        st_warn("heartbeat of host %s not written: %s", s->host, strerror(-rc));
-}
-
-/* ---- life cycle ---- */
 
 static int64_t meminfo_mb(void)
 {
@@ -1095,10 +689,10 @@ static int setup(struct guest_service *s)
     gsvc_reconcile(s, 1);
     if ((rc = st_ticker_start(&s->heartbeat, st_config_duration_ms(c, "computed",
                                                                    "heartbeat_interval"),
-                              heartbeat_tick, s)) < 0 ||
+                              gs_heartbeat_tick, s)) < 0 ||
         (rc = st_ticker_start(&s->reconciler, st_config_duration_ms(c, "computed",
                                                                     "reconcile_interval"),
-                              reconcile_tick, s)) < 0)
+                              gs_reconcile_tick, s)) < 0)
         return rc;
     st_info("host %s registered (%s, %s)", s->host, s->virt_type, s->vms_pool);
     return 0;
