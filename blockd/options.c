@@ -4,6 +4,8 @@
 
 #define SEC 1000LL
 
+static const char *const backup_targets[] = { "rados", "dir", "ec", NULL };
+
 const struct st_opt blockd_options[] = {
     { "blockd", "image_url", ST_OPT_STR, "http://127.0.0.1:9292", false, 0, 0, NULL,
       "strata-imaged endpoint, for volumes made from images (copy-on-write clones)" },
@@ -42,5 +44,27 @@ const struct st_opt blockd_options[] = {
     { "blockd", "debug_pause_step", ST_OPT_STR, "", false, 0, 0, NULL,
       "Test only: comma-separated job steps (create, extend, delete) at which a job waits 60 s "
       "so a test can kill the daemon there; never set it in production" },
+    { "backup", "target", ST_OPT_ENUM, "rados", false, 0, 0, backup_targets,
+      "Backup repository: rados ([ceph] backups_pool), dir (one directory, libaio + O_DIRECT) or "
+      "ec (ec_k + ec_m directories, isa-l erasure code)" },
+    { "backup", "dirs", ST_OPT_STR, "", false, 0, 0, NULL,
+      "Comma-separated directories of a dir (one) or ec (ec_k + ec_m) repository" },
+    { "backup", "ec_k", ST_OPT_INT, "4", false, 1, 32, NULL, "Data shards of an ec repository" },
+    { "backup", "ec_m", ST_OPT_INT, "2", false, 1, 16, NULL,
+      "Coding shards of an ec repository: it survives the loss of any ec_m directories" },
+    { "backup", "chunk_size", ST_OPT_SIZE, "4M", false, 64 * 1024, 64 * 1024 * 1024, NULL,
+      "Chunk size: the unit of change tracking, dedup and compression" },
+    { "backup", "compression_level", ST_OPT_INT, "1", false, 0, 3, NULL,
+      "isa-l igzip level 0..3 (a chunk is stored raw when compression does not pay)" },
+    { "backup", "threads", ST_OPT_INT, "0", false, 0, 64, NULL,
+      "Threads reading, hashing, compressing and writing chunks per backup or restore (0 = cores)" },
+    { "backup", "max_concurrent", ST_OPT_INT, "2", false, 1, 64, NULL,
+      "Backups running at once (more wait, progress says queued)" },
+    { "backup", "aio_depth", ST_OPT_INT, "8", false, 1, 256, NULL,
+      "AIO writes in flight per object in dir and ec repositories" },
+    { "backup", "bytes_sec", ST_OPT_INT, "0", false, 0, 1000000000000LL, NULL,
+      "Cap on the bytes per second all backups and restores read or write together (0 = none)" },
+    { "backup", "backup_bytes_sec", ST_OPT_INT, "0", false, 0, 1000000000000LL, NULL,
+      "Cap on the bytes per second of each backup or restore (0 = none)" },
     ST_OPT_END,
 };

@@ -198,6 +198,16 @@ void vs_job_create(struct vol_service *s, const char *id)
     if (rc == 0)
         vs_debug_pause(s, "create", id);
     bool bootable = json_is_string(json_object_get(json_object_get(rec.data, "_s"), "image_id"));
+    const char *backup = vs_rstr(json_object_get(rec.data, "_s"), "backup_id");
+    if (rc == 0 && backup) {
+        rc = vs_restore_new_volume(s, id, backup, msg);
+        vs_step(s, &vol_kind, id, "restoring-backup", rc == 0 ? "available" : "error_restoring",
+                NULL);
+        st_record_cleanup(&rec);
+        return;
+    }
+    if (rc < 0 && backup)
+        vs_backup_unclaim(s, backup, msg[0] ? msg : strerror(-rc));
     if (rc == 0) {
         st_record_cleanup(&rec);
         vs_step(s, &vol_kind, id, "creating", "available",
@@ -278,6 +288,7 @@ int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
     char id[37], now[40];
     json_t *rec = json_object();
     int64_t min_gb = 1;
+    bool claimed = false;
     int rc;
 
     vs_new_id(id);
@@ -295,12 +306,18 @@ int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
     rc = resolve_source(s, who, req, rec, &min_gb, msg);
     if (rc < 0)
         goto out;
+    if (req->backup_id) {   /* the backup is ours (restoring) until the volume is filled */
+        if ((rc = vs_backup_claim(s, who, req->backup_id, id, &min_gb, msg)) < 0)
+            goto out;
+        claimed = true;
+        json_object_set_new(vs_rpriv(rec), "backup_id", json_string(req->backup_id));
+    }
     int64_t size = req->size_gb ? req->size_gb : min_gb;
     if (size < min_gb) {
         snprintf(msg, VOL_MSG_MAX, "Invalid input received: volume size %lld GiB is smaller "
                  "than its source (%lld GiB)", (long long)size, (long long)min_gb);
         rc = -EINVAL;
-        goto out;
+        goto unclaim;
     }
     json_t *fields = json_pack("{s:s, s:s?, s:s?, s:s, s:I, s:s, s:s?, s:s?, "
                                "s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:b}",
@@ -318,7 +335,7 @@ int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
     /* quota first (vol_quota.h: released when the record is finally deleted) */
     struct vq_counts need = { { 1, 0, size } };
     if ((rc = vol_quota_reserve(s->quota, who->project_id, &need, msg)) < 0)
-        goto out;
+        goto unclaim;
     /* the record and its lease in one write: nothing can see a creating
      * volume that no operation owns */
     rc = st_meta_create_leased(s->meta, &vol_kind, id, rec, s->owner, "create", st_now_ms(),
@@ -329,6 +346,9 @@ int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
     }
     if (rc < 0)
         vol_quota_release(s->quota, who->project_id, &need);
+unclaim:
+    if (rc < 0 && claimed)
+        vs_backup_unclaim(s, req->backup_id, NULL);
 out:
     if (rc < 0) {
         json_decref(rec);

@@ -33,6 +33,8 @@
 #include "vol_rbdmeta.h"
 #include "vol_types.h"
 
+struct bk_repo;
+
 #define GIB (1ULL << 30)
 #define NAME_MAX_LEN 96
 
@@ -61,6 +63,17 @@ struct vol_service {
     struct vol_quota *quota;
     struct vol_types *types;
     struct st_ticker reconciler;     /* periodic reconcile */
+    /* backups (vol_backup*.c): [backup] and [ceph] backups_pool */
+    rados_ioctx_t backups_io;
+    struct bk_repo *repo;
+    int bk_level;                    /* igzip level 0..3 */
+    unsigned bk_threads;             /* threads per backup or restore */
+    uint32_t bk_chunk;               /* chunk size in bytes */
+    struct qos_bulk bk_bulk;         /* bytes_sec, backup_bytes_sec */
+    unsigned bk_max;                 /* backups running at once */
+    unsigned bk_running, bk_queued;  /* under bk_mu */
+    pthread_mutex_t bk_mu;
+    pthread_cond_t bk_cv;
 };
 
 enum vol_op {
@@ -86,6 +99,8 @@ enum job_kind {
     JOB_TELL,   /* tell the compute API a volume grew: no lease (best effort) */
     JOB_TELL_QOS,   /* tell it the volume's front-end QoS may have changed: no lease */
     JOB_QOS,    /* its type's qos-specs changed: re-apply the image's limits (no lease) */
+    JOB_BACKUP, JOB_BACKUP_DELETE,   /* on the backup record */
+    JOB_RESTORE,                     /* on the volume being restored onto */
 };
 
 struct list_ctx {
@@ -121,6 +136,7 @@ struct att_edit {
 extern const struct st_meta_kind vol_kind;
 extern const struct st_meta_kind snap_kind;
 extern const struct st_meta_kind att_kind;
+extern const struct st_meta_kind backup_kind;
 extern const char *const vs_uploading_only[];
 
 /* vol_service.c */
@@ -196,5 +212,35 @@ int vs_edit_attachments(json_t *rec, void *arg);
 /* vol_upload.c */
 int vs_end_upload(json_t *rec, void *arg);
 void vs_sweep_uploads(struct vol_service *s);
+
+/* vol_backup.c */
+int vs_backup_open(struct vol_service *s, const struct st_config *c);
+void vs_backup_close(struct vol_service *s);
+void vs_job_backup(struct vol_service *s, const char *id);
+void vs_job_backup_delete(struct vol_service *s, const char *id);
+void vs_job_restore(struct vol_service *s, const char *id);
+/* A new volume's create job, once its image exists: fill it from its backup. */
+int vs_restore_new_volume(struct vol_service *s, const char *volume_id, const char *backup_id,
+                          char *msg);
+/* Claim backup_id (available → restoring) for a restore onto volume_id. */
+int vs_backup_claim(struct vol_service *s, const struct st_auth_ctx *who, const char *backup_id,
+                    const char *volume_id, int64_t *size_gb, char *msg);
+void vs_backup_unclaim(struct vol_service *s, const char *backup_id, const char *fail);
+void vs_reconcile_backups(struct vol_service *s);
+
+/* vol_backup_run.c */
+struct vs_backup_plan {
+    const char *backup_id, *ns, *volume_id;
+    const char *snap;             /* read from volume@snap */
+    const json_t *parent;         /* incremental: the parent's manifest, else NULL */
+    const char *parent_id, *parent_snap;
+};
+struct vs_backup_stats {
+    uint64_t bytes, read_bytes, stored_bytes, new_chunks, chunks, chunks_read;
+};
+int vs_backup_data(struct vol_service *s, const struct vs_backup_plan *p, json_t **manifest,
+                   struct vs_backup_stats *st, char *msg);
+int vs_restore_data(struct vol_service *s, const json_t *manifest, const char *backup_id,
+                    const char *volume_id, bool fresh, char *msg);
 
 #endif

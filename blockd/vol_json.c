@@ -190,7 +190,7 @@ int volj_metadata_body(const json_t *body, const char *key, const json_t **md, c
 
 /* An optional string member (null = absent) of at most max characters,
  * under `name` or its legacy alias. */
-static int opt_string(const json_t *obj, const char *name, const char *alias, size_t max,
+int vj_opt_string(const json_t *obj, const char *name, const char *alias, size_t max,
                       const char **out, char *msg)
 {
     const json_t *v = json_object_get(obj, name);
@@ -209,9 +209,9 @@ static int opt_string(const json_t *obj, const char *name, const char *alias, si
     return 0;
 }
 
-static int opt_uuid(const json_t *obj, const char *name, const char **out, char *msg)
+int vj_opt_uuid(const json_t *obj, const char *name, const char **out, char *msg)
 {
-    int rc = opt_string(obj, name, NULL, 0, out, msg);
+    int rc = vj_opt_string(obj, name, NULL, 0, out, msg);
 
     if (rc == 0 && *out && !st_is_uuid(*out))
         return fail(msg, -EINVAL, "Invalid input for field/attribute %s: '%.64s' is not a UUID.",
@@ -245,7 +245,7 @@ static int size_value(const json_t *v, const char *name, int64_t *out, char *msg
     return 0;
 }
 
-static const json_t *body_member(const json_t *body, const char *name, char *msg)
+const json_t *vj_body_member(const json_t *body, const char *name, char *msg)
 {
     const json_t *v = json_object_get(body, name);
 
@@ -256,7 +256,7 @@ static const json_t *body_member(const json_t *body, const char *name, char *msg
     return v;
 }
 
-static int opt_metadata(const json_t *obj, const json_t **out, char *msg)
+int vj_opt_metadata(const json_t *obj, const json_t **out, char *msg)
 {
     const json_t *md = json_object_get(obj, "metadata");
 
@@ -287,22 +287,22 @@ static int unsupported_members(const json_t *v, char *msg)
 
 int volj_volume_create(const json_t *body, struct volj_create *out, char *msg)
 {
-    const json_t *v = body_member(body, "volume", msg), *size;
+    const json_t *v = vj_body_member(body, "volume", msg), *size;
     struct volj_create c = {0};
     int nsrc, rc;
 
     if (!v)
         return -EINVAL;
-    if ((rc = opt_string(v, "name", "display_name", NAME_MAX_LEN, &c.name, msg)) < 0 ||
-        (rc = opt_string(v, "description", "display_description", NAME_MAX_LEN, &c.description,
+    if ((rc = vj_opt_string(v, "name", "display_name", NAME_MAX_LEN, &c.name, msg)) < 0 ||
+        (rc = vj_opt_string(v, "description", "display_description", NAME_MAX_LEN, &c.description,
                          msg)) < 0 ||
-        (rc = opt_uuid(v, "snapshot_id", &c.snapshot_id, msg)) < 0 ||
-        (rc = opt_uuid(v, "source_volid", &c.source_volid, msg)) < 0 ||
-        (rc = opt_string(v, "imageRef", "image_id", NAME_MAX_LEN, &c.image_id, msg)) < 0 ||
-        (rc = opt_string(v, "volume_type", NULL, NAME_MAX_LEN, &c.volume_type, msg)) < 0 ||
-        (rc = opt_string(v, "availability_zone", NULL, NAME_MAX_LEN, &c.availability_zone, msg)) <
+        (rc = vj_opt_uuid(v, "snapshot_id", &c.snapshot_id, msg)) < 0 ||
+        (rc = vj_opt_uuid(v, "source_volid", &c.source_volid, msg)) < 0 ||
+        (rc = vj_opt_string(v, "imageRef", "image_id", NAME_MAX_LEN, &c.image_id, msg)) < 0 ||
+        (rc = vj_opt_string(v, "volume_type", NULL, NAME_MAX_LEN, &c.volume_type, msg)) < 0 ||
+        (rc = vj_opt_string(v, "availability_zone", NULL, NAME_MAX_LEN, &c.availability_zone, msg)) <
             0 ||
-        (rc = opt_metadata(v, &c.metadata, msg)) < 0 || (rc = unsupported_members(v, msg)) < 0)
+        (rc = vj_opt_metadata(v, &c.metadata, msg)) < 0 || (rc = unsupported_members(v, msg)) < 0)
         return rc;
     nsrc = !!c.snapshot_id + !!c.source_volid + !!c.image_id;
     if (nsrc > 1)
@@ -325,7 +325,7 @@ int volj_volume_create(const json_t *body, struct volj_create *out, char *msg)
 static int update_body(const json_t *body, const char *what, const char *const *allowed,
                        struct volj_update *out, char *msg)
 {
-    const json_t *v = body_member(body, what, msg), *x;
+    const json_t *v = vj_body_member(body, what, msg), *x;
     struct volj_update u = {0};
     const char *k;
     int rc;
@@ -340,10 +340,10 @@ static int update_body(const json_t *body, const char *what, const char *const *
                         "allowed ('%.64s' was unexpected).",
                         what, k);
     }
-    if ((rc = opt_string(v, "name", "display_name", NAME_MAX_LEN, &u.name, msg)) < 0 ||
-        (rc = opt_string(v, "description", "display_description", NAME_MAX_LEN, &u.description,
+    if ((rc = vj_opt_string(v, "name", "display_name", NAME_MAX_LEN, &u.name, msg)) < 0 ||
+        (rc = vj_opt_string(v, "description", "display_description", NAME_MAX_LEN, &u.description,
                          msg)) < 0 ||
-        (st_in_list(allowed, "metadata") && (rc = opt_metadata(v, &u.metadata, msg)) < 0))
+        (st_in_list(allowed, "metadata") && (rc = vj_opt_metadata(v, &u.metadata, msg)) < 0))
         return rc;
     if (json_object_size(v) == 0)
         return fail(msg, -EINVAL, "Invalid input for field/attribute %s: nothing to update.", what);
@@ -369,17 +369,17 @@ int volj_snapshot_update(const json_t *body, struct volj_update *out, char *msg)
 
 int volj_snapshot_create(const json_t *body, struct volj_snap_create *out, char *msg)
 {
-    const json_t *v = body_member(body, "snapshot", msg), *force;
+    const json_t *v = vj_body_member(body, "snapshot", msg), *force;
     struct volj_snap_create c = {0};
     int rc;
 
     if (!v)
         return -EINVAL;
-    if ((rc = opt_uuid(v, "volume_id", &c.volume_id, msg)) < 0 ||
-        (rc = opt_string(v, "name", "display_name", NAME_MAX_LEN, &c.name, msg)) < 0 ||
-        (rc = opt_string(v, "description", "display_description", NAME_MAX_LEN, &c.description,
+    if ((rc = vj_opt_uuid(v, "volume_id", &c.volume_id, msg)) < 0 ||
+        (rc = vj_opt_string(v, "name", "display_name", NAME_MAX_LEN, &c.name, msg)) < 0 ||
+        (rc = vj_opt_string(v, "description", "display_description", NAME_MAX_LEN, &c.description,
                          msg)) < 0 ||
-        (rc = opt_metadata(v, &c.metadata, msg)) < 0)
+        (rc = vj_opt_metadata(v, &c.metadata, msg)) < 0)
         return rc;
     if (!c.volume_id)
         return fail(msg, -EINVAL,
@@ -457,10 +457,10 @@ static int action_attach(const json_t *arg, struct volj_action *a, char *msg)
 
     if (!json_is_object(arg))
         return fail(msg, -EINVAL, "Invalid input for field/attribute os-attach: must be an object.");
-    if ((rc = opt_uuid(arg, "instance_uuid", &a->instance_uuid, msg)) < 0 ||
-        (rc = opt_string(arg, "mountpoint", NULL, 255, &a->mountpoint, msg)) < 0 ||
-        (rc = opt_string(arg, "host_name", NULL, 255, &a->host_name, msg)) < 0 ||
-        (rc = opt_string(arg, "mode", NULL, 2, &a->mode, msg)) < 0)
+    if ((rc = vj_opt_uuid(arg, "instance_uuid", &a->instance_uuid, msg)) < 0 ||
+        (rc = vj_opt_string(arg, "mountpoint", NULL, 255, &a->mountpoint, msg)) < 0 ||
+        (rc = vj_opt_string(arg, "host_name", NULL, 255, &a->host_name, msg)) < 0 ||
+        (rc = vj_opt_string(arg, "mode", NULL, 2, &a->mode, msg)) < 0)
         return rc;
     if (!a->instance_uuid && !a->host_name)
         return fail(msg, -EINVAL,
@@ -477,7 +477,7 @@ static int action_attach(const json_t *arg, struct volj_action *a, char *msg)
 
 static int action_detach(const json_t *arg, struct volj_action *a, char *msg)
 {
-    return json_is_object(arg) ? opt_uuid(arg, "attachment_id", &a->attachment_id, msg) : 0;
+    return json_is_object(arg) ? vj_opt_uuid(arg, "attachment_id", &a->attachment_id, msg) : 0;
 }
 
 static int action_connection(const json_t *arg, struct volj_action *a, char *msg)
@@ -492,7 +492,7 @@ static int action_connection(const json_t *arg, struct volj_action *a, char *msg
 
 static int action_revert(const json_t *arg, struct volj_action *a, char *msg)
 {
-    int rc = json_is_object(arg) ? opt_uuid(arg, "snapshot_id", &a->snapshot_id, msg) : -EINVAL;
+    int rc = json_is_object(arg) ? vj_opt_uuid(arg, "snapshot_id", &a->snapshot_id, msg) : -EINVAL;
 
     if (rc == 0 && !a->snapshot_id)
         rc = -EINVAL;
@@ -507,13 +507,13 @@ static int action_retype(const json_t *arg, struct volj_action *a, char *msg)
 {
     int rc = json_is_object(arg) ? 0 : -EINVAL;
 
-    if (rc == 0 && (rc = opt_string(arg, "new_type", NULL, NAME_MAX_LEN, &a->new_type, msg)) < 0)
+    if (rc == 0 && (rc = vj_opt_string(arg, "new_type", NULL, NAME_MAX_LEN, &a->new_type, msg)) < 0)
         return rc;
     if (rc < 0 || !a->new_type)
         return fail(msg, -EINVAL,
                     "Invalid input for field/attribute os-retype: 'new_type' is a required "
                     "property.");
-    if ((rc = opt_string(arg, "migration_policy", NULL, 16, &a->migration_policy, msg)) < 0)
+    if ((rc = vj_opt_string(arg, "migration_policy", NULL, 16, &a->migration_policy, msg)) < 0)
         return rc;
     if (a->migration_policy && !st_in_list(migration_policies, a->migration_policy))
         return fail(msg, -EINVAL, "Invalid input received: migration_policy must be never or "
@@ -522,7 +522,7 @@ static int action_retype(const json_t *arg, struct volj_action *a, char *msg)
 }
 
 /* A boolean member: JSON true/false or a boolean word ("True"); absent = false. */
-static int opt_bool(const json_t *obj, const char *name, bool *out, char *msg)
+int vj_opt_bool(const json_t *obj, const char *name, bool *out, char *msg)
 {
     const json_t *v = json_object_get(obj, name);
 
@@ -549,12 +549,12 @@ static int action_upload(const json_t *arg, struct volj_action *a, char *msg)
         return fail(msg, -EINVAL,
                     "Invalid input for field/attribute os-volume_upload_image: must be an "
                     "object.");
-    if ((rc = opt_string(arg, "image_name", NULL, NAME_MAX_LEN, &u->image_name, msg)) < 0 ||
-        (rc = opt_string(arg, "container_format", NULL, 32, &u->container_format, msg)) < 0 ||
-        (rc = opt_string(arg, "disk_format", NULL, 32, &u->disk_format, msg)) < 0 ||
-        (rc = opt_string(arg, "visibility", NULL, 16, &u->visibility, msg)) < 0 ||
-        (rc = opt_bool(arg, "protected", &u->is_protected, msg)) < 0 ||
-        (rc = opt_bool(arg, "force", &u->force, msg)) < 0)
+    if ((rc = vj_opt_string(arg, "image_name", NULL, NAME_MAX_LEN, &u->image_name, msg)) < 0 ||
+        (rc = vj_opt_string(arg, "container_format", NULL, 32, &u->container_format, msg)) < 0 ||
+        (rc = vj_opt_string(arg, "disk_format", NULL, 32, &u->disk_format, msg)) < 0 ||
+        (rc = vj_opt_string(arg, "visibility", NULL, 16, &u->visibility, msg)) < 0 ||
+        (rc = vj_opt_bool(arg, "protected", &u->is_protected, msg)) < 0 ||
+        (rc = vj_opt_bool(arg, "force", &u->force, msg)) < 0)
         return rc;
     if (!u->image_name)
         return fail(msg, -EINVAL, "Invalid input for field/attribute os-volume_upload_image: "
@@ -640,16 +640,16 @@ static int opt_connector(const json_t *obj, const json_t **out, char *msg)
 
 int volj_attachment_create(const json_t *body, struct volj_att_create *out, char *msg)
 {
-    const json_t *v = body_member(body, "attachment", msg);
+    const json_t *v = vj_body_member(body, "attachment", msg);
     struct volj_att_create c = {0};
     int rc;
 
     if (!v)
         return -EINVAL;
-    if ((rc = opt_uuid(v, "volume_uuid", &c.volume_uuid, msg)) < 0 ||
-        (rc = opt_uuid(v, "instance_uuid", &c.instance_uuid, msg)) < 0 ||
+    if ((rc = vj_opt_uuid(v, "volume_uuid", &c.volume_uuid, msg)) < 0 ||
+        (rc = vj_opt_uuid(v, "instance_uuid", &c.instance_uuid, msg)) < 0 ||
         (rc = opt_connector(v, &c.connector, msg)) < 0 ||
-        (rc = opt_string(v, "mode", NULL, 8, &c.mode, msg)) < 0)
+        (rc = vj_opt_string(v, "mode", NULL, 8, &c.mode, msg)) < 0)
         return rc;
     if (!c.volume_uuid)
         return fail(msg, -EINVAL,
@@ -665,7 +665,7 @@ int volj_attachment_create(const json_t *body, struct volj_att_create *out, char
 
 int volj_attachment_update(const json_t *body, const json_t **connector, char *msg)
 {
-    const json_t *v = body_member(body, "attachment", msg), *c = NULL;
+    const json_t *v = vj_body_member(body, "attachment", msg), *c = NULL;
     int rc;
 
     if (!v)

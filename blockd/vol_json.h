@@ -86,6 +86,22 @@ struct volj_snap_create {
 };
 /* POST /snapshots: {"snapshot": {...}}. */
 int volj_snapshot_create(const json_t *body, struct volj_snap_create *out, char *msg);
+/* POST /backups: {"backup": {volume_id (required), name, description,
+ * container, incremental, force, snapshot_id, metadata}} (borrowed). */
+struct volj_backup_create {
+    const char *volume_id, *name, *description, *container, *snapshot_id;
+    bool incremental, force;
+    const json_t *metadata;
+};
+int volj_backup_create(const json_t *body, struct volj_backup_create *out, char *msg);
+/* POST /backups/{id}/restore: {"restore": {volume_id, name}} (both optional). */
+int volj_backup_restore(const json_t *body, const char **volume_id, const char **name, char *msg);
+/* POST /backups/import_record: {"backup-record": {backup_service, backup_url}}. */
+int volj_backup_import(const json_t *body, const char **service, const char **url, char *msg);
+/* POST /backups/{id}/action: os-reset_status {status} or os-force_delete. */
+int volj_backup_action(const json_t *body, const char **reset_status, char *msg);
+/* A backup: summary {id, name, links} or Cinder's detail (microversioned). */
+json_t *volj_backup_view(const json_t *rec, bool detail, const struct volj_ctx *c);
 /* POST /volumes/{id}/action. */
 enum volj_action_kind {
     VOLJ_ACT_EXTEND,
@@ -166,7 +182,7 @@ int volj_bool_parse(const char *s, bool *out);
 #define VOLJ_FILTERS_MAX 16
 #define VOLJ_SORT_MAX 8
 
-enum volj_list_kind { VOLJ_LIST_VOLUMES, VOLJ_LIST_SNAPSHOTS };
+enum volj_list_kind { VOLJ_LIST_VOLUMES, VOLJ_LIST_SNAPSHOTS, VOLJ_LIST_BACKUPS };
 typedef const char *(*volj_query_fn)(void *arg, const char *name, size_t nth);
 
 struct volj_list_filter {

@@ -28,6 +28,14 @@
 
 /* vol_json.c */
 const char *vj_skip_ws(const char *s);
+/* Members of request bodies: 0, or -EINVAL with msg naming the member. */
+int vj_opt_string(const json_t *obj, const char *name, const char *alias, size_t max,
+                  const char **out, char *msg);
+int vj_opt_uuid(const json_t *obj, const char *name, const char **out, char *msg);
+int vj_opt_metadata(const json_t *obj, const json_t **out, char *msg);
+int vj_opt_bool(const json_t *obj, const char *name, bool *out, char *msg);
+/* body's object member name, or NULL with msg. */
+const json_t *vj_body_member(const json_t *body, const char *name, char *msg);
 
 /* vol_json_view.c */
 /* The owning project of a record of any shape (project_id, tenant, owner). */

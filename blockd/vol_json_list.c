@@ -23,12 +23,26 @@ static const struct list_param snapshot_params[] = {
     {"volume_id", "volume_id", true},
     {NULL, NULL, false},
 };
+static const char *const backup_sort_keys[] = {
+    "id",         "name",       "status",  "size",       "volume_id", "container",
+    "created_at", "updated_at", "user_id", "project_id", NULL};
 static const char *const volume_sort_keys[] = {
     "id",         "name",     "status",      "size",    "availability_zone", "created_at",
     "updated_at", "bootable", "volume_type", "user_id", "project_id",        NULL};
 static const char *const snapshot_sort_keys[] = {
     "id",         "name",       "status",  "size",       "volume_id",
     "created_at", "updated_at", "user_id", "project_id", NULL};
+
+/* What differs between the lists: filters, sort keys, collection name. */
+static const struct {
+    const struct list_param *params;
+    const char *const *sort_keys;
+    const char *coll;
+} kinds[] = {
+    [VOLJ_LIST_VOLUMES] = {volume_params, volume_sort_keys, "volumes"},
+    [VOLJ_LIST_SNAPSHOTS] = {snapshot_params, snapshot_sort_keys, "snapshots"},
+    [VOLJ_LIST_BACKUPS] = {snapshot_params, backup_sort_keys, "backups"},   /* same filters */
+};
 
 static int arg_add(struct volj_list_query *q, const char *name, const char *value, char *msg)
 {
@@ -41,7 +55,7 @@ static int arg_add(struct volj_list_query *q, const char *name, const char *valu
 static int sort_key_add(struct volj_list_query *q, const char *key, size_t klen, bool desc,
                         char *msg)
 {
-    const char *const *keys = q->kind == VOLJ_LIST_VOLUMES ? volume_sort_keys : snapshot_sort_keys;
+    const char *const *keys = kinds[q->kind].sort_keys;
 
     if (klen == 12 && strncmp(key, "display_name", 12) == 0) {
         key = "name";
@@ -162,7 +176,7 @@ static int uint_parse(const char *s, const char *name, unsigned *out, char *msg)
 int volj_list_parse(enum volj_list_kind kind, volj_query_fn get, void *arg, unsigned mv,
                     struct volj_list_query *q, char *msg)
 {
-    const struct list_param *params = kind == VOLJ_LIST_VOLUMES ? volume_params : snapshot_params;
+    const struct list_param *params = kinds[kind].params;
     struct volj_list_query x = {.kind = kind, .limit = VOLJ_LIMIT_MAX};
     const char *v, *sort, *keys, *dirs;
     bool b;
@@ -387,7 +401,7 @@ int volj_list_page(json_t *recs, const struct volj_list_query *q, const json_t *
 static char *next_link(const struct volj_list_query *q, const struct volj_ctx *c, bool detail,
                        const char *marker)
 {
-    const char *coll = q->kind == VOLJ_LIST_VOLUMES ? "volumes" : "snapshots";
+    const char *coll = kinds[q->kind].coll;
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -415,7 +429,7 @@ static char *next_link(const struct volj_list_query *q, const struct volj_ctx *c
 json_t *volj_list_body(json_t *views, const struct volj_list_query *q, const struct volj_ctx *c,
                        bool detail, const char *next_marker, size_t count)
 {
-    const char *coll = q->kind == VOLJ_LIST_VOLUMES ? "volumes" : "snapshots";
+    const char *coll = kinds[q->kind].coll;
     char links[32], *next = next_marker ? next_link(q, c, detail, next_marker) : NULL;
     json_t *body = json_object();
     bool ok = body && views && (!next_marker || next);

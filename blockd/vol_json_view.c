@@ -132,6 +132,31 @@ static const struct vfield snapshot_fields[] = {
     {"os-extended-snapshot-attributes:project_id", NULL, V_PROJECT, 0, F_EXT},
 };
 
+static const struct vfield backup_fields[] = {
+    {"id", NULL, V_COPY, 0, 0},
+    {"name", NULL, V_COPY, 0, 0},
+    {"description", NULL, V_COPY, 0, 0},
+    {"status", NULL, V_COPY, 0, 0},
+    {"fail_reason", NULL, V_COPY, 0, 0},
+    {"volume_id", NULL, V_COPY, 0, 0},
+    {"snapshot_id", NULL, V_COPY, 0, 0},
+    {"size", NULL, V_COPY, 0, 0},
+    {"object_count", NULL, V_COPY, 0, 0},
+    {"container", NULL, V_COPY, 0, 0},
+    {"availability_zone", NULL, V_COPY, 0, 0},
+    {"created_at", NULL, V_TIME, 0, 0},
+    {"updated_at", NULL, V_TIME, 0, 0},
+    {"data_timestamp", NULL, V_TIME, 0, 0},
+    {"is_incremental", NULL, V_FALSE, 0, 0},
+    {"has_dependent_backups", NULL, V_FALSE, 0, 0},
+    {"progress", NULL, V_PROGRESS, 0, 0},   /* Strata's: percent done, or queued */
+    {"links", NULL, V_LINKS, 0, 0},
+    {"os-backup-project-attr:project_id", NULL, V_PROJECT, 18, 0},
+    {"metadata", NULL, V_OBJECT, 43, 0},
+    {"user_id", NULL, V_COPY, 56, 0},
+    {"encryption_key_id", NULL, V_COPY, 64, 0},
+};
+
 const json_t *vj_record_project_json(const json_t *rec)
 {
     static const char *const names[] = {"project_id", "os-vol-tenant-attr:tenant_id", "tenant_id",
@@ -291,6 +316,15 @@ json_t *volj_snapshot_view(const json_t *rec, bool extended, const struct volj_c
 {
     return view(rec, snapshot_fields, sizeof(snapshot_fields) / sizeof(snapshot_fields[0]),
                 "snapshots", extended, c);
+}
+
+json_t *volj_backup_view(const json_t *rec, bool detail, const struct volj_ctx *c)
+{
+    if (!detail)
+        return json_pack("{s:O?,s:O?,s:o}", "id", json_object_get(rec, "id"), "name",
+                         json_object_get(rec, "name"), "links", links_view(rec, "backups", c));
+    return view(rec, backup_fields, sizeof(backup_fields) / sizeof(backup_fields[0]), "backups",
+                true, c);
 }
 
 json_t *volj_upload_view(const json_t *vol, const char *image_id, const struct volj_upload *u)

@@ -53,6 +53,11 @@ static int reconcile_lease(struct st_meta *m, const char *id, const struct st_le
         struct transition back = { vs_uploading_only, NULL, NULL, "", vs_end_upload,
                                    pending[0] ? pending : NULL };
         rc = vs_transition(s, k, id, true, &back);
+    } else if (status && strcmp(status, "restoring-backup") == 0 && is_vol) {
+        /* the data is partly written: the volume cannot be trusted (its
+         * backup is released by vs_reconcile_backups) */
+        rc = vs_step(s, k, id, "restoring-backup", "error_restoring",
+                     json_pack("{s:{s:n}}", "_s", "restore_backup"));
     } else if (status && strcmp(status, "retyping") == 0) {
         resume = JOB_RETYPE;   /* applying QoS again is harmless */
         resumed = true;
@@ -160,7 +165,7 @@ static void free_pending(struct vol_service *s)
 static void sweep_transient(struct vol_service *s, const struct st_meta_kind *k)
 {
     static const char *const transient[] = { "creating", "deleting", "extending", "reverting",
-                                             "retyping", "uploading", NULL };
+                                             "retyping", "uploading", "restoring-backup", NULL };
     char marker[ST_META_ID_MAX + 1] = "";
 
     for (;;) {
@@ -193,6 +198,7 @@ int vol_service_reconcile(struct vol_service *s)
     sweep_orphans(s);
     free_pending(s);
     vs_sweep_uploads(s);
+    vs_reconcile_backups(s);
     vol_quota_reconcile(s->quota);
     return rc < 0 ? rc : rc2 < 0 ? rc2 : 0;
 }

@@ -214,7 +214,9 @@ static void run_job(void *arg);
 int vs_submit(struct vol_service *s, enum job_kind kind, const char *id)
 {
     const struct st_meta_kind *k =
-        kind == JOB_SNAP_CREATE || kind == JOB_SNAP_DELETE ? &snap_kind : &vol_kind;
+        kind == JOB_SNAP_CREATE || kind == JOB_SNAP_DELETE      ? &snap_kind
+        : kind == JOB_BACKUP || kind == JOB_BACKUP_DELETE ? &backup_kind
+                                                          : &vol_kind;
     struct job *j = calloc(1, sizeof(*j));
     int rc;
 
@@ -309,6 +311,9 @@ static void run_job(void *arg)
     case JOB_SNAP_CREATE: vs_job_snap_create(j->s, j->id); break;
     case JOB_SNAP_DELETE: vs_job_snap_delete(j->s, j->id); break;
     case JOB_RETYPE: vs_job_retype(j->s, j->id); break;
+    case JOB_BACKUP: vs_job_backup(j->s, j->id); break;
+    case JOB_BACKUP_DELETE: vs_job_backup_delete(j->s, j->id); break;
+    case JOB_RESTORE: vs_job_restore(j->s, j->id); break;
     }
     free(j);
 }
@@ -403,7 +408,7 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
     }
     if ((rc = st_httpc_create(&hc, &s->http)) < 0 ||
         (rc = vol_quota_create(s->meta, c, s->ttl_ms, &s->quota)) < 0 ||
-        (rc = vt_create(s->meta, &s->types)) < 0 ||
+        (rc = vt_create(s->meta, &s->types)) < 0 || (rc = vs_backup_open(s, c)) < 0 ||
         (rc = st_workpool_create((unsigned)st_config_int(c, "blockd", "workers"), 1024,
                                  &s->workers)) < 0)
         goto fail;
@@ -425,6 +430,7 @@ void vol_service_destroy(struct vol_service *s)
         return;
     st_ticker_stop(&s->reconciler);
     st_workpool_destroy(s->workers);
+    vs_backup_close(s);
     vol_quota_destroy(s->quota);
     vt_destroy(s->types);
     qos_bulk_cleanup(&s->bulk);

@@ -52,6 +52,7 @@ struct vol_create_req {
     const char *snapshot_id;     /* at most one source */
     const char *source_volid;
     const char *image_id;        /* imageRef */
+    const char *backup_id;       /* a backup to restore (3.47+, and backup restore) */
     const char *volume_type;     /* name or id; NULL = default (-ENOENT: 404 if unknown) */
     const char *availability_zone;
     const json_t *metadata;      /* object of strings, or NULL */
@@ -176,5 +177,41 @@ int snap_delete(struct vol_service *s, const struct st_auth_ctx *who, const char
  * deleting, error_deleting) whatever it is. */
 int snap_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                       const char *status, char *msg);
+
+/* ---- backups (vol_backup.c; chunks, manifests and references: backup/) ----
+ * A backup has its own status (creating → available, deleting; error) and
+ * never blocks its volume.  Full backups read the allocated extents of an
+ * RBD snapshot "backup-<id>" of the volume (or of snapshot_id), incremental
+ * ones only what changed since the parent's snapshot; only the newest
+ * backup's snapshot is kept.  Errors as for volumes. */
+struct bk_create_req {
+    const char *volume_id, *name, *description, *snapshot_id, *container;
+    bool incremental, force;
+    const json_t *metadata;
+};
+int bk_create(struct vol_service *s, const struct st_auth_ctx *who, const struct bk_create_req *req,
+              json_t **out, char *msg);
+/* Records come with has_dependent_backups set. */
+int bk_get(struct vol_service *s, const struct st_auth_ctx *who, const char *id, json_t **out);
+int bk_list(struct vol_service *s, const struct st_auth_ctx *who, bool all_projects,
+            const struct vol_filter *filters, size_t nfilters, json_t **out);
+/* available|error → deleting (async); -EBUSY (409... Cinder: 400) while an
+ * incremental depends on it. */
+int bk_delete(struct vol_service *s, const struct st_auth_ctx *who, const char *id, char *msg);
+/* Onto volume_id (available, at least the backup's size) or, when NULL, a
+ * new volume named name; *out {"backup_id", "volume_id", "volume_name"}. */
+int bk_restore(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               const char *volume_id, const char *name, json_t **out, char *msg);
+/* Admin: the backup as a record another Strata sharing the repository can
+ * import: *out {"backup_service", "backup_url"}. */
+int bk_export(struct vol_service *s, const struct st_auth_ctx *who, const char *id, json_t **out,
+              char *msg);
+int bk_import(struct vol_service *s, const struct st_auth_ctx *who, const char *service,
+              const char *url, json_t **out, char *msg);
+/* Admin: status available or error whatever it is. */
+int bk_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                    const char *status, char *msg);
+/* Admin: the repository audit (bk_repo_audit's report), repairing on demand. */
+int bk_audit(struct vol_service *s, bool repair, json_t **report);
 
 #endif

@@ -1,0 +1,998 @@
+/* vol_backup.c — backups of volumes: their records and state machine, the
+ * leased create/delete/restore jobs, export/import, audit and crash recovery.
+ * The data paths are in vol_backup_run.c, the repository in backup/. */
+#include "vol_internal.h"
+
+#include <openssl/evp.h>
+#include <rbd/librbd.h>
+#include <unistd.h>
+
+#include "bk_repo.h"
+
+#define EXPORT_SERVICE "strata.backup"
+
+static int validate_backup(const json_t *d)
+{
+    return json_is_string(json_object_get(d, "id")) && json_is_string(json_object_get(d, "status"))
+               ? 0
+               : -EINVAL;
+}
+
+const struct st_meta_kind backup_kind = { "backup", validate_backup };
+
+static const struct st_auth_ctx admin_ctx = { .is_admin = true };
+
+static const char *priv_str(const json_t *rec, const char *key)
+{
+    return vs_rstr(json_object_get(rec, "_s"), key);
+}
+
+/* The id its references and manifest go by (an imported backup's own). */
+static const char *ref_id(const json_t *rec)
+{
+    const char *r = priv_str(rec, "ref_id");
+    return r ? r : vs_rstr(rec, "id");
+}
+
+static const char *chunk_ns(const json_t *rec)
+{
+    const char *ns = priv_str(rec, "chunk_project");
+    return ns ? ns : vs_rstr(rec, "project_id");
+}
+
+/* ---- set-up ---- */
+
+static int parse_dirs(const char *list, char ***out, unsigned *n)
+{
+    char *copy = strdup(list), *save = NULL;
+    char **dirs = calloc(64, sizeof(*dirs));
+    unsigned k = 0;
+
+    if (!copy || !dirs) {
+        free(copy);
+        free(dirs);
+        return -ENOMEM;
+    }
+    for (char *t = strtok_r(copy, ", ", &save); t && k < 64; t = strtok_r(NULL, ", ", &save))
+        dirs[k++] = strdup(t);
+    free(copy);
+    *out = dirs;
+    *n = k;
+    return 0;
+}
+
+static int open_store(struct vol_service *s, const struct st_config *c, struct bk_store **st)
+{
+    const char *target = st_config_str(c, "backup", "target");
+    char **dirs = NULL, msg[BK_MSG_MAX] = "";
+    unsigned ndirs = 0;
+    struct bk_store_conf sc = {
+        .cluster = st_daemon_rados(s->d),
+        .pool = st_config_str(c, "ceph", "backups_pool"),
+        .k = (unsigned)st_config_int(c, "backup", "ec_k"),
+        .m = (unsigned)st_config_int(c, "backup", "ec_m"),
+        .aio_depth = (unsigned)st_config_int(c, "backup", "aio_depth"),
+    };
+    int rc = parse_dirs(st_config_str(c, "backup", "dirs"), &dirs, &ndirs);
+
+    if (rc < 0)
+        return rc;
+    sc.kind = strcmp(target, "dir") == 0 ? BK_STORE_DIR
+              : strcmp(target, "ec") == 0 ? BK_STORE_EC : BK_STORE_RADOS;
+    sc.dirs = (const char *const *)dirs;
+    sc.ndirs = ndirs;
+    if (sc.kind == BK_STORE_DIR && ndirs != 1) {
+        st_error("[backup] target = dir needs exactly one directory in [backup] dirs");
+        rc = -EINVAL;
+    } else if (sc.kind == BK_STORE_EC && ndirs != sc.k + sc.m) {
+        st_error("[backup] target = ec needs ec_k + ec_m = %u directories in [backup] dirs "
+                 "(%u given)", sc.k + sc.m, ndirs);
+        rc = -EINVAL;
+    } else if ((rc = bk_store_open(&sc, st, msg, sizeof(msg))) < 0) {
+        st_error("[backup] target %s: %s", target, msg);
+    }
+    for (unsigned i = 0; i < ndirs; i++)
+        free(dirs[i]);
+    free(dirs);
+    return rc;
+}
+
+int vs_backup_open(struct vol_service *s, const struct st_config *c)
+{
+    struct bk_store *st = NULL;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int rc;
+
+    s->bk_level = (int)st_config_int(c, "backup", "compression_level");
+    s->bk_chunk = (uint32_t)st_config_size(c, "backup", "chunk_size");
+    s->bk_max = (unsigned)st_config_int(c, "backup", "max_concurrent");
+    s->bk_threads = (unsigned)st_config_int(c, "backup", "threads");
+    if (s->bk_threads == 0)
+        s->bk_threads = cores > 0 ? (unsigned)cores : 2;
+    pthread_mutex_init(&s->bk_mu, NULL);
+    pthread_cond_init(&s->bk_cv, NULL);
+    if ((rc = qos_bulk_init(&s->bk_bulk, (uint64_t)st_config_int(c, "backup", "bytes_sec"),
+                            (uint64_t)st_config_int(c, "backup", "backup_bytes_sec"))) < 0)
+        return rc;
+    rc = st_rados_ioctx(st_daemon_rados(s->d), st_config_str(c, "ceph", "backups_pool"),
+                        &s->backups_io);
+    if (rc < 0) {
+        st_error("backups pool %s ([ceph] backups_pool): %s",
+                 st_config_str(c, "ceph", "backups_pool"), strerror(-rc));
+        return rc;
+    }
+    if ((rc = open_store(s, c, &st)) < 0)
+        return rc;
+    if ((rc = bk_repo_create(s->backups_io, st, s->owner, &s->repo)) < 0) {
+        bk_store_close(st);
+        return rc;
+    }
+    st_info("backups: %s, %u KiB chunks, igzip level %d, %u threads each, %u at once",
+            bk_store_describe(st), s->bk_chunk / 1024, s->bk_level, s->bk_threads, s->bk_max);
+    return 0;
+}
+
+void vs_backup_close(struct vol_service *s)
+{
+    bk_repo_destroy(s->repo);
+    s->repo = NULL;
+    if (s->backups_io)
+        rados_ioctx_destroy(s->backups_io);
+    qos_bulk_cleanup(&s->bk_bulk);
+    pthread_mutex_destroy(&s->bk_mu);
+    pthread_cond_destroy(&s->bk_cv);
+}
+
+/* ---- records ---- */
+
+static int backups_where(struct vol_service *s, const char *field, const char *value,
+                         json_t **out)
+{
+    struct vol_filter f = { field, value };
+    struct list_ctx c = { &admin_ctx, true, &f, 1 };
+    return vs_list_kind(s, &backup_kind, &c, out);
+}
+
+static bool has_dependents(struct vol_service *s, const char *id)
+{
+    json_t *kids = NULL, *k;
+    size_t i;
+    bool any = false;
+
+    if (backups_where(s, "parent_id", id, &kids) < 0)
+        return true;   /* unknown: say yes, so nothing is deleted under an incremental */
+    json_array_foreach(kids, i, k)
+        any |= !vs_status_in(vs_rstr(k, "status"), (const char *const[]){ "deleting", NULL });
+    json_decref(kids);
+    return any;
+}
+
+static json_t *with_dependents(struct vol_service *s, json_t *rec)
+{
+    json_object_set_new(rec, "has_dependent_backups",
+                        json_boolean(has_dependents(s, vs_rstr(rec, "id"))));
+    return rec;
+}
+
+int bk_get(struct vol_service *s, const struct st_auth_ctx *who, const char *id, json_t **out)
+{
+    json_t *rec = NULL;
+    int rc = vs_get_data(s, &backup_kind, who, id, &rec);
+
+    if (rc == 0) {
+        *out = with_dependents(s, json_deep_copy(rec));
+        json_decref(rec);
+    }
+    return rc;
+}
+
+int bk_list(struct vol_service *s, const struct st_auth_ctx *who, bool all_projects,
+            const struct vol_filter *filters, size_t nfilters, json_t **out)
+{
+    struct list_ctx c = { who, all_projects, filters, nfilters };
+    json_t *all = NULL, *rec, *parents = json_object();
+    size_t i;
+    int rc = vs_list_kind(s, &backup_kind, &c, &all);
+
+    if (rc < 0) {
+        json_decref(parents);
+        return rc;
+    }
+    /* every parent of a live incremental (of any project: dependents count) */
+    json_t *every = NULL;
+    struct list_ctx ec = { &admin_ctx, true, NULL, 0 };
+    if (vs_list_kind(s, &backup_kind, &ec, &every) == 0)
+        json_array_foreach(every, i, rec)
+            if (vs_rstr(rec, "parent_id") && strcmp(vs_rstr(rec, "status"), "deleting") != 0)
+                json_object_set_new(parents, vs_rstr(rec, "parent_id"), json_true());
+    json_decref(every);
+    json_array_foreach(all, i, rec)
+        json_object_set_new(rec, "has_dependent_backups",
+                            json_boolean(json_object_get(parents, vs_rstr(rec, "id")) != NULL));
+    json_decref(parents);
+    *out = all;
+    return 0;
+}
+
+/* The newest available backup of the volume whose snapshot is still kept. */
+static int latest_parent(struct vol_service *s, const char *volume_id, json_t **out)
+{
+    json_t *all = NULL, *rec, *best = NULL;
+    size_t i;
+    int rc = backups_where(s, "volume_id", volume_id, &all);
+
+    if (rc < 0)
+        return rc;
+    json_array_foreach(all, i, rec) {
+        if (strcmp(vs_rstr(rec, "status"), "available") != 0 ||
+            !json_is_true(json_object_get(json_object_get(rec, "_s"), "snap_kept")))
+            continue;
+        if (!best || strcmp(vs_rstr(rec, "created_at"), vs_rstr(best, "created_at")) > 0)
+            best = rec;
+    }
+    *out = best ? json_incref(best) : NULL;
+    json_decref(all);
+    return best ? 0 : -ENOENT;
+}
+
+int bk_create(struct vol_service *s, const struct st_auth_ctx *who, const struct bk_create_req *req,
+              json_t **out, char *msg)
+{
+    json_t *vol = NULL, *parent = NULL;
+    char id[37], now[40];
+    int rc = vs_get_data(s, &vol_kind, who, req->volume_id, &vol);
+
+    if (rc == -ENOENT)
+        snprintf(msg, VOL_MSG_MAX, "Volume %s could not be found.", req->volume_id);
+    if (rc < 0)
+        return rc;
+    const char *vstatus = vs_rstr(vol, "status");
+    bool in_use = vstatus && strcmp(vstatus, "in-use") == 0;
+    if (!vs_status_in(vstatus, (const char *const[]){ "available", "in-use", NULL })) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid volume: Volume to be backed up must be available or "
+                 "in-use, but the current status is \"%s\".", vstatus);
+        rc = -EINVAL;
+    } else if (in_use && !req->force && !req->snapshot_id) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid volume: Backing up an in-use volume must use the "
+                 "force flag.");
+        rc = -EINVAL;
+    }
+    if (rc == 0 && req->snapshot_id) {
+        json_t *snap = NULL;
+        rc = vs_get_data(s, &snap_kind, who, req->snapshot_id, &snap);
+        if (rc == -ENOENT)
+            snprintf(msg, VOL_MSG_MAX, "Snapshot %s could not be found.", req->snapshot_id);
+        else if (rc == 0 && (strcmp(vs_rstr(snap, "status"), "available") != 0 ||
+                             strcmp(vs_rstr(snap, "volume_id"), req->volume_id) != 0)) {
+            snprintf(msg, VOL_MSG_MAX, "Invalid snapshot: snapshot %s must be available and of "
+                     "volume %s.", req->snapshot_id, req->volume_id);
+            rc = -EINVAL;
+        }
+        json_decref(snap);
+    }
+    if (rc == 0 && req->incremental && (rc = latest_parent(s, req->volume_id, &parent)) < 0) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid backup: No backups available to do an incremental "
+                 "backup.");
+        rc = -EINVAL;
+    }
+    if (rc < 0)
+        goto out;
+    vs_new_id(id);
+    vs_now_ts(now, sizeof(now));
+    json_t *rec = json_pack(
+        "{s:s, s:s?, s:s?, s:s, s:s, s:s?, s:O, s:i, s:s, s:s, s:s, s:s, s:s, s:b, s:s?, s:s, "
+        "s:o, s:n, s:n, s:{s:s, s:b}}",
+        "id", id, "name", req->name, "description", req->description, "status", "creating",
+        "volume_id", req->volume_id, "snapshot_id", req->snapshot_id, "size",
+        json_object_get(vol, "size"), "object_count", 0, "availability_zone", s->az,
+        "container", req->container ? req->container : bk_store_describe(bk_repo_store(s->repo)),
+        "project_id", who->project_id, "user_id", who->user_id, "created_at", now,
+        "is_incremental", parent != NULL, "parent_id",
+        parent ? vs_rstr(parent, "id") : NULL, "updated_at", now, "metadata",
+        req->metadata ? json_deep_copy(req->metadata) : json_object(), "fail_reason",
+        "data_timestamp", "_s", "chunk_project", who->project_id, "snap_kept", 0);
+    json_object_set_new(rec, "progress", json_string("0%"));
+    if (!rec) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    rc = st_meta_create_leased(s->meta, &backup_kind, id, rec, s->owner, "create", st_now_ms(),
+                               s->ttl_ms, NULL);
+    if (rc == 0 && (rc = vs_submit(s, JOB_BACKUP, id)) < 0) {
+        st_meta_delete(s->meta, &backup_kind, id, 0);
+        snprintf(msg, VOL_MSG_MAX, "The block service is too busy; try again later");
+    }
+    if (rc < 0)
+        json_decref(rec);
+    else
+        *out = with_dependents(s, rec);
+out:
+    json_decref(vol);
+    json_decref(parent);
+    return rc;
+}
+
+/* ---- the backup job ---- */
+
+static void slot_take(struct vol_service *s, const char *id)
+{
+    pthread_mutex_lock(&s->bk_mu);
+    if (s->bk_running >= s->bk_max) {
+        unsigned pos = ++s->bk_queued;
+        pthread_mutex_unlock(&s->bk_mu);
+        char p[48];
+        snprintf(p, sizeof(p), "queued (%u ahead)", pos - 1 + s->bk_max);
+        vs_step(s, &backup_kind, id, "creating", NULL, json_pack("{s:s}", "progress", p));
+        pthread_mutex_lock(&s->bk_mu);
+        while (s->bk_running >= s->bk_max)
+            pthread_cond_wait(&s->bk_cv, &s->bk_mu);
+        s->bk_queued--;
+    }
+    s->bk_running++;
+    pthread_mutex_unlock(&s->bk_mu);
+}
+
+static void slot_give(struct vol_service *s)
+{
+    pthread_mutex_lock(&s->bk_mu);
+    s->bk_running--;
+    pthread_cond_signal(&s->bk_cv);
+    pthread_mutex_unlock(&s->bk_mu);
+}
+
+static void backup_snap_name(const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, "backup-%s", id);
+}
+
+static int set_snap_kept(json_t *rec, void *arg)
+{
+    json_object_set_new(vs_rpriv(rec), "snap_kept", json_boolean(*(bool *)arg));
+    return 0;
+}
+
+/* Drop backup rec's RBD snapshot on its volume (gone volume: nothing to do). */
+static void drop_snap(struct vol_service *s, const json_t *rec)
+{
+    char vol[NAME_MAX_LEN], snap[NAME_MAX_LEN];
+    bool no = false;
+
+    if (!json_is_true(json_object_get(json_object_get(rec, "_s"), "snap_kept")))
+        return;
+    st_meta_modify(s->meta, &backup_kind, vs_rstr(rec, "id"), set_snap_kept, &no, NULL);
+    vol_rbd_name(vs_rstr(rec, "volume_id"), vol, sizeof(vol));
+    backup_snap_name(vs_rstr(rec, "id"), snap, sizeof(snap));
+    int rc = st_rbd_snap_remove(s->vols, vol, snap);
+    if (rc < 0 && rc != -ENOENT)
+        st_warn("backup %s: cannot remove snapshot %s@%s: %s", vs_rstr(rec, "id"), vol, snap,
+                strerror(-rc));
+}
+
+/* Only the newest backup's snapshot is kept (the next incremental's base),
+ * unless another backup is being made from one. */
+static void prune_snaps(struct vol_service *s, const char *volume_id, const char *keep)
+{
+    json_t *all = NULL, *rec, *busy = json_object();
+    size_t i;
+
+    if (backups_where(s, "volume_id", volume_id, &all) < 0) {
+        json_decref(busy);
+        return;
+    }
+    json_array_foreach(all, i, rec)
+        if (strcmp(vs_rstr(rec, "status"), "creating") == 0 && vs_rstr(rec, "parent_id"))
+            json_object_set_new(busy, vs_rstr(rec, "parent_id"), json_true());
+    json_array_foreach(all, i, rec)
+        if (strcmp(vs_rstr(rec, "id"), keep) != 0 && !json_object_get(busy, vs_rstr(rec, "id")))
+            drop_snap(s, rec);
+    json_decref(all);
+    json_decref(busy);
+}
+
+/* Undo what a failed or interrupted backup made: its snapshot, references,
+ * manifest. */
+static void backup_undo(struct vol_service *s, const json_t *rec)
+{
+    size_t freed = 0;
+
+    drop_snap(s, rec);
+    if (bk_repo_unref_all(s->repo, chunk_ns(rec), ref_id(rec), &freed) == 0)
+        bk_repo_remove_manifest(s->repo, ref_id(rec));
+    if (freed)
+        st_info("backup %s: %zu chunks freed", vs_rstr(rec, "id"), freed);
+}
+
+static int take_snapshot(struct vol_service *s, const json_t *rec, char *snap, size_t len,
+                         char *msg)
+{
+    char vol[NAME_MAX_LEN], ts[40];
+    const char *id = vs_rstr(rec, "id"), *sid = vs_rstr(rec, "snapshot_id");
+    bool yes = true;
+    int rc;
+
+    if (sid) {
+        snap_rbd_name(sid, snap, len);
+        return 0;
+    }
+    backup_snap_name(id, snap, len);
+    vol_rbd_name(vs_rstr(rec, "volume_id"), vol, sizeof(vol));
+    /* recorded first, so an interrupted job's undo finds it */
+    if ((rc = st_meta_modify_as(s->meta, &backup_kind, id, s->owner, set_snap_kept, &yes, NULL)) < 0)
+        return rc;
+    if ((rc = st_rbd_snap_create(s->vols, vol, snap, false)) < 0) {
+        snprintf(msg, VOL_MSG_MAX, "cannot snapshot volume %s: %s", vs_rstr(rec, "volume_id"),
+                 rc == -ENOENT ? "it is gone" : strerror(-rc));
+        return rc;
+    }
+    vs_now_ts(ts, sizeof(ts));
+    vs_step(s, &backup_kind, id, "creating", NULL, json_pack("{s:s}", "data_timestamp", ts));
+    return 0;
+}
+
+static int make_backup(struct vol_service *s, const json_t *rec, struct vs_backup_stats *st,
+                       char *msg)
+{
+    const char *pid = vs_rstr(rec, "parent_id");
+    json_t *parent = NULL, *pm = NULL, *manifest = NULL;
+    char snap[NAME_MAX_LEN], psnap[NAME_MAX_LEN] = "";
+    int rc = take_snapshot(s, rec, snap, sizeof(snap), msg);
+
+    if (rc == 0 && pid) {
+        if ((rc = vs_get_data(s, &backup_kind, &admin_ctx, pid, &parent)) < 0 ||
+            (rc = bk_repo_get_manifest(s->repo, ref_id(parent), &pm)) < 0)
+            snprintf(msg, VOL_MSG_MAX, "the parent backup %s cannot be read: %s", pid,
+                     strerror(-rc));
+        backup_snap_name(pid, psnap, sizeof(psnap));
+    }
+    struct vs_backup_plan p = { vs_rstr(rec, "id"), chunk_ns(rec), vs_rstr(rec, "volume_id"),
+                                snap, pm, pid, psnap };
+    if (rc == 0)
+        rc = vs_backup_data(s, &p, &manifest, st, msg);
+    if (rc == 0 && (rc = bk_repo_put_manifest(s->repo, ref_id(rec), manifest)) < 0)
+        snprintf(msg, VOL_MSG_MAX, "cannot store the manifest: %s", strerror(-rc));
+    json_decref(manifest);
+    json_decref(pm);
+    json_decref(parent);
+    return rc;
+}
+
+void vs_job_backup(struct vol_service *s, const char *id)
+{
+    struct st_record rec = { 0 };
+    struct vs_backup_stats st = { 0 };
+    char msg[VOL_MSG_MAX] = "";
+    int64_t t0 = st_now_ms();
+
+    if (st_meta_get(s->meta, &backup_kind, id, &rec) < 0)
+        return;
+    slot_take(s, id);
+    vs_step(s, &backup_kind, id, "creating", NULL, json_pack("{s:s}", "progress", "0%"));
+    int rc = make_backup(s, rec.data, &st, msg);
+    slot_give(s);
+    if (rc == 0)
+        vs_debug_pause(s, "backup", id);
+    if (rc == 0) {
+        int64_t ms = st_now_ms() - t0;
+        rc = vs_step(s, &backup_kind, id, "creating", "available",
+                     json_pack("{s:I, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "object_count",
+                               (json_int_t)st.chunks, "progress", "100%", "_s", "read_bytes",
+                               (json_int_t)st.read_bytes, "stored_bytes",
+                               (json_int_t)st.stored_bytes, "new_chunks",
+                               (json_int_t)st.new_chunks, "chunks_read",
+                               (json_int_t)st.chunks_read, "took_ms", (json_int_t)ms));
+        st_info("backup %s: available in %lld ms: read %llu MiB (%llu chunks), stored %llu MiB "
+                "(%llu new chunks), %llu chunks in all", id, (long long)ms,
+                (unsigned long long)(st.read_bytes >> 20), (unsigned long long)st.chunks_read,
+                (unsigned long long)(st.stored_bytes >> 20), (unsigned long long)st.new_chunks,
+                (unsigned long long)st.chunks);
+        if (rc == 0 && !vs_rstr(rec.data, "snapshot_id"))
+            prune_snaps(s, vs_rstr(rec.data, "volume_id"), id);
+    } else {
+        st_warn("backup %s: failed: %s", id, msg[0] ? msg : strerror(-rc));
+        struct st_record cur = { 0 };
+        if (st_meta_get(s->meta, &backup_kind, id, &cur) == 0)
+            backup_undo(s, cur.data);
+        st_record_cleanup(&cur);
+        vs_step(s, &backup_kind, id, "creating", "error",
+                json_pack("{s:s}", "fail_reason", msg[0] ? msg : strerror(-rc)));
+    }
+    st_record_cleanup(&rec);
+}
+
+/* ---- delete ---- */
+
+int bk_delete(struct vol_service *s, const struct st_auth_ctx *who, const char *id, char *msg)
+{
+    json_t *rec = NULL;
+    int rc = vs_get_data(s, &backup_kind, who, id, &rec);
+
+    json_decref(rec);
+    if (rc < 0)
+        return rc;
+    if (has_dependents(s, id)) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid backup: Incremental backups exist for this backup.");
+        return -EINVAL;
+    }
+    static const char *const from[] = { "available", "error", NULL };
+    int lr = vs_lease_for(s, &backup_kind, id, "delete", msg);
+    if (lr < 0)
+        return lr;
+    struct transition t = { from, "deleting", NULL, "", NULL, NULL };
+    rc = vs_transition(s, &backup_kind, id, true, &t);
+    if (rc == -ECANCELED)
+        snprintf(msg, VOL_MSG_MAX, "Invalid backup: Backup status must be available or error, "
+                 "but is %s.", t.cur);
+    if (rc == 0 && (rc = vs_submit(s, JOB_BACKUP_DELETE, id)) < 0)
+        vs_step(s, &backup_kind, id, "deleting", t.cur, NULL);
+    if (rc < 0)
+        st_lease_release(s->meta, &backup_kind, id, s->owner);
+    return rc;
+}
+
+void vs_job_backup_delete(struct vol_service *s, const char *id)
+{
+    struct st_record rec = { 0 };
+    size_t freed = 0;
+
+    if (st_meta_get(s->meta, &backup_kind, id, &rec) < 0)
+        return;
+    drop_snap(s, rec.data);
+    int rc = bk_repo_unref_all(s->repo, chunk_ns(rec.data), ref_id(rec.data), &freed);
+    if (rc == 0)
+        rc = bk_repo_remove_manifest(s->repo, ref_id(rec.data));
+    if (rc == 0)
+        rc = st_meta_delete(s->meta, &backup_kind, id, 0);
+    if (rc == 0)
+        st_info("backup %s: deleted (%zu chunks freed)", id, freed);
+    else
+        st_warn("backup %s: delete incomplete (%s): reconcile retries", id, strerror(-rc));
+    st_record_cleanup(&rec);
+}
+
+/* ---- restore ---- */
+
+int vs_backup_claim(struct vol_service *s, const struct st_auth_ctx *who, const char *backup_id,
+                    const char *volume_id, int64_t *size_gb, char *msg)
+{
+    static const char *const from[] = { "available", NULL };
+    json_t *rec = NULL;
+    int rc = vs_get_data(s, &backup_kind, who, backup_id, &rec);
+
+    if (rc == -ENOENT)
+        snprintf(msg, VOL_MSG_MAX, "Backup %s could not be found.", backup_id);
+    if (rc < 0)
+        return rc;
+    *size_gb = json_integer_value(json_object_get(rec, "size"));
+    json_decref(rec);
+    struct transition t = { from, "restoring", NULL, "", NULL, NULL };
+    json_t *extra = json_pack("{s:{s:s}, s:n}", "_s", "restoring_volume", volume_id,
+                              "fail_reason");
+    t.extra = extra;
+    rc = vs_transition(s, &backup_kind, backup_id, false, &t);
+    json_decref(extra);
+    if (rc == -ECANCELED) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid backup: Backup status must be available, but is %s.",
+                 t.cur);
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
+/* Unfenced: a restore holds the volume's lease, not the backup's. */
+void vs_backup_unclaim(struct vol_service *s, const char *backup_id, const char *fail)
+{
+    static const char *const from[] = { "restoring", NULL };
+    json_t *extra = json_pack("{s:{s:n}, s:s?}", "_s", "restoring_volume", "fail_reason", fail);
+    struct transition t = { from, "available", extra, "", NULL, NULL };
+    int rc = vs_transition(s, &backup_kind, backup_id, false, &t);
+
+    if (rc < 0)
+        st_warn("backup %s: not moved back to available: %s", backup_id, strerror(-rc));
+    json_decref(extra);
+}
+
+static int restore_into(struct vol_service *s, const char *volume_id, const char *backup_id,
+                        bool fresh, char *msg)
+{
+    json_t *rec = NULL, *m = NULL;
+    int rc = vs_get_data(s, &backup_kind, &admin_ctx, backup_id, &rec);
+
+    if (rc == 0 && (rc = bk_repo_get_manifest(s->repo, ref_id(rec), &m)) < 0)
+        snprintf(msg, VOL_MSG_MAX, "backup %s: its manifest cannot be read: %s", backup_id,
+                 strerror(-rc));
+    if (rc == 0)
+        rc = vs_restore_data(s, m, backup_id, volume_id, fresh, msg);
+    if (rc == 0)
+        vs_debug_pause(s, "restore", volume_id);
+    if (rc < 0)
+        st_warn("backup %s: restore onto volume %s failed: %s", backup_id, volume_id,
+                msg[0] ? msg : strerror(-rc));
+    vs_backup_unclaim(s, backup_id, rc < 0 ? (msg[0] ? msg : strerror(-rc)) : NULL);
+    json_decref(m);
+    json_decref(rec);
+    return rc;
+}
+
+int vs_restore_new_volume(struct vol_service *s, const char *volume_id, const char *backup_id,
+                          char *msg)
+{
+    int rc = vs_step(s, &vol_kind, volume_id, "creating", "restoring-backup", NULL);
+
+    if (rc == 0)
+        rc = restore_into(s, volume_id, backup_id, true, msg);
+    else
+        vs_backup_unclaim(s, backup_id, "the new volume vanished");
+    return rc;
+}
+
+void vs_job_restore(struct vol_service *s, const char *id)
+{
+    struct st_record rec = { 0 };
+    char msg[VOL_MSG_MAX] = "", bid[40];
+
+    if (st_meta_get(s->meta, &vol_kind, id, &rec) < 0)
+        return;
+    snprintf(bid, sizeof(bid), "%s", priv_str(rec.data, "restore_backup"));
+    st_record_cleanup(&rec);
+    int rc = restore_into(s, id, bid, false, msg);
+    vs_step(s, &vol_kind, id, "restoring-backup", rc == 0 ? "available" : "error_restoring",
+            json_pack("{s:{s:n}}", "_s", "restore_backup"));
+}
+
+static int restore_existing(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                            const char *volume_id, char *msg)
+{
+    static const char *const from[] = { "available", NULL };
+    json_t *vol = NULL;
+    int64_t need = 0;
+    int rc = vs_get_data(s, &vol_kind, who, volume_id, &vol);
+
+    if (rc == -ENOENT)
+        snprintf(msg, VOL_MSG_MAX, "Volume %s could not be found.", volume_id);
+    if (rc < 0)
+        return rc;
+    int64_t have = json_integer_value(json_object_get(vol, "size"));
+    json_decref(vol);
+    if ((rc = vs_lease_for(s, &vol_kind, volume_id, "restore", msg)) < 0)
+        return rc;
+    json_t *extra = json_pack("{s:{s:s}}", "_s", "restore_backup", id);
+    struct transition t = { from, "restoring-backup", extra, "", NULL, NULL };
+    rc = vs_transition(s, &vol_kind, volume_id, true, &t);
+    json_decref(extra);
+    if (rc == -ECANCELED) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid volume: Volume to be restored to must be available, "
+                 "but the current status is \"%s\".", t.cur);
+        rc = -EINVAL;
+    }
+    if (rc == 0 && (rc = vs_backup_claim(s, who, id, volume_id, &need, msg)) == 0 &&
+        need > have) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid volume: volume size %lld GB is smaller than the "
+                 "backup's %lld GB.", (long long)have, (long long)need);
+        vs_backup_unclaim(s, id, NULL);
+        rc = -EINVAL;
+    }
+    if (rc == 0 && (rc = vs_submit(s, JOB_RESTORE, volume_id)) < 0)
+        vs_backup_unclaim(s, id, NULL);
+    if (rc < 0) {
+        if (t.cur[0] && strcmp(t.cur, "available") == 0)
+            vs_step(s, &vol_kind, volume_id, "restoring-backup", "available", NULL);
+        st_lease_release(s->meta, &vol_kind, volume_id, s->owner);
+    }
+    return rc;
+}
+
+int bk_restore(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+               const char *volume_id, const char *name, json_t **out, char *msg)
+{
+    json_t *rec = NULL, *vol = NULL;
+    char vname[128];
+    int rc = vs_get_data(s, &backup_kind, who, id, &rec);
+
+    if (rc < 0)
+        return rc;
+    if (strcmp(vs_rstr(rec, "status"), "available") != 0) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid backup: Backup status must be available, but is %s.",
+                 vs_rstr(rec, "status"));
+        json_decref(rec);
+        return -EINVAL;
+    }
+    json_decref(rec);
+    if (volume_id) {
+        if ((rc = restore_existing(s, who, id, volume_id, msg)) < 0)
+            return rc;
+        rc = vs_get_data(s, &vol_kind, who, volume_id, &vol);
+    } else {
+        snprintf(vname, sizeof(vname), "%s", name ? name : "");
+        if (!name)
+            snprintf(vname, sizeof(vname), "restore_backup_%s", id);
+        struct vol_create_req req = { .name = vname, .backup_id = id };
+        rc = vol_create(s, who, &req, &vol, msg);
+    }
+    if (rc < 0)
+        return rc;
+    *out = json_pack("{s:s, s:s, s:s?}", "backup_id", id, "volume_id", vs_rstr(vol, "id"),
+                     "volume_name", vs_rstr(vol, "name"));
+    json_decref(vol);
+    return *out ? 0 : -ENOMEM;
+}
+
+/* ---- export / import ---- */
+
+static const char *const exported[] = { "id", "name", "description", "volume_id", "size",
+                                        "object_count", "is_incremental", "parent_id",
+                                        "container", "created_at", "data_timestamp",
+                                        "snapshot_id", NULL };
+
+int bk_export(struct vol_service *s, const struct st_auth_ctx *who, const char *id, json_t **out,
+              char *msg)
+{
+    json_t *rec = NULL;
+    int rc = vs_get_data(s, &backup_kind, who, id, &rec);
+
+    if (rc < 0)
+        return rc;
+    if (strcmp(vs_rstr(rec, "status"), "available") != 0) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid backup: Backup status must be available, but is %s.",
+                 vs_rstr(rec, "status"));
+        json_decref(rec);
+        return -EINVAL;
+    }
+    json_t *doc = json_object();
+    for (const char *const *k = exported; *k; k++)
+        if (json_object_get(rec, *k))
+            json_object_set(doc, *k, json_object_get(rec, *k));
+    json_object_set_new(doc, "ref_id", json_string(ref_id(rec)));
+    json_object_set_new(doc, "chunk_project", json_string(chunk_ns(rec)));
+    json_object_set_new(doc, "repository", json_string(bk_store_describe(bk_repo_store(s->repo))));
+    json_decref(rec);
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(doc);
+    if (!text)
+        return -ENOMEM;
+    size_t n = strlen(text);
+    unsigned char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+    if (b64)
+        EVP_EncodeBlock(b64, (const unsigned char *)text, (int)n);
+    free(text);
+    if (!b64)
+        return -ENOMEM;
+    *out = json_pack("{s:s, s:s}", "backup_service", EXPORT_SERVICE, "backup_url", (char *)b64);
+    free(b64);
+    return *out ? 0 : -ENOMEM;
+}
+
+static json_t *decode_record(const char *url)
+{
+    size_t n = strlen(url);
+    unsigned char *raw = malloc(3 * (n / 4) + 4);
+    json_t *doc = NULL;
+
+    if (!raw || n % 4 != 0 || n > (1 << 20)) {
+        free(raw);
+        return NULL;
+    }
+    int len = EVP_DecodeBlock(raw, (const unsigned char *)url, (int)n);
+    while (len > 0 && n > 0 && url[n - 1] == '=') {   /* DecodeBlock counts padding */
+        len--;
+        n--;
+    }
+    if (len > 0)
+        doc = json_loadb((const char *)raw, (size_t)len, 0, NULL);
+    free(raw);
+    if (doc && !json_is_object(doc)) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    return doc;
+}
+
+/* Reference every chunk of manifest m for the imported backup ref. */
+static int ref_manifest(struct vol_service *s, const json_t *m, const char *ns, const char *ref,
+                        char *msg)
+{
+    const json_t *chunks = json_object_get(m, "chunks"), *e;
+    struct bk_ref refs[64];
+    size_t n = 0, i;
+    int rc = 0;
+
+    json_array_foreach(chunks, i, e) {
+        const char *sha = json_string_value(json_array_get(e, 1));
+        if (!sha || strlen(sha) != BK_SHA_HEX - 1)
+            return -EBADMSG;
+        memcpy(refs[n++].sha, sha, BK_SHA_HEX);
+        if (n == 64 || i + 1 == json_array_size(chunks)) {
+            if ((rc = bk_repo_ref(s->repo, ns, ref, refs, n)) < 0)
+                return rc;
+            for (size_t k = 0; k < n; k++)
+                if (refs[k].absent) {
+                    snprintf(msg, VOL_MSG_MAX, "Invalid backup: chunk %s of the backup is "
+                             "missing from the repository.", refs[k].sha);
+                    return -EINVAL;
+                }
+            n = 0;
+        }
+    }
+    return 0;
+}
+
+int bk_import(struct vol_service *s, const struct st_auth_ctx *who, const char *service,
+              const char *url, json_t **out, char *msg)
+{
+    json_t *doc = NULL, *m = NULL, *rec = NULL;
+    char ref[37], now[40];
+    int rc = -EINVAL;
+
+    if (strcmp(service, EXPORT_SERVICE) != 0) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid backup: backup_service %.64s is not supported "
+                 "(this is %s).", service, EXPORT_SERVICE);
+        return -EINVAL;
+    }
+    doc = decode_record(url);
+    const char *id = doc ? vs_rstr(doc, "id") : NULL;
+    const char *src = doc ? vs_rstr(doc, "ref_id") : NULL, *ns = doc ? vs_rstr(doc, "chunk_project") : NULL;
+    if (!id || !src || !ns || strlen(id) > 36) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid backup: backup_url is not a backup record.");
+        goto out;
+    }
+    struct st_record existing = { 0 };
+    rc = st_meta_get(s->meta, &backup_kind, id, &existing);
+    st_record_cleanup(&existing);
+    if (rc != -ENOENT) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid backup: Backup %s already exists.", id);
+        rc = rc == 0 ? -EINVAL : rc;
+        goto out;
+    }
+    if ((rc = bk_repo_get_manifest(s->repo, src, &m)) < 0) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid backup: its manifest is not in this repository (%s).",
+                 strerror(-rc));
+        rc = -EINVAL;
+        goto out;
+    }
+    /* its own references and manifest copy, so either side may delete its
+     * record without taking the other's chunks */
+    vs_new_id(ref);
+    vs_now_ts(now, sizeof(now));
+    rec = json_deep_copy(doc);
+    json_object_del(rec, "ref_id");
+    json_object_del(rec, "chunk_project");
+    json_object_del(rec, "repository");
+    json_t *mine = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:o, s:s}", "status", "creating",
+                             "project_id", who->project_id, "user_id", who->user_id,
+                             "availability_zone", s->az, "updated_at", now, "fail_reason",
+                             "metadata", json_object(), "progress", "100%");
+    json_object_update(rec, mine);
+    json_decref(mine);
+    json_object_set_new(rec, "_s", json_pack("{s:s, s:s, s:b}", "ref_id", ref, "chunk_project",
+                                             ns, "snap_kept", 0));
+    /* leased: an import cut short by a crash is undone by reconcile */
+    if ((rc = st_meta_create_leased(s->meta, &backup_kind, id, rec, s->owner, "create",
+                                    st_now_ms(), s->ttl_ms, NULL)) < 0)
+        goto out;
+    rc = ref_manifest(s, m, ns, ref, msg);
+    if (rc == 0 && (rc = bk_repo_put_manifest(s->repo, ref, m)) == 0)
+        rc = vs_step(s, &backup_kind, id, "creating", "available", NULL);
+    if (rc < 0) {
+        bk_repo_unref_all(s->repo, ns, ref, NULL);
+        st_meta_delete(s->meta, &backup_kind, id, 0);
+        goto out;
+    }
+    st_lease_release(s->meta, &backup_kind, id, s->owner);
+    *out = json_pack("{s:s, s:s?}", "id", id, "name", vs_rstr(rec, "name"));
+    st_info("backup %s imported (references %s)", id, ref);
+out:
+    json_decref(rec);
+    json_decref(m);
+    json_decref(doc);
+    return rc;
+}
+
+int bk_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                    const char *status, char *msg)
+{
+    json_t *rec = NULL;
+    int rc;
+
+    if (!who->is_admin)
+        return -EPERM;
+    if (!vs_status_in(status, (const char *const[]){ "available", "error", NULL })) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid input received: status '%.32s' must be available or "
+                 "error.", status ? status : "");
+        return -EINVAL;
+    }
+    if ((rc = vs_get_data(s, &backup_kind, who, id, &rec)) < 0)
+        return rc;
+    json_decref(rec);
+    struct transition t = { NULL, status, NULL, "", NULL, NULL };
+    return vs_transition(s, &backup_kind, id, false, &t);
+}
+
+/* ---- audit and crash recovery ---- */
+
+static bool ref_live(void *arg, const char *ref)
+{
+    json_t *all = arg, *rec;
+    size_t i;
+
+    json_array_foreach(all, i, rec)
+        if (strcmp(ref_id(rec), ref) == 0)
+            return true;
+    return false;
+}
+
+int bk_audit(struct vol_service *s, bool repair, json_t **report)
+{
+    json_t *all = NULL;
+    struct list_ctx c = { &admin_ctx, true, NULL, 0 };
+    int rc = vs_list_kind(s, &backup_kind, &c, &all);
+
+    if (rc == 0)
+        rc = bk_repo_audit(s->repo, ref_live, all, repair, report);
+    json_decref(all);
+    return rc;
+}
+
+static int reconcile_backup_lease(struct st_meta *m, const char *id, const struct st_lease *l,
+                                  void *arg)
+{
+    struct vol_service *s = arg;
+    struct st_record rec = { 0 };
+    int rc = st_lease_acquire(m, &backup_kind, id, s->owner, l->op, st_now_ms(), s->ttl_ms);
+
+    if (rc == -EBUSY || rc == -ENOENT)
+        return 0;
+    if (rc < 0 || (rc = st_meta_get(m, &backup_kind, id, &rec)) < 0)
+        goto release;
+    const char *status = vs_rstr(rec.data, "status");
+    st_warn("backup %s: %s interrupted (held by %s, status %s): reconciling", id, l->op, l->owner,
+            status);
+    if (strcmp(status, "creating") == 0) {
+        backup_undo(s, rec.data);
+        vs_step(s, &backup_kind, id, "creating", "error",
+                json_pack("{s:s}", "fail_reason", "interrupted (the block service restarted)"));
+    } else if (strcmp(status, "deleting") == 0 && vs_submit(s, JOB_BACKUP_DELETE, id) == 0) {
+        st_record_cleanup(&rec);
+        return 0;   /* the job owns the lease */
+    }
+    st_record_cleanup(&rec);
+release:
+    st_lease_release(m, &backup_kind, id, s->owner);
+    return rc;
+}
+
+/* A restore whose volume is no longer being restored (its job died). */
+static bool restore_orphaned(struct vol_service *s, const json_t *rec)
+{
+    const char *vid = priv_str(rec, "restoring_volume");
+    struct st_record vol = { 0 };
+    struct st_lease l;
+
+    if (!vid || st_meta_get(s->meta, &vol_kind, vid, &vol) < 0)
+        return true;
+    bool busy = vs_status_in(vs_rstr(vol.data, "status"),
+                             (const char *const[]){ "creating", "restoring-backup", NULL }) &&
+                st_lease_get(s->meta, &vol_kind, vid, &l) == 0 &&
+                !st_lease_is_stale(&l, s->owner, st_now_ms());
+    st_record_cleanup(&vol);
+    return !busy;
+}
+
+void vs_reconcile_backups(struct vol_service *s)
+{
+    json_t *all = NULL, *rec;
+    struct list_ctx c = { &admin_ctx, true, NULL, 0 };
+    size_t i;
+
+    st_lease_reconcile(s->meta, &backup_kind, s->owner, st_now_ms(), reconcile_backup_lease, s);
+    if (vs_list_kind(s, &backup_kind, &c, &all) < 0)
+        return;
+    json_array_foreach(all, i, rec) {
+        const char *id = vs_rstr(rec, "id"), *status = vs_rstr(rec, "status");
+        struct st_lease l = { .owner = "(none)", .op = "unknown" };
+        if (vs_status_in(status, (const char *const[]){ "creating", "deleting", NULL }) &&
+            st_lease_get(s->meta, &backup_kind, id, &l) == -ENOENT)
+            reconcile_backup_lease(s->meta, id, &l, s);
+        else if (strcmp(status, "restoring") == 0 && restore_orphaned(s, rec))
+            vs_backup_unclaim(s, id, "the restore was interrupted");
+    }
+    json_decref(all);
+}
