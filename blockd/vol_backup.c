@@ -480,10 +480,10 @@ void vs_job_backup(struct vol_service *s, const char *id)
                                (json_int_t)st.stored_bytes, "new_chunks",
                                (json_int_t)st.new_chunks, "chunks_read",
                                (json_int_t)st.chunks_read, "took_ms", (json_int_t)ms));
-        st_info("backup %s: available in %lld ms: read %llu MiB (%llu chunks), stored %llu MiB "
-                "(%llu new chunks), %llu chunks in all", id, (long long)ms,
-                (unsigned long long)(st.read_bytes >> 20), (unsigned long long)st.chunks_read,
-                (unsigned long long)(st.stored_bytes >> 20), (unsigned long long)st.new_chunks,
+        st_info("backup %s: available in %lld ms: read %llu bytes (%llu chunks), stored %llu "
+                "bytes (%llu new chunks), %llu chunks in all", id, (long long)ms,
+                (unsigned long long)st.read_bytes, (unsigned long long)st.chunks_read,
+                (unsigned long long)st.stored_bytes, (unsigned long long)st.new_chunks,
                 (unsigned long long)st.chunks);
         if (rc == 0 && !vs_rstr(rec.data, "snapshot_id"))
             prune_snaps(s, vs_rstr(rec.data, "volume_id"), id);
