@@ -403,6 +403,12 @@ static int volume_action(struct st_req *r, const struct v3 *v)
         json_decref(body);
         return rc;
     }
+    if (rc == 0 && a.kind == VOLJ_ACT_UNMANAGE) {   /* admins (vol_manage.c) */
+        rc = vol_unmanage(svc(r), who(r), id, msg);
+        rc = rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Volume", id);
+        json_decref(body);
+        return rc;
+    }
     if (rc == 0 && a.kind != VOLJ_ACT_EXTEND && a.kind != VOLJ_ACT_RESET_STATUS) {
         rc = attach_action(r, id, &a, msg);
         json_decref(body);

@@ -1,5 +1,6 @@
 /* main.c — strata-blockd: the block service (Cinder v3-compatible) on RBD.
  * The descriptor below is all there is: options, routes, service life cycle. */
+#include "api_manage.h"
 #include "api_quota.h"
 #include "api_types.h"
 #include "api_volumes.h"
@@ -8,7 +9,7 @@
 #include "vol_service.h"
 
 static const struct st_route *const routes[] = { vol_api_routes, vol_quota_routes, vol_types_routes,
-                                                      NULL };
+                                                      vol_manage_routes, NULL };
 
 static int blockd_init(struct st_daemon *d, void **app)
 {

@@ -41,8 +41,11 @@ const struct st_opt blockd_options[] = {
       "Default per-project limit on snapshots (-1 = unlimited)" },
     { "blockd", "quota_gigabytes", ST_OPT_INT, "1000", false, -1, 2147483647LL, NULL,
       "Default per-project limit on GiB of volumes and snapshots (-1 = unlimited)" },
+    { "blockd", "max_over_subscription_ratio", ST_OPT_STR, "20.0", false, 0, 0, NULL,
+      "Over-subscription of the volumes pool that Cinder's scheduler may allow (thin "
+      "provisioning), reported by get_pools; a number greater than 0" },
     { "blockd", "debug_pause_step", ST_OPT_STR, "", false, 0, 0, NULL,
-      "Test only: comma-separated job steps (create, extend, delete) at which a job waits 60 s "
+      "Test only: comma-separated job steps (create, extend, delete, manage, unmanage) at which a job waits 60 s "
       "so a test can kill the daemon there; never set it in production" },
     { "backup", "target", ST_OPT_ENUM, "rados", false, 0, 0, backup_targets,
       "Backup repository: rados ([ceph] backups_pool), dir (one directory, libaio + O_DIRECT) or "

@@ -56,6 +56,8 @@ struct vol_service {
     struct qos_bulk bulk;            /* [blockd] bulk_bytes_sec, bulk_volume_bytes_sec */
     uint64_t project_cap[QOS_NUNIT]; /* [blockd] project_iops_sec, project_bytes_sec (0 = none) */
     char pause_steps[128];           /* [blockd] debug_pause_step (tests only) */
+    double over_ratio;               /* [blockd] max_over_subscription_ratio */
+    char fsid[40];                   /* the cluster's (get_pools' location_info) */
     int64_t ttl_ms;
     int64_t reconcile_ms;
     struct st_httpc *http;
@@ -80,7 +82,7 @@ enum vol_op {
     OP_REVERT, OP_DELETE, OP_EXTEND, OP_SNAPSHOT, OP_SNAPSHOT_FORCE, OP_SOURCE, OP_SNAP_DELETE,
     OP_RESERVE, OP_UNRESERVE, OP_BEGIN_DETACH, OP_ROLL_DETACH, OP_ATTACH, OP_DETACH,
     OP_CONNECT, OP_ATT_CREATE, OP_ATT_UPDATE, OP_ATT_COMPLETE, OP_ATT_DELETE, OP_RETYPE,
-    OP_EXTEND_IN_USE,
+    OP_EXTEND_IN_USE, OP_UNMANAGE,
 };
 
 /* A status change guarded by the allowed current statuses; fenced when the
@@ -101,6 +103,7 @@ enum job_kind {
     JOB_QOS,    /* its type's qos-specs changed: re-apply the image's limits (no lease) */
     JOB_BACKUP, JOB_BACKUP_DELETE,   /* on the backup record */
     JOB_RESTORE,                     /* on the volume being restored onto */
+    JOB_MANAGE, JOB_UNMANAGE,        /* vol_manage.c */
 };
 
 struct list_ctx {
@@ -212,6 +215,12 @@ int vs_edit_attachments(json_t *rec, void *arg);
 /* vol_upload.c */
 int vs_end_upload(json_t *rec, void *arg);
 void vs_sweep_uploads(struct vol_service *s);
+
+/* vol_manage.c */
+void vs_job_manage(struct vol_service *s, const char *id);
+void vs_job_unmanage(struct vol_service *s, const char *id);
+/* Whether image `name` was left by an unmanage (the orphan sweep keeps it). */
+bool vs_image_unmanaged(struct vol_service *s, const char *name);
 
 /* vol_backup.c */
 int vs_backup_open(struct vol_service *s, const struct st_config *c);

@@ -593,6 +593,7 @@ static const struct {
     {"os-terminate_connection", VOLJ_ACT_TERM_CONNECTION, action_connection},
     {"os-retype", VOLJ_ACT_RETYPE, action_retype},
     {"os-volume_upload_image", VOLJ_ACT_UPLOAD_IMAGE, action_upload},
+    {"os-unmanage", VOLJ_ACT_UNMANAGE, action_plain},
 };
 
 int volj_volume_action(const json_t *body, struct volj_action *out, char *msg)

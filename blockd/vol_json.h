@@ -117,6 +117,7 @@ enum volj_action_kind {
     VOLJ_ACT_REVERT,
     VOLJ_ACT_RETYPE,
     VOLJ_ACT_UPLOAD_IMAGE,
+    VOLJ_ACT_UNMANAGE,
 };
 /* os-volume_upload_image's arguments. */
 struct volj_upload {
@@ -148,6 +149,42 @@ int volj_volume_action(const json_t *body, struct volj_action *out, char *msg);
  * {name, id}, image_id, container_format, disk_format, image_name,
  * protected, visibility}}.  NULL: ENOMEM. */
 json_t *volj_upload_view(const json_t *vol, const char *image_id, const struct volj_upload *u);
+/* ---- manage / unmanage and capacity (vol_json_manage.c) ---- */
+/* POST /manageable_volumes (3.8+) and the legacy POST /os-volume-manage:
+ * {"volume": {"host", "ref": {"source-name": n} | {"source-id": id}, "name",
+ * "description", "volume_type", "availability_zone", "bootable", "metadata"}}
+ * (borrowed from body).  host is checked to be a string and ignored. */
+struct volj_manage {
+    const char *host;
+    const char *source_name, *source_id; /* exactly one */
+    const char *name, *description, *volume_type, *availability_zone;
+    bool bootable;
+    const json_t *metadata; /* NULL = none */
+};
+int volj_manage_body(const json_t *body, struct volj_manage *out, char *msg);
+/* GET /manageable_volumes[/detail]: items is the service's array of
+ * {"name", "bytes", "reason" (null = safe), "cinder_id" (null = not
+ * blockd's)}; *out = {"manageable-volumes": [...]} in Cinder's shape (summary:
+ * reference, size, safe_to_manage; detail adds reason_not_safe, cinder_id,
+ * extra_info), sorted by name, after marker (a source-name: -EINVAL when it
+ * is not listed), skipping offset, at most limit (0 = all). */
+int volj_manageable_body(const json_t *items, bool detail, const char *marker, unsigned offset,
+                         unsigned limit, json_t **out, char *msg);
+/* One pool of GET /scheduler-stats/get_pools, as the service measured it. */
+struct volj_pool_stats {
+    char name[384];            /* "<host>@strata#<pool>" */
+    char pool[128];
+    char location_info[192];   /* "<fsid>:<pool>" */
+    char timestamp[40];
+    int64_t stored, max_avail; /* bytes, from ceph df */
+    int64_t provisioned_gb, allocated_gb;
+    double max_over_subscription_ratio;
+};
+/* {"pools": [{"name"}]} or, with detail, {"pools": [{"name", "capabilities":
+ * {...}}]} (Cinder's RBD driver's capability names).  NULL: ENOMEM. */
+json_t *volj_pools_view(const struct volj_pool_stats *p, bool detail);
+/* GiB as Cinder reports capacities: bytes / 2^30 rounded to 2 decimals. */
+double volj_gib2(int64_t bytes);
 /* ---- attachments (3.27+) ---- */
 /* Cinder's attachment view of a stored attachment record: id, status,
  * instance, volume_id; detail adds attached_at, detached_at, attach_mode and

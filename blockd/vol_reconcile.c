@@ -61,6 +61,15 @@ static int reconcile_lease(struct st_meta *m, const char *id, const struct st_le
     } else if (status && strcmp(status, "retyping") == 0) {
         resume = JOB_RETYPE;   /* applying QoS again is harmless */
         resumed = true;
+    } else if (status && strcmp(status, "managing") == 0 && is_vol) {
+        /* finished, never undone: the job renames the source unless
+         * volume-<id> exists already, and ends error_managing only when both
+         * are gone, so no image is lost and the record never dangles */
+        resume = JOB_MANAGE;
+        resumed = true;
+    } else if (status && strcmp(status, "unmanaging") == 0 && is_vol) {
+        resume = JOB_UNMANAGE;   /* mark the image kept, then drop the record */
+        resumed = true;
     }
     st_record_cleanup(&rec);
     if (resumed && vs_submit(s, resume, id) == 0)
@@ -104,7 +113,7 @@ static void purge_hidden(struct vol_service *s)
     }
 }
 
-/* RBD images "volume-<id>" that no record owns. */
+/* RBD images "volume-<id>" that no record owns (unless an unmanage left them). */
 static void sweep_orphans(struct vol_service *s)
 {
     char **names = NULL;
@@ -116,7 +125,8 @@ static void sweep_orphans(struct vol_service *s)
         struct st_record rec = { 0 };
         if (strncmp(names[i], "volume-", 7) != 0 || strlen(names[i]) != 7 + 36)
             continue;
-        if (st_meta_get(s->meta, &vol_kind, names[i] + 7, &rec) == -ENOENT) {
+        if (st_meta_get(s->meta, &vol_kind, names[i] + 7, &rec) == -ENOENT &&
+            !vs_image_unmanaged(s, names[i])) {   /* an unmanaged volume's image stays */
             if (st_rbd_remove(s->vols, names[i]) == 0)
                 st_warn("removed RBD image %s/%s: no volume record owns it", s->pool, names[i]);
         }
@@ -165,7 +175,8 @@ static void free_pending(struct vol_service *s)
 static void sweep_transient(struct vol_service *s, const struct st_meta_kind *k)
 {
     static const char *const transient[] = { "creating", "deleting", "extending", "reverting",
-                                             "retyping", "uploading", "restoring-backup", NULL };
+                                             "retyping", "uploading", "restoring-backup", "managing",
+                                             "unmanaging", NULL };
     char marker[ST_META_ID_MAX + 1] = "";
 
     for (;;) {

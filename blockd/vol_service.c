@@ -45,6 +45,7 @@ static const struct {
     { OP_ATT_COMPLETE, { "reserved", "attaching", NULL } },
     { OP_ATT_DELETE, { "reserved", "attaching", "in-use", "detaching", NULL } },
     { OP_RETYPE, { "available", "in-use", NULL } },
+    { OP_UNMANAGE, { "available", NULL } },
 };
 
 const char *const *vs_rule_from(enum vol_op op)
@@ -314,6 +315,8 @@ static void run_job(void *arg)
     case JOB_BACKUP: vs_job_backup(j->s, j->id); break;
     case JOB_BACKUP_DELETE: vs_job_backup_delete(j->s, j->id); break;
     case JOB_RESTORE: vs_job_restore(j->s, j->id); break;
+    case JOB_MANAGE: vs_job_manage(j->s, j->id); break;
+    case JOB_UNMANAGE: vs_job_unmanage(j->s, j->id); break;
     }
     free(j);
 }
@@ -387,6 +390,15 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
              st_config_str(c, "blockd", "debug_pause_step"));
     if (s->pause_steps[0])
         st_warn("[blockd] debug_pause_step = %s: jobs will stall (tests only)", s->pause_steps);
+    const char *ratio = st_config_str(c, "blockd", "max_over_subscription_ratio");
+    char *end = NULL;
+    s->over_ratio = ratio ? strtod(ratio, &end) : 0;
+    if (!ratio || end == ratio || *end || !(s->over_ratio > 0) || s->over_ratio > 1e6) {
+        st_error("[blockd] max_over_subscription_ratio = %s: must be a number greater than 0 "
+                 "(e.g. 20.0)", ratio ? ratio : "");
+        rc = -EINVAL;
+        goto fail;
+    }
     s->ttl_ms = st_config_duration_ms(c, "lease", "ttl");
     snprintf(s->rbd_user, sizeof(s->rbd_user), "%s", st_config_str(c, "blockd", "rbd_user"));
     snprintf(s->secret_uuid, sizeof(s->secret_uuid), "%s",
@@ -401,6 +413,8 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
         s->mon_ports = json_array();
     }
     s->reconcile_ms = st_config_duration_ms(c, "blockd", "reconcile_interval");
+    if ((rc = st_rados_fsid(st_daemon_rados(d), s->fsid, sizeof(s->fsid))) < 0)
+        goto fail;
     rc = st_rados_ioctx(st_daemon_rados(d), s->pool, &s->vols);
     if (rc < 0) {
         st_error("volumes pool %s ([ceph] volumes_pool): %s", s->pool, strerror(-rc));

@@ -125,6 +125,39 @@ int vol_upload_image(struct vol_service *s, const struct st_auth_ctx *who, const
 int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                      const char *status, const char *attach_status, char *msg);
 
+/* ---- capacity (vol_capacity.c) ---- */
+struct volj_pool_stats;
+/* The volumes pool as Cinder's get_pools shows it: ceph df's stored and
+ * max_avail for the pool, the sums of blockd's volume sizes, the configured
+ * over-subscription ratio, "<fsid>:<pool>".  -EIO (503, msg) when Ceph or the
+ * metadata store does not answer. */
+int vol_capacity(struct vol_service *s, struct volj_pool_stats *out, char *msg);
+
+/* ---- manage / unmanage (vol_manage.c; admins only: -EPERM) ---- */
+/* Adopt RBD image source_name (or the image whose RBD id is source_id) of
+ * the volumes pool as a new volume of project_id, sized ceil(bytes / GiB):
+ * the record is written "managing" with its lease and returned at once; a job
+ * renames the image volume-<id>, grows it to the whole GiB, applies the
+ * type's QoS and makes it available (reconcile finishes an interrupted one).
+ * -EINVAL (msg) for an unknown image or one blockd already owns, -EDQUOT. */
+struct vol_manage_req {
+    const char *project_id;
+    const char *source_name, *source_id;
+    const char *name, *description, *volume_type, *availability_zone;
+    bool bootable;
+    const json_t *metadata;
+};
+int vol_manage(struct vol_service *s, const struct st_auth_ctx *who,
+               const struct vol_manage_req *req, json_t **out, char *msg);
+/* Every image of the volumes pool: *items = [{"name", "bytes", "reason"
+ * (null when safe to manage), "cinder_id" (the volume owning it, or null)}]. */
+int vol_manageable(struct vol_service *s, const struct st_auth_ctx *who, json_t **items);
+/* Forget an available volume without snapshots, attachments, uploads,
+ * backups or clones in progress, keeping its RBD image volume-<id> (marked so
+ * the orphan sweep leaves it): available → unmanaging, then the record and its
+ * quota usage go (async).  -EINVAL (400, msg) when refused. */
+int vol_unmanage(struct vol_service *s, const struct st_auth_ctx *who, const char *id, char *msg);
+
 /* ---- attach/detach (Cinder's volume actions; quick CAS transitions) ---- */
 enum vol_attach_op {
     VA_RESERVE,        /* available → reserved */

@@ -616,3 +616,74 @@ void st_rbd_list_free(char **names, size_t count)
         free(names[i]);
     free(names);
 }
+
+int st_rbd_rename(rados_ioctx_t ioctx, const char *from, const char *to)
+{
+    int rc = rbd_rename(ioctx, from, to);
+
+    if (rc < 0 && rc != -ENOENT && rc != -EEXIST)
+        st_error("cannot rename rbd image %s to %s: %s", from, to, strerror(-rc));
+    return rc;
+}
+
+int st_rbd_name_by_id(rados_ioctx_t ioctx, const char *id, char *buf, size_t len)
+{
+    rbd_image_t img;
+    size_t n = len;
+    int rc = rbd_open_by_id_read_only(ioctx, id, &img, NULL);
+
+    if (rc < 0)
+        return rc == -ENOENT || rc == -EINVAL ? -ENOENT : rc;
+    rc = rbd_get_name(img, buf, &n);
+    rbd_close(img);
+    return rc < 0 ? rc : 0;
+}
+
+int st_rbd_snap_names(rados_ioctx_t ioctx, const char *name, char ***names, size_t *count)
+{
+    rbd_image_t img;
+    rbd_snap_info_t *v = NULL;
+    char **out = NULL;
+    int n = 0, rc = rbd_open_read_only(ioctx, name, &img, NULL);
+
+    if (rc < 0)
+        return rc;
+    rc = list_snaps(img, &v, &n);
+    rbd_close(img);
+    if (rc < 0)
+        return rc;
+    out = calloc((size_t)n + 1, sizeof(*out));
+    rc = out ? 0 : -ENOMEM;
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (!(out[i] = strdup(v[i].name)))
+            rc = -ENOMEM;
+    rbd_snap_list_end(v);
+    free(v);
+    if (rc < 0) {
+        st_rbd_list_free(out, (size_t)n);
+        return rc;
+    }
+    *names = out;
+    *count = (size_t)n;
+    return 0;
+}
+
+int st_rbd_watchers(rados_ioctx_t ioctx, const char *name, size_t *count)
+{
+    rbd_image_t img;
+    rbd_image_watcher_t w[16];
+    size_t n = sizeof(w) / sizeof(w[0]);
+    int rc = rbd_open_read_only(ioctx, name, &img, NULL);
+
+    if (rc < 0)
+        return rc;
+    rc = rbd_watchers_list(img, w, &n);
+    if (rc == 0)
+        rbd_watchers_list_cleanup(w, n);
+    else if (rc == -ERANGE)
+        rc = 0;   /* more than fit: n says how many */
+    rbd_close(img);
+    if (rc == 0)
+        *count = n;
+    return rc;
+}

@@ -1,5 +1,6 @@
-/* ceph_facts.c — `osd dump`, `osd crush dump` and `df` (mon, else mgr) as JSON,
- * cached for ttl_ms under a lock; parsed by the pure helpers of placement.
+/* ceph_facts.c — `osd dump`, `osd crush dump` and `df` (mon, else mgr) as JSON
+ * (common/ceph_cmd.c), cached for ttl_ms under a lock; parsed by the pure
+ * helpers of placement.
  * Without mgr read caps, free space falls back to raw free / pool size. */
 #include "ceph_facts.h"
 
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strata/ceph_cmd.h"
 #include "strata/log.h"
 #include "strata/rados.h"
 #include "strata/workpool.h"
@@ -60,26 +62,7 @@ const char *cf_fsid(const struct ceph_facts *f)
 
 static int command(struct ceph_facts *f, bool mgr, const char *prefix, json_t **out)
 {
-    char cmd[128], *buf = NULL, *st = NULL;
-    size_t blen = 0, slen = 0;
-    const char *cmds[1] = { cmd };
-    int rc;
-
-    snprintf(cmd, sizeof(cmd), "{\"prefix\": \"%s\", \"format\": \"json\"}", prefix);
-    rc = mgr ? rados_mgr_command(f->cluster, cmds, 1, "", 0, &buf, &blen, &st, &slen)
-             : rados_mon_command(f->cluster, cmds, 1, "", 0, &buf, &blen, &st, &slen);
-    if (rc == 0) {
-        json_error_t e;
-        *out = json_loadb(buf, blen, 0, &e);
-        if (!*out)
-            rc = -EIO;
-    } else if (!mgr || rc != -EACCES) {
-        st_warn("ceph %s: %s%s%.*s", prefix, strerror(-rc), slen ? ": " : "", (int)slen,
-                st ? st : "");
-    }
-    rados_buffer_free(buf);
-    rados_buffer_free(st);
-    return rc;
+    return st_ceph_command_json(f->cluster, mgr, prefix, out);
 }
 
 /* Refresh the cache when stale; called with the lock held. */

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "strata/ceph_cmd.h"
+
 /* CRUSH hierarchy, widest first: the order of a host's location levels. */
 static const char *const crush_types[] = {"region", "zone", "datacenter", "room",    "row",
                                           "pod",    "pdu",  "rack",       "chassis", "host"};
@@ -313,17 +315,12 @@ int pl_pool_rule(const json_t *osd_dump, const char *pool, int *rule)
 
 int pl_pool_max_avail(const json_t *df, const char *pool, int64_t *bytes)
 {
-    const json_t *pools = json_object_get(df, "pools"), *p, *v;
+    struct st_ceph_pool_df st;
+    int rc = bytes ? st_ceph_df_pool(df, pool, &st) : -EINVAL;
 
-    if (!json_is_array(pools) || !pool || !bytes)
-        return -EINVAL;
-    if (!(p = find_by_str(pools, "name", pool)))
-        return -ENOENT;
-    v = json_object_get(json_object_get(p, "stats"), "max_avail");
-    if (!json_is_integer(v))
-        return -EINVAL;
-    *bytes = json_integer_value(v);
-    return 0;
+    if (rc == 0)
+        *bytes = st.max_avail;
+    return rc;
 }
 
 /* The bucket id a rule's first "take" step names; -ENOENT without one. */

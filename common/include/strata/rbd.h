@@ -1,6 +1,6 @@
 /* rbd.h — RBD image operations shared by the daemons: create, size, resize,
- * snapshots, copy-on-write clones, flatten, parent chain, children, removal and
- * listing.  Each call opens the image for just the call; 0 or -errno. */
+ * snapshots, copy-on-write clones, flatten, parent chain, children, removal,
+ * rename and listing.  Each call opens the image for just the call; 0 or -errno. */
 #ifndef STRATA_RBD_H
 #define STRATA_RBD_H
 
@@ -60,6 +60,15 @@ int st_rbd_children(rados_ioctx_t ioctx, const char *name, const char *snap, siz
 /* Remove an image completely: unprotect + remove snapshots, then remove.
  * -ENOENT if missing (callers treat as done), -EBUSY if it still has clones. */
 int st_rbd_remove(rados_ioctx_t ioctx, const char *name);
+/* Rename image from → to in its pool: -ENOENT (no `from`), -EEXIST (`to` taken). */
+int st_rbd_rename(rados_ioctx_t ioctx, const char *from, const char *to);
+/* The name of the image whose RBD id is `id` (buf of len bytes): -ENOENT if none. */
+int st_rbd_name_by_id(rados_ioctx_t ioctx, const char *id, char *buf, size_t len);
+/* Names of the image's snapshots (free with st_rbd_list_free). */
+int st_rbd_snap_names(rados_ioctx_t ioctx, const char *name, char ***names, size_t *count);
+/* How many clients watch the image (have it open read-write). */
+int st_rbd_watchers(rados_ioctx_t ioctx, const char *name, size_t *count);
+
 /* Names of every image in the pool (malloc'd array of malloc'd strings). */
 int st_rbd_list(rados_ioctx_t ioctx, char ***names, size_t *count);
 void st_rbd_list_free(char **names, size_t count);
