@@ -143,7 +143,9 @@ static void manage_verdict(struct vol_service *s, const struct verdict_ctx *c, c
     const char *id = NULL, *by = json_string_value(json_object_get(c->sources, name));
 
     reason[0] = cinder_id[0] = '\0';
-    if (blockd_name(name, &id)) {
+    if (by) {
+        snprintf(reason, VOL_MSG_MAX, "being managed by volume %s", by);
+    } else if (blockd_name(name, &id)) {
         if (json_object_get(c->ids, id)) {
             snprintf(reason, VOL_MSG_MAX, "already managed");
             snprintf(cinder_id, 37, "%s", id);
@@ -151,8 +153,6 @@ static void manage_verdict(struct vol_service *s, const struct verdict_ctx *c, c
             snprintf(reason, VOL_MSG_MAX, "an orphan of blockd (no volume record owns it; the "
                                           "reconciler removes it)");
         }
-    } else if (by) {
-        snprintf(reason, VOL_MSG_MAX, "being managed by volume %s", by);
     }
 }
 

@@ -639,35 +639,6 @@ int st_rbd_name_by_id(rados_ioctx_t ioctx, const char *id, char *buf, size_t len
     return rc < 0 ? rc : 0;
 }
 
-int st_rbd_snap_names(rados_ioctx_t ioctx, const char *name, char ***names, size_t *count)
-{
-    rbd_image_t img;
-    rbd_snap_info_t *v = NULL;
-    char **out = NULL;
-    int n = 0, rc = rbd_open_read_only(ioctx, name, &img, NULL);
-
-    if (rc < 0)
-        return rc;
-    rc = list_snaps(img, &v, &n);
-    rbd_close(img);
-    if (rc < 0)
-        return rc;
-    out = calloc((size_t)n + 1, sizeof(*out));
-    rc = out ? 0 : -ENOMEM;
-    for (int i = 0; rc == 0 && i < n; i++)
-        if (!(out[i] = strdup(v[i].name)))
-            rc = -ENOMEM;
-    rbd_snap_list_end(v);
-    free(v);
-    if (rc < 0) {
-        st_rbd_list_free(out, (size_t)n);
-        return rc;
-    }
-    *names = out;
-    *count = (size_t)n;
-    return 0;
-}
-
 int st_rbd_watchers(rados_ioctx_t ioctx, const char *name, size_t *count)
 {
     rbd_image_t img;

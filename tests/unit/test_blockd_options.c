@@ -23,6 +23,7 @@ static void test_defaults_load(void **state)
     (void)state;
     assert_int_equal(st_config_load(NULL, tables, &cfg, err, sizeof(err)), 0);
     assert_int_equal(st_config_int(cfg, "blockd", "max_clone_depth"), 5);
+    assert_string_equal(st_config_str(cfg, "blockd", "max_over_subscription_ratio"), "20.0");
     assert_string_equal(st_config_str(cfg, "blockd", "image_url"), "http://127.0.0.1:9292");
     st_config_destroy(cfg);
 }
