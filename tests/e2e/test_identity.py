@@ -72,21 +72,14 @@ def tok(idurl, user, password, project=None):
     return r.headers["X-Subject-Token"]
 
 
-class World:
-    """Projects and users of the matrix, made once through the API as the admin."""
+class Directory:
+    """Projects and users made through identity's API as the admin."""
 
     def __init__(self, idurl, admin_tok, home):
         self.idurl, self.h = idurl, {"X-Auth-Token": admin_tok}
         self.home = home
-        suffix = uuid.uuid4().hex[:8]
         self.roles = {r["name"]: r["id"] for r in
                       requests.get(idurl + "/roles", headers=self.h, timeout=30).json()["roles"]}
-        self.p1 = self.project("m1-" + suffix)
-        self.p2 = self.project("m2-" + suffix)
-        self.users = {}
-        for name, project, role in [("member1", self.p1, "member"), ("reader1", self.p1, "reader"),
-                                    ("member2", self.p2, "member"), ("norole", None, None)]:
-            self.users[name] = self.user(name + "-" + suffix, project, role)
 
     def project(self, name):
         r = requests.post(self.idurl + "/projects", headers=self.h, timeout=30,
@@ -114,6 +107,20 @@ class World:
         t = tok(self.idurl, u["name"], u["password"], u["project"])
         remember_secret(self.home, t)
         return t
+
+
+class World(Directory):
+    """Projects and users of the matrix, made once through the API as the admin."""
+
+    def __init__(self, idurl, admin_tok, home):
+        super().__init__(idurl, admin_tok, home)
+        suffix = uuid.uuid4().hex[:8]
+        self.p1 = self.project("m1-" + suffix)
+        self.p2 = self.project("m2-" + suffix)
+        self.users = {}
+        for name, project, role in [("member1", self.p1, "member"), ("reader1", self.p1, "reader"),
+                                    ("member2", self.p2, "member"), ("norole", None, None)]:
+            self.users[name] = self.user(name + "-" + suffix, project, role)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,9 @@ PACKAGES=(
     libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-block-extra qemu-utils
     libjansson-dev libcurl4-openssl-dev uuid-dev libinih-dev libssl-dev libcmocka-dev
     python3-pytest python3-requests python3-rados python3-rbd
-    python3-openstackclient python3-cinderclient python3-glanceclient python3-novaclient syslinux syslinux-common mtools dosfstools fdisk cpio
+    python3-openstackclient python3-cinderclient python3-glanceclient python3-novaclient
+    python3-cinder python3-ddt python3-fixtures cinder-api cinder-scheduler cinder-volume rabbitmq-server
+    syslinux syslinux-common mtools dosfstools fdisk cpio
 )
 
 deps_missing() {
