@@ -156,6 +156,20 @@ static void manage_verdict(struct vol_service *s, const struct verdict_ctx *c, c
     }
 }
 
+/* What the image itself forbids: a client has it open (a running guest of
+ * whoever made it), or it has snapshots blockd would not know (a delete of the
+ * volume would then fail on them). */
+static void image_verdict(struct vol_service *s, const char *name, char *reason)
+{
+    size_t watchers = 0, snaps = 0;
+
+    if (st_rbd_watchers(s->vols, name, &watchers) == 0 && watchers)
+        snprintf(reason, VOL_MSG_MAX, "volume in use");
+    else if (st_rbd_snap_count(s->vols, name, &snaps) == 0 && snaps)
+        snprintf(reason, VOL_MSG_MAX, "it has %zu snapshot(s): delete or flatten them first",
+                 snaps);
+}
+
 #define BAD_REF "Manage existing volume failed due to invalid backend reference "
 
 int vol_manage(struct vol_service *s, const struct st_auth_ctx *who,
@@ -186,8 +200,11 @@ int vol_manage(struct vol_service *s, const struct st_auth_ctx *who,
                        BAD_REF "{'source-name': '%.96s'}: no such RBD image in pool %s.", src,
                        s->pool);
     struct verdict_ctx vc = { NULL, NULL };
-    if (rc == 0 && (rc = verdict_load(s, &vc)) == 0)
+    if (rc == 0 && (rc = verdict_load(s, &vc)) == 0) {
         manage_verdict(s, &vc, src, reason, owner);
+        if (!reason[0])
+            image_verdict(s, src, reason);
+    }
     verdict_clear(&vc);
     if (rc < 0)
         goto ceph;
@@ -264,12 +281,11 @@ int vol_manageable(struct vol_service *s, const struct st_auth_ctx *who, json_t 
     list = json_array();
     for (size_t i = 0; list && i < n; i++) {
         uint64_t bytes = 0;
-        size_t watchers = 0;
         if (st_rbd_size(s->vols, names[i], NULL, &bytes) < 0)
             continue;   /* gone meanwhile, or unreadable: one image does not fail the list */
         manage_verdict(s, &vc, names[i], reason, owner);
-        if (!reason[0] && st_rbd_watchers(s->vols, names[i], &watchers) == 0 && watchers)
-            snprintf(reason, sizeof(reason), "volume in use");
+        if (!reason[0])
+            image_verdict(s, names[i], reason);
         json_array_append_new(list, json_pack("{s:s, s:I, s:s?, s:s?}", "name", names[i],
                                               "bytes", (json_int_t)bytes, "reason",
                                               reason[0] ? reason : NULL, "cinder_id",

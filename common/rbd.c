@@ -639,6 +639,24 @@ int st_rbd_name_by_id(rados_ioctx_t ioctx, const char *id, char *buf, size_t len
     return rc < 0 ? rc : 0;
 }
 
+int st_rbd_snap_count(rados_ioctx_t ioctx, const char *name, size_t *count)
+{
+    rbd_image_t img;
+    rbd_snap_info_t *v = NULL;
+    int n = 0, rc = rbd_open_read_only(ioctx, name, &img, NULL);
+
+    if (rc < 0)
+        return rc;
+    rc = list_snaps(img, &v, &n);
+    rbd_close(img);
+    if (rc < 0)
+        return rc;
+    rbd_snap_list_end(v);
+    free(v);
+    *count = (size_t)n;
+    return 0;
+}
+
 int st_rbd_watchers(rados_ioctx_t ioctx, const char *name, size_t *count)
 {
     rbd_image_t img;

@@ -399,6 +399,24 @@ def test_manage_and_unmanage_an_existing_image(drv, ctx, vurl, account, cluster)
     listed = drv.get_manageable_volumes([vol], None, 1000, 0, ["size"], ["asc"])
     [again] = [i for i in listed if i["reference"] == {"source-name": "volume-" + vol.provider_id}]
     assert again["safe_to_manage"] is False and again["cinder_id"] == vol.id
+    # an image with snapshots blockd would not know is not safe to manage
+    snapped = "legacy-" + uuid.uuid4().hex[:8]
+    with cluster.open_ioctx(POOL) as io:
+        rbd.RBD().create(io, snapped, MIB, old_format=False, features=rbd.RBD_FEATURE_LAYERING)
+        with rbd.Image(io, snapped) as im:
+            im.create_snap("before")
+    try:
+        [s] = [i for i in drv.get_manageable_volumes([], None, 1000, 0, ["size"], ["asc"])
+               if i["reference"] == {"source-name": snapped}]
+        assert s["safe_to_manage"] is False and "snapshot" in s["reason_not_safe"]
+        with pytest.raises(exception.ManageExistingInvalidReference) as e:
+            drv.manage_existing(volume(ctx), {"source-name": snapped})
+        assert "snapshot" in str(e.value)
+    finally:
+        with cluster.open_ioctx(POOL) as io:
+            with rbd.Image(io, snapped) as im:
+                im.remove_snap("before")
+            rbd.RBD().remove(io, snapped)
     drv.unmanage(vol)
     assert shown(vurl, account, "volume", vol.provider_id) is None
     assert "volume-" + vol.provider_id in rbd_images(cluster)   # the data stays

@@ -64,6 +64,8 @@ int st_rbd_remove(rados_ioctx_t ioctx, const char *name);
 int st_rbd_rename(rados_ioctx_t ioctx, const char *from, const char *to);
 /* The name of the image whose RBD id is `id` (buf of len bytes): -ENOENT if none. */
 int st_rbd_name_by_id(rados_ioctx_t ioctx, const char *id, char *buf, size_t len);
+/* How many snapshots the image has. */
+int st_rbd_snap_count(rados_ioctx_t ioctx, const char *name, size_t *count);
 /* How many clients watch the image (have it open read-write). */
 int st_rbd_watchers(rados_ioctx_t ioctx, const char *name, size_t *count);
 
