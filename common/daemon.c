@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "strata/bufpool.h"
 #include "strata/auth.h"
 #include "strata/revoke.h"
 #include "strata/log.h"
@@ -379,6 +380,7 @@ int st_daemon_main(const struct st_daemon_desc *desc, int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    st_malloc_tune();   /* before any thread: large frees go back to the kernel */
     pthread_mutex_init(&d.health_lock, NULL);
     section_table_init(&d);
     st_log_init(desc->name, ST_LOG_INFO);   /* so config warnings carry the name */

@@ -201,8 +201,13 @@ int img_upload_begin(struct img_service *s, const struct st_auth_ctx *who, const
                                          &s->wcfg, &u->w)
                      : -ENOMEM;
     }
-    if (rc < 0) {
+    if (rc == -EAGAIN)
+        snprintf(msg, IMG_MSG_MAX, "Cannot store image %s now: every I/O buffer of imaged is "
+                                   "held by other transfers ([imaged] io_buffers); try again "
+                                   "later", id);
+    else if (rc < 0)
         snprintf(msg, IMG_MSG_MAX, "Cannot store image %s: %s", id, strerror(-rc));
+    if (rc < 0) {
         upload_undo(u);
         goto fail;
     }
@@ -794,7 +799,8 @@ int img_download_open(struct img_service *s, const struct st_auth_ctx *who, cons
         rc = -ENOMEM;
         goto out;
     }
-    rc = img_reader_open(s->images, id, IMG_SNAP_NAME, offset, (uint64_t)len, &dl->r);
+    rc = img_reader_open(s->images, id, IMG_SNAP_NAME, offset, (uint64_t)len, s->iobufs,
+                         s->wcfg.pool_wait_ms, &dl->r);
     if (rc < 0) {
         st_error("image %s: cannot read its RBD data: %s", id, strerror(-rc));
         free(dl);

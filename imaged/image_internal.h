@@ -36,7 +36,8 @@ struct img_service {
     unsigned convert_timeout_s;
     int64_t lease_ttl_ms;
     int64_t reconcile_interval_ms;
-    struct img_writer_config wcfg;
+    struct img_writer_config wcfg;   /* .pool = iobufs */
+    struct st_bufpool *iobufs;       /* [imaged] io_buffers: every upload's and download's buffers */
     struct qos_bulk bulk;            /* [imaged] bulk_bytes_sec, bulk_image_bytes_sec */
     struct st_workpool *workers;
     struct st_ticker reconciler;     /* periodic reconcile */

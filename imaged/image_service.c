@@ -13,9 +13,11 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "strata/bufpool.h"
 #include "strata/config.h"
 #include "strata/daemon.h"
 #include "strata/log.h"
+#include "strata/metrics.h"
 #include "strata/rados.h"
 #include "strata/rbd.h"
 #include "strata/workpool.h"
@@ -678,6 +680,33 @@ static int open_pools(struct img_service *s, const struct st_config *c)
     return st_rados_fsid(r, s->fsid, sizeof(s->fsid));
 }
 
+/* /metrics: the I/O buffer pool (mapped stays at most io_buffers, and free
+ * returns to mapped when no transfer runs). */
+static double iobufs_mapped(void *arg)
+{
+    unsigned mapped = 0;
+    st_bufpool_stats(arg, &mapped, NULL);
+    return mapped;
+}
+
+static double iobufs_free(void *arg)
+{
+    unsigned nfree = 0;
+    st_bufpool_stats(arg, NULL, &nfree);
+    return nfree;
+}
+
+static int register_iobuf_gauges(struct img_service *s)
+{
+    struct st_metrics *m = st_daemon_metrics(s->d);
+    int rc = st_gauge_register(m, "strata_imaged_io_buffers_mapped",
+                               "I/O buffers mapped so far (at most [imaged] io_buffers)",
+                               iobufs_mapped, s->iobufs);
+    return rc < 0 ? rc : st_gauge_register(m, "strata_imaged_io_buffers_free",
+                                           "I/O buffers not held by a transfer now",
+                                           iobufs_free, s->iobufs);
+}
+
 int img_service_create(struct st_daemon *d, struct img_service **out)
 {
     const struct st_config *c = st_daemon_config(d);
@@ -703,6 +732,21 @@ int img_service_create(struct st_daemon *d, struct img_service **out)
     s->wcfg.inflight = (unsigned)st_config_int(c, "imaged", "upload_inflight");
     s->wcfg.zero_granule = 64 * 1024;
     s->wcfg.hash = true;
+    s->wcfg.pool_wait_ms = (int)st_config_duration_ms(c, "imaged", "io_buffer_wait");
+    if ((unsigned)st_config_int(c, "imaged", "io_buffers") < s->wcfg.inflight) {
+        st_error("%s: [imaged] io_buffers = %lld is fewer than upload_inflight = %u",
+                 st_config_path(c), (long long)st_config_int(c, "imaged", "io_buffers"),
+                 s->wcfg.inflight);
+        rc = -EINVAL;
+        goto fail;
+    }
+    if ((rc = st_bufpool_create(s->wcfg.block_size, (unsigned)st_config_int(c, "imaged",
+                                                                             "io_buffers"),
+                                &s->iobufs)) < 0)
+        goto fail;
+    s->wcfg.pool = s->iobufs;
+    if ((rc = register_iobuf_gauges(s)) < 0)
+        goto fail;
 
     if (mkdir(s->staging_dir, 0700) < 0 && errno != EEXIST) {
         rc = -errno;
@@ -741,5 +785,6 @@ void img_service_destroy(struct img_service *s)
             rados_ioctx_destroy(s->clone_ioctx[i]);
     if (s->images)
         rados_ioctx_destroy(s->images);
+    st_bufpool_destroy(s->iobufs);   /* after the HTTP server: no transfer holds one */
     free(s);
 }

@@ -22,6 +22,12 @@ const struct st_opt imaged_options[] = {
       "Bytes per RBD write of an upload" },
     { "imaged", "upload_inflight", ST_OPT_INT, "8", false, 1, 64, NULL,
       "RBD writes in flight per upload" },
+    { "imaged", "io_buffers", ST_OPT_INT, "48", false, 8, 4096, NULL,
+      "Upload/download buffers of upload_block_size each, mapped on first use and reused: "
+      "imaged's data-path memory is at most io_buffers x upload_block_size (an upload takes "
+      "upload_inflight of them, a download 6; more transfers at once wait for them)" },
+    { "imaged", "io_buffer_wait", ST_OPT_DURATION, "30s", false, 0, 600000, NULL,
+      "How long a transfer waits for free I/O buffers before answering 503" },
     { "imaged", "bulk_bytes_sec", ST_OPT_INT, "0", false, 0, 1000000000000LL, NULL,
       "Cap on the bytes per second all of imaged's own copies (flattens of images made from "
       "volumes) move together (0 = none)" },

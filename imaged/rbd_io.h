@@ -16,12 +16,15 @@
 #define IMG_SNAP_NAME "snap"
 
 struct img_writer;
+struct st_bufpool;
 
 struct img_writer_config {
     size_t block_size;     /* bytes per AIO write unit, default 4 MiB (object size) */
     unsigned inflight;     /* AIO writes in flight, default 8 */
     size_t zero_granule;   /* zero detection granularity, default 64 KiB */
     bool hash;             /* compute md5 + sha512 */
+    struct st_bufpool *pool; /* buffers from here (block_size = the pool's); NULL: malloc */
+    int pool_wait_ms;      /* how long to wait for the pool's buffers */
 };
 
 /* Create RBD image `name` in ioctx and open a writer on it.  size_hint: the
@@ -49,8 +52,12 @@ uint64_t img_writer_bytes_sent(const struct img_writer *w);
 /* Streaming reader with read-ahead (AIO, `depth` blocks of block_size ahead),
  * for downloads of [offset, offset+length). */
 struct img_reader;
+struct st_bufpool;
+/* Read-ahead buffers come from pool (its buffer size is the read unit; the
+ * wait as for the writer), or from malloc when pool is NULL. */
 int img_reader_open(rados_ioctx_t ioctx, const char *name, const char *snap,
-                    uint64_t offset, uint64_t length, struct img_reader **out);
+                    uint64_t offset, uint64_t length, struct st_bufpool *pool, int pool_wait_ms,
+                    struct img_reader **out);
 /* Copy up to max bytes of the next data into buf: count, 0 at end, -errno. */
 ssize_t img_reader_read(struct img_reader *r, char *buf, size_t max);
 void img_reader_close(struct img_reader *r);

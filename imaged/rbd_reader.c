@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rbd_io.h"
+#include "strata/bufpool.h"
 #include "strata/log.h"
 
 #define READ_BLOCK (4u << 20)
@@ -29,6 +30,8 @@ struct img_reader {
     uint64_t next; /* next offset to issue */
     uint64_t end;
     struct rslot slots[READ_DEPTH];
+    size_t block;              /* read unit: READ_BLOCK or the pool's buffer size */
+    struct st_bufpool *pool;   /* where the slots' buffers came from (NULL: malloc) */
     unsigned head; /* slot served next */
     int err;       /* sticky */
 };
@@ -42,7 +45,7 @@ static void read_done(rbd_completion_t c, void *arg)
 /* Queue the next block into slot s (if anything is left). */
 static int issue(struct img_reader *r, struct rslot *s)
 {
-    uint64_t stop = (r->next / READ_BLOCK + 1) * READ_BLOCK;
+    uint64_t stop = (r->next / r->block + 1) * r->block;
     int rc;
 
     if (r->next >= r->end)
@@ -105,7 +108,10 @@ void img_reader_close(struct img_reader *r)
             rbd_aio_wait_for_complete(s->c);
             rbd_aio_release(s->c);
         }
-        free(s->data);
+        if (r->pool)
+            st_bufpool_put(r->pool, 1, (void **)&s->data);
+        else
+            free(s->data);
     }
     if (r->img)
         rbd_close(r->img);
@@ -114,7 +120,8 @@ void img_reader_close(struct img_reader *r)
 }
 
 int img_reader_open(rados_ioctx_t ioctx, const char *name, const char *snap, uint64_t offset,
-                    uint64_t length, struct img_reader **out)
+                    uint64_t length, struct st_bufpool *pool, int pool_wait_ms,
+                    struct img_reader **out)
 {
     struct img_reader *r;
     uint64_t size = 0;
@@ -126,6 +133,7 @@ int img_reader_open(rados_ioctx_t ioctx, const char *name, const char *snap, uin
     if (!r)
         return -ENOMEM;
     r->name = strdup(name);
+    r->block = pool ? st_bufpool_buf_size(pool) : READ_BLOCK;
     rc = r->name ? 0 : -ENOMEM;
     if (rc == 0) {
         rc = rbd_open_read_only(ioctx, name, &r->img, snap);
@@ -151,8 +159,22 @@ int img_reader_open(rados_ioctx_t ioctx, const char *name, const char *snap, uin
         r->next = offset;
         r->end = length > size - offset ? size : offset + length;
     }
+    if (rc == 0 && pool) {
+        void *v[READ_DEPTH];
+        rc = st_bufpool_get(pool, READ_DEPTH, pool_wait_ms, v);
+        if (rc == -ETIMEDOUT) {
+            st_warn("rbd image %s: no I/O buffers free after %d ms (all in use by other "
+                    "transfers)", name, pool_wait_ms);
+            rc = -EAGAIN;
+        }
+        for (unsigned i = 0; rc == 0 && i < READ_DEPTH; i++)
+            r->slots[i].data = v[i];
+        if (rc == 0)
+            r->pool = pool;
+    }
     for (unsigned i = 0; rc == 0 && i < READ_DEPTH; i++) {
-        r->slots[i].data = malloc(READ_BLOCK);
+        if (!r->pool)
+            r->slots[i].data = malloc(r->block);
         rc = r->slots[i].data ? 0 : -ENOMEM;
         if (rc == 0)
             rc = issue(r, &r->slots[i]);

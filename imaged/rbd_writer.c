@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "rbd_io.h"
+#include "strata/bufpool.h"
 #include "strata/log.h"
 
 #define DEFAULT_BLOCK (4u << 20)
@@ -341,8 +342,12 @@ static void writer_free(struct img_writer *w)
     hasher_free(&w->h[0]);
     hasher_free(&w->h[1]);
     if (w->bufs) {
-        for (unsigned i = 0; i < w->cfg.inflight; i++)
-            free(w->bufs[i].data);
+        for (unsigned i = 0; i < w->cfg.inflight; i++) {
+            if (w->cfg.pool)
+                st_bufpool_put(w->cfg.pool, 1, (void **)&w->bufs[i].data);
+            else
+                free(w->bufs[i].data);
+        }
         free(w->bufs);
     }
     if (w->mu_init) {
@@ -351,6 +356,24 @@ static void writer_free(struct img_writer *w)
     }
     free(w->name);
     free(w);
+}
+
+/* The writer's `inflight` buffers from the daemon's pool, all at once:
+ * -EAGAIN (503) when other transfers hold them past the wait. */
+static int take_pool_bufs(struct img_writer *w)
+{
+    void **v = calloc(w->cfg.inflight, sizeof(*v));
+    int rc = v ? st_bufpool_get(w->cfg.pool, w->cfg.inflight, w->cfg.pool_wait_ms, v) : -ENOMEM;
+
+    if (rc == -ETIMEDOUT) {
+        st_warn("rbd image %s: no I/O buffers free after %d ms (all in use by other "
+                "transfers)", w->name, w->cfg.pool_wait_ms);
+        rc = -EAGAIN;
+    }
+    for (unsigned i = 0; rc == 0 && i < w->cfg.inflight; i++)
+        w->bufs[i].data = v[i];
+    free(v);
+    return rc;
 }
 
 static int image_create(rados_ioctx_t io, const char *name, uint64_t size, bool thin_max)
@@ -396,6 +419,8 @@ int img_writer_create(rados_ioctx_t ioctx, const char *name, int64_t size_hint, 
         w->cfg = *cfg;
     else
         w->cfg.hash = true;
+    if (w->cfg.pool)
+        w->cfg.block_size = st_bufpool_buf_size(w->cfg.pool);
     if (!w->cfg.block_size)
         w->cfg.block_size = DEFAULT_BLOCK;
     if (!w->cfg.inflight)
@@ -415,11 +440,15 @@ int img_writer_create(rados_ioctx_t ioctx, const char *name, int64_t size_hint, 
         w->bufs = calloc(w->cfg.inflight, sizeof(*w->bufs));
         rc = w->bufs ? 0 : -ENOMEM;
     }
+    if (rc == 0 && w->cfg.pool)
+        rc = take_pool_bufs(w);
     for (unsigned i = 0; rc == 0 && i < w->cfg.inflight; i++) {
         struct wbuf *b = &w->bufs[i];
 
         b->w = w;
-        if (posix_memalign((void **)&b->data, 4096, w->cfg.block_size) != 0) {
+        if (w->cfg.pool) {
+            /* taken above */
+        } else if (posix_memalign((void **)&b->data, 4096, w->cfg.block_size) != 0) {
             b->data = NULL;
             rc = -ENOMEM;
             break;

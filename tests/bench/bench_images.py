@@ -6,7 +6,9 @@
    sink (stdout to /dev/null), alternating which goes first;
 2. clone latency (internal clone API) for a 1 GiB and a 10 GiB virtual image,
    p50/p99 over N clones;
-3. GET /v2/images/{id} and GET /v2/images requests/second, 16 connections, 10 s (wrk).
+3. GET /v2/images/{id} and GET /v2/images requests/second, 16 connections, 10 s (wrk);
+4. memory: imaged's resident set after 5 and after N rounds of create / PUT
+   64 MiB / download / delete (two uploads at a time), which should be level.
 
 Prints figures; asserts nothing.  Usage: bench_images.py STRATA_HOME [--clones N]
 """
@@ -186,11 +188,50 @@ def bench_reads(url, tok, results):
     requests.delete(url + "/v2/images/" + img, headers={"X-Auth-Token": tok})
 
 
+def imaged_rss_mib(home):
+    """VmRSS of the home's strata-imaged (its pid file), MiB."""
+    with open(os.path.join(home, "run", "imaged.pid")) as f:
+        pid = int(f.read().split()[0])
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError("no VmRSS for imaged pid %d" % pid)
+
+
+def bench_memory(home, url, tok, work, rounds, results):
+    src = os.path.join(work, "mem.raw")
+    with open(src, "wb") as f:
+        f.write(os.urandom(64 << 20))
+
+    def one(i):
+        img = create_image(url, tok, "bench-mem-%d" % i)
+        curl_upload(url, tok, img, src)
+        subprocess.run(["curl", "-sS", "-f", "-o", "/dev/null", "-H", "X-Auth-Token: " + tok,
+                        "%s/v2/images/%s/file" % (url, img)], check=True)
+        requests.delete(url + "/v2/images/" + img, headers={"X-Auth-Token": tok})
+
+    from concurrent.futures import ThreadPoolExecutor
+    marks = {}
+    with ThreadPoolExecutor(2) as pool:
+        for i in range(rounds):
+            list(pool.map(one, (2 * i, 2 * i + 1)))
+            if i + 1 in (5, rounds) or (i + 1) % 25 == 0:
+                marks[i + 1] = imaged_rss_mib(home)
+                print("memory    imaged RSS after %3d rounds (%3d uploads of 64 MiB): %.1f MiB"
+                      % (i + 1, 2 * (i + 1), marks[i + 1]))
+                sys.stdout.flush()
+    results["rss_after_5_mib"] = round(marks[5], 1)
+    results["rss_after_%d_mib" % rounds] = round(marks[rounds], 1)
+    print("memory    growth from round 5 to %d: %+.1f MiB" % (rounds, marks[rounds] - marks[5]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("home")
     ap.add_argument("--clones", type=int, default=50)
-    ap.add_argument("--only", choices=["upload", "clone", "read"])
+    ap.add_argument("--rounds", type=int, default=100, help="memory: rounds of two uploads")
+    ap.add_argument("--only", choices=["upload", "clone", "read", "memory"])
     a = ap.parse_args()
     env = read_env(a.home)
     url, tok = env.get("STRATA_IMAGE_URL"), env["STRATA_ADMIN_TOKEN"]
@@ -204,6 +245,8 @@ def main():
             bench_clones(env, url, tok, work, a.clones, results)
         if a.only in (None, "read"):
             bench_reads(url, tok, results)
+        if a.only in (None, "memory"):
+            bench_memory(a.home, url, tok, work, max(a.rounds, 5), results)
     print(json.dumps(results))
 
 

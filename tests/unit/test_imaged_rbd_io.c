@@ -77,7 +77,7 @@ static size_t read_range(const char *name, const char *snap, uint64_t off, uint6
     size_t got = 0;
     ssize_t n;
 
-    assert_int_equal(img_reader_open(io, name, snap, off, len, &r), 0);
+    assert_int_equal(img_reader_open(io, name, snap, off, len, NULL, 0, &r), 0);
     while ((n = img_reader_read(r, out + got, cap - got < step ? cap - got : step)) > 0)
         got += (size_t)n;
     assert_int_equal(n, 0);
@@ -206,7 +206,7 @@ static void test_sparse(void **state)
     assert_string_equal(md5, want_md5);
     assert_string_equal(sha, want_sha);
 
-    assert_int_equal(img_reader_open(io, name, NULL, 0, total, &r), 0);
+    assert_int_equal(img_reader_open(io, name, NULL, 0, total, NULL, 0, &r), 0);
     for (at = 0; (got = img_reader_read(r, back, chunk)) > 0; at += (uint64_t)got)
         for (ssize_t i = 0; i < got; i++)
             if ((unsigned char)back[i] != sparse_byte(at + (uint64_t)i))
@@ -386,8 +386,8 @@ static void test_reader_ranges(void **state)
             assert_memory_equal(back, data + ranges[i].off, got);
         }
     }
-    assert_int_equal(img_reader_open(io, name, NULL, n + 1, 1, &r), -EINVAL);
-    assert_int_equal(img_reader_open(io, name, "nosuchsnap", 0, 1, &r), -ENOENT);
+    assert_int_equal(img_reader_open(io, name, NULL, n + 1, 1, NULL, 0, &r), -EINVAL);
+    assert_int_equal(img_reader_open(io, name, "nosuchsnap", 0, 1, NULL, 0, &r), -ENOENT);
 
     /* At the snapshot: later writes to the head don't show. */
     assert_int_equal(st_rbd_snap_protect(io, name, IMG_SNAP_NAME), 0);
