@@ -380,7 +380,7 @@ int st_daemon_main(const struct st_daemon_desc *desc, int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    st_malloc_tune();   /* before any thread: large frees go back to the kernel */
+    st_malloc_tune();   /* before any thread: a few malloc arenas, not 8 per core */
     pthread_mutex_init(&d.health_lock, NULL);
     section_table_init(&d);
     st_log_init(desc->name, ST_LOG_INFO);   /* so config warnings carry the name */

@@ -21,8 +21,8 @@ size_t st_bufpool_buf_size(const struct st_bufpool *p);
 /* Buffers mapped so far and how many of them are free now. */
 void st_bufpool_stats(struct st_bufpool *p, unsigned *mapped, unsigned *free_now);
 
-/* Make glibc give large frees back to the kernel (a fixed mmap threshold, no
- * dynamic raise) and cap its per-thread arenas; every daemon calls it once. */
+/* Cap glibc's per-thread malloc arenas (each keeps its threads' frees); every
+ * daemon calls it once, before its threads start. */
 void st_malloc_tune(void);
 
 #endif
