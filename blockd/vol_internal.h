@@ -221,6 +221,13 @@ void vs_job_manage(struct vol_service *s, const char *id);
 void vs_job_unmanage(struct vol_service *s, const char *id);
 /* Whether image `name` was left by an unmanage (the orphan sweep keeps it). */
 bool vs_image_unmanaged(struct vol_service *s, const char *name);
+/* rbd pool metadata: when blockd first used the volumes pool (seconds). */
+#define VS_POOL_SINCE_KEY "strata_blockd_since"
+/* Whether a volume-<uuid> image no record owns is blockd's own leftover (the
+ * reconciler removes it): not unmanaged, and created after the pool's mark —
+ * an older one (another service's, e.g. Cinder's RBD driver's, in a pool blockd
+ * was pointed at) is left alone and can be managed. */
+bool vs_image_orphan(struct vol_service *s, const char *name);
 
 /* vol_backup.c */
 int vs_backup_open(struct vol_service *s, const struct st_config *c);

@@ -44,6 +44,18 @@ bool vs_image_unmanaged(struct vol_service *s, const char *name)
     return marked;
 }
 
+bool vs_image_orphan(struct vol_service *s, const char *name)
+{
+    int64_t since = 0, created = 0;
+
+    if (vs_image_unmanaged(s, name))
+        return false;
+    if (st_rbd_pool_since(s->vols, VS_POOL_SINCE_KEY, st_now_ms() / 1000, &since) < 0 ||
+        st_rbd_created(s->vols, name, &created) < 0)
+        return false;   /* cannot tell: keep it */
+    return created >= since;
+}
+
 static int set_mark(struct vol_service *s, const char *name, const char *value)
 {
     json_t *kv = json_pack("{s:s}", UNMANAGED_KEY, value);
@@ -149,7 +161,7 @@ static void manage_verdict(struct vol_service *s, const struct verdict_ctx *c, c
         if (json_object_get(c->ids, id)) {
             snprintf(reason, VOL_MSG_MAX, "already managed");
             snprintf(cinder_id, 37, "%s", id);
-        } else if (!vs_image_unmanaged(s, name)) {
+        } else if (vs_image_orphan(s, name)) {
             snprintf(reason, VOL_MSG_MAX, "an orphan of blockd (no volume record owns it; the "
                                           "reconciler removes it)");
         }

@@ -113,7 +113,8 @@ static void purge_hidden(struct vol_service *s)
     }
 }
 
-/* RBD images "volume-<id>" that no record owns (unless an unmanage left them). */
+/* RBD images "volume-<id>" that no record owns, blockd's own (not left by an
+ * unmanage, not older than blockd's use of the pool). */
 static void sweep_orphans(struct vol_service *s)
 {
     char **names = NULL;
@@ -126,7 +127,7 @@ static void sweep_orphans(struct vol_service *s)
         if (strncmp(names[i], "volume-", 7) != 0 || strlen(names[i]) != 7 + 36)
             continue;
         if (st_meta_get(s->meta, &vol_kind, names[i] + 7, &rec) == -ENOENT &&
-            !vs_image_unmanaged(s, names[i])) {   /* an unmanaged volume's image stays */
+            vs_image_orphan(s, names[i])) {
             if (st_rbd_remove(s->vols, names[i]) == 0)
                 st_warn("removed RBD image %s/%s: no volume record owns it", s->pool, names[i]);
         }

@@ -420,6 +420,14 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
         st_error("volumes pool %s ([ceph] volumes_pool): %s", s->pool, strerror(-rc));
         goto fail;
     }
+    /* the pool's "blockd since" mark, before blockd makes anything in it: an
+     * image older than it is someone else's, never an orphan of ours */
+    int64_t since = 0;
+    if ((rc = st_rbd_pool_since(s->vols, VS_POOL_SINCE_KEY, st_now_ms() / 1000, &since)) < 0) {
+        st_error("volumes pool %s: cannot read or write its rbd pool metadata %s: %s", s->pool,
+                 VS_POOL_SINCE_KEY, strerror(-rc));
+        goto fail;
+    }
     if ((rc = st_httpc_create(&hc, &s->http)) < 0 ||
         (rc = vol_quota_create(s->meta, c, s->ttl_ms, &s->quota)) < 0 ||
         (rc = vt_create(s->meta, &s->types)) < 0 || (rc = vs_backup_open(s, c)) < 0 ||

@@ -6,8 +6,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "strata/log.h"
 
@@ -654,6 +656,43 @@ int st_rbd_snap_count(rados_ioctx_t ioctx, const char *name, size_t *count)
     rbd_snap_list_end(v);
     free(v);
     *count = (size_t)n;
+    return 0;
+}
+
+int st_rbd_created(rados_ioctx_t ioctx, const char *name, int64_t *secs)
+{
+    rbd_image_t img;
+    struct timespec ts;
+    int rc = rbd_open_read_only(ioctx, name, &img, NULL);
+
+    if (rc < 0)
+        return rc;
+    rc = rbd_get_create_timestamp(img, &ts);
+    rbd_close(img);
+    if (rc == 0)
+        *secs = (int64_t)ts.tv_sec;
+    return rc;
+}
+
+int st_rbd_pool_since(rados_ioctx_t ioctx, const char *key, int64_t now, int64_t *since)
+{
+    char v[32], *end = NULL;
+    size_t len = sizeof(v);
+    int rc = rbd_pool_metadata_get(ioctx, key, v, &len);
+
+    if (rc == -ENOENT) {
+        snprintf(v, sizeof(v), "%lld", (long long)now);
+        if ((rc = rbd_pool_metadata_set(ioctx, key, v)) < 0)
+            return rc;
+        len = sizeof(v);
+        rc = rbd_pool_metadata_get(ioctx, key, v, &len);   /* a racing first start wrote first */
+    }
+    if (rc < 0)
+        return rc;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || n <= 0)
+        return -EINVAL;
+    *since = n;
     return 0;
 }
 

@@ -438,3 +438,48 @@ def test_blockd_errors_become_cinder_exceptions(drv, ctx, account, idurl, strata
     with pytest.raises(exception.VolumeBackendAPIException) as e:
         make_driver(bad, idurl, strata_env, tmp_path, "strata-badpw")
     assert "wrong" not in str(e.value)
+
+
+def test_foreign_images_are_not_orphans_and_migrate_in_place(drv, ctx, vurl, account, cluster,  # noqa: F811
+                                                              blockd_factory):
+    """A `volume-<uuid>` image older than blockd's use of the pool (Cinder's RBD
+    driver names its volumes so: blockd pointed at that pool) is not an orphan:
+    the sweep of a freshly started blockd keeps it while it removes a real
+    orphan, and it is managed in place.  The pool's mark is moved for the test,
+    between the two images' creations, and put back."""
+    from conftest import free_port
+    key = "strata_blockd_since"
+    foreign, orphan = "volume-" + str(uuid.uuid4()), "volume-" + str(uuid.uuid4())
+    data = os.urandom(MIB)
+    with cluster.open_ioctx(POOL) as io:
+        mark = rbd.RBD().pool_metadata_get(io, key)
+        rbd.RBD().create(io, foreign, 4 * MIB, old_format=False, features=rbd.RBD_FEATURE_LAYERING)
+        with rbd.Image(io, foreign) as im:
+            im.write(data, 0)
+            made = int(im.create_timestamp().timestamp())
+        try:
+            time.sleep(1.2)
+            rbd.RBD().pool_metadata_set(io, key, str(made + 1))
+            time.sleep(1.2)
+            rbd.RBD().create(io, orphan, MIB, old_format=False, features=rbd.RBD_FEATURE_LAYERING)
+            listed = drv.get_manageable_volumes([], None, 1000, 0, ["size"], ["asc"])
+            [f] = [i for i in listed if i["reference"] == {"source-name": foreign}]
+            [o] = [i for i in listed if i["reference"] == {"source-name": orphan}]
+            assert f["safe_to_manage"] is True, f
+            assert o["safe_to_manage"] is False and "orphan" in o["reason_not_safe"], o
+            blockd_factory(free_port())        # its start-up reconcile sweeps the pool now
+            wait_until(lambda: orphan not in rbd_images(cluster), timeout=120)
+            assert foreign in rbd_images(cluster)
+            vol = volume(ctx)
+            vol.update(drv.manage_existing(vol, {"source-name": foreign}))
+            assert rbd_read(cluster, "volume-" + vol.provider_id, 0, len(data)) == data
+            assert shown(vurl, account, "volume", vol.provider_id)["size"] == 1
+            drv.delete_volume(vol)
+            assert "volume-" + vol.provider_id not in rbd_images(cluster)
+        finally:
+            rbd.RBD().pool_metadata_set(io, key, mark)
+            for name in (foreign, orphan):
+                try:
+                    rbd.RBD().remove(io, name)
+                except rbd.ImageNotFound:
+                    pass

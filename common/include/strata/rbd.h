@@ -64,6 +64,12 @@ int st_rbd_remove(rados_ioctx_t ioctx, const char *name);
 int st_rbd_rename(rados_ioctx_t ioctx, const char *from, const char *to);
 /* The name of the image whose RBD id is `id` (buf of len bytes): -ENOENT if none. */
 int st_rbd_name_by_id(rados_ioctx_t ioctx, const char *id, char *buf, size_t len);
+/* When the image was created (seconds since the epoch). */
+int st_rbd_created(rados_ioctx_t ioctx, const char *name, int64_t *secs);
+/* The pool's "in use by us since" mark, rbd pool metadata `key`: written as
+ * `now` (seconds) on the first call, read back ever after.  Images created
+ * before it were made by someone else. */
+int st_rbd_pool_since(rados_ioctx_t ioctx, const char *key, int64_t now, int64_t *since);
 /* How many snapshots the image has. */
 int st_rbd_snap_count(rados_ioctx_t ioctx, const char *name, size_t *count);
 /* How many clients watch the image (have it open read-write). */
