@@ -8,65 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vol_json.h"
-#include "vol_service.h"
+#include "api_internal.h"
 
-_Static_assert(VOLJ_MSG_MAX <= VOL_MSG_MAX, "vol_json messages must fit VOL_MSG_MAX");
-
-#define BASE_MAX VOLJ_BASE_MAX
 #define MV_EXTEND_IN_USE 42   /* os-extend of in-use volumes */
 
-/* What every v3 handler knows once v3_begin has passed. */
-struct v3 {
-    struct volj_ctx ctx;
-    char base[BASE_MAX];
-};
-
-typedef int (*v3_fn)(struct st_req *r, const struct v3 *v);
-
-/* ---- helpers ---- */
-
-static struct vol_service *svc(const struct st_req *r)
-{
-    return st_req_app(r);
-}
-
-static const struct st_auth_ctx *who(const struct st_req *r)
-{
-    return st_req_auth(r);
-}
-
-static bool is_admin(const struct st_req *r)
-{
-    const struct st_auth_ctx *a = st_req_auth(r);
-
-    return a && a->is_admin;
-}
-
-/* Answer a failure with the service's (or vol_json's) message when there is
- * one, Cinder's text for an unknown volume/snapshot, else the status's
- * generic text (from the common layer).  Returns rc for the handler. */
-static int fail(struct st_req *r, int rc, const char *msg, const char *kind, const char *id)
-{
-    if (msg && msg[0])
-        st_reply_error(r, st_errno_to_http(rc), "%s", msg);
-    else if (rc == -ENOENT && kind && id)
-        st_reply_error(r, 404, "%s %s could not be found.", kind, id);
-    return rc;
-}
-
-static int reply_doc(struct st_req *r, unsigned status, json_t *doc)
-{
-    return doc ? st_reply_json(r, status, doc) : -ENOMEM;
-}
-
-/* {"<member>": view} (takes view). */
-static int reply_one(struct st_req *r, unsigned status, const char *member, json_t *view)
-{
-    return reply_doc(r, status, view ? json_pack("{s:o}", member, view) : NULL);
-}
-
-static const char *query_get(void *arg, const char *name, size_t nth)
+const char *api_query_get(void *arg, const char *name, size_t nth)
 {
     return st_req_query_nth(arg, name, nth);
 }
@@ -98,20 +44,13 @@ static int v3_begin(struct st_req *r, struct v3 *v)
     return 0;
 }
 
-static int v3_run(struct st_req *r, v3_fn fn)
+int api_v3_run(struct st_req *r, v3_fn fn)
 {
     struct v3 v;
     int rc = v3_begin(r, &v);
 
     return rc < 0 ? rc : fn(r, &v);
 }
-
-/* One route handler per v3 function. */
-#define V3_HANDLER(fn)                                                                             \
-    static int h_##fn(struct st_req *r)                                                            \
-    {                                                                                              \
-        return v3_run(r, fn);                                                                      \
-    }
 
 /* ---- documents ---- */
 
@@ -259,14 +198,14 @@ static const struct {
     [VOLJ_LIST_BACKUPS] = {bk_list, bk_get, backup_list_view},
 };
 
-static int list_common(struct st_req *r, const struct v3 *v, enum volj_list_kind kind, bool detail)
+int api_list(struct st_req *r, const struct v3 *v, enum volj_list_kind kind, bool detail)
 {
     struct volj_list_query q;
     char msg[VOL_MSG_MAX] = "";
     json_t *page = NULL;
     bool more = false;
     size_t count = 0;
-    int rc = volj_list_parse(kind, query_get, r, v->ctx.mv, &q, msg);
+    int rc = volj_list_parse(kind, api_query_get, r, v->ctx.mv, &q, msg);
 
     if (rc < 0)
         return fail(r, rc, msg, NULL, NULL);
@@ -280,12 +219,12 @@ static int list_common(struct st_req *r, const struct v3 *v, enum volj_list_kind
 
 static int volume_list(struct st_req *r, const struct v3 *v)
 {
-    return list_common(r, v, VOLJ_LIST_VOLUMES, false);
+    return api_list(r, v, VOLJ_LIST_VOLUMES, false);
 }
 
 static int volume_list_detail(struct st_req *r, const struct v3 *v)
 {
-    return list_common(r, v, VOLJ_LIST_VOLUMES, true);
+    return api_list(r, v, VOLJ_LIST_VOLUMES, true);
 }
 
 static int volume_update(struct st_req *r, const struct v3 *v)
@@ -472,12 +411,12 @@ static int snapshot_show(struct st_req *r, const struct v3 *v)
 
 static int snapshot_list(struct st_req *r, const struct v3 *v)
 {
-    return list_common(r, v, VOLJ_LIST_SNAPSHOTS, false);
+    return api_list(r, v, VOLJ_LIST_SNAPSHOTS, false);
 }
 
 static int snapshot_list_detail(struct st_req *r, const struct v3 *v)
 {
-    return list_common(r, v, VOLJ_LIST_SNAPSHOTS, true);
+    return api_list(r, v, VOLJ_LIST_SNAPSHOTS, true);
 }
 
 static int snapshot_update(struct st_req *r, const struct v3 *v)
@@ -631,282 +570,6 @@ static int md_edit(struct st_req *r, const struct md_res *m, enum vol_md_op op)
 MD_HANDLERS(vol)
 MD_HANDLERS(snap)
 
-/* ---- attachments (3.27+; os-complete 3.44+) ---- */
-
-#define MV_ATTACHMENTS 27
-#define MV_ATTACH_COMPLETE 44
-
-static int attachments_check(struct st_req *r, const struct v3 *v, unsigned min)
-{
-    if (v->ctx.mv >= min)
-        return 0;
-    st_reply_error(r, 404, "The resource could not be found (needs microversion 3.%u).", min);
-    return -ENOENT;
-}
-
-static int reply_attachment(struct st_req *r, unsigned status, const json_t *rec)
-{
-    return reply_one(r, status, "attachment", volj_attachment_view(rec, true));
-}
-
-static int attachment_create(struct st_req *r, const struct v3 *v)
-{
-    char msg[VOL_MSG_MAX] = "";
-    struct volj_att_create c = {0};
-    json_t *body = NULL, *rec = NULL;
-    int rc = attachments_check(r, v, MV_ATTACHMENTS);
-
-    if (rc < 0 || (rc = st_req_json(r, &body)) < 0)
-        return rc;
-    rc = volj_attachment_create(body, &c, msg);
-    if (rc == 0)
-        rc = att_create(svc(r), who(r), c.volume_uuid, c.instance_uuid, c.connector, c.mode, &rec,
-                        msg);
-    rc = rc == 0 ? reply_attachment(r, 200, rec) : fail(r, rc, msg, "Volume", c.volume_uuid);
-    json_decref(body);
-    json_decref(rec);
-    return rc;
-}
-
-static int attachment_show(struct st_req *r, const struct v3 *v)
-{
-    const char *id = st_req_param(r, "id");
-    json_t *rec = NULL;
-    int rc = attachments_check(r, v, MV_ATTACHMENTS);
-
-    if (rc < 0)
-        return rc;
-    rc = att_get(svc(r), who(r), id, &rec);
-    rc = rc == 0 ? reply_attachment(r, 200, rec) : fail(r, rc, NULL, "VolumeAttachment", id);
-    json_decref(rec);
-    return rc;
-}
-
-static int attachment_list_common(struct st_req *r, const struct v3 *v, bool detail)
-{
-    const char *all = st_req_query(r, "all_tenants"), *vol = st_req_query(r, "volume_id");
-    struct vol_filter f = {"volume_id", vol};
-    json_t *recs = NULL, *views, *rec;
-    bool all_projects = false;
-    size_t i;
-    int rc = attachments_check(r, v, MV_ATTACHMENTS);
-
-    if (rc < 0)
-        return rc;
-    if (all)
-        volj_bool_parse(all, &all_projects);
-    rc = att_list(svc(r), who(r), all_projects && is_admin(r), &f, vol ? 1 : 0, &recs);
-    if (rc < 0)
-        return fail(r, rc, NULL, NULL, NULL);
-    views = json_array();
-    json_array_foreach(recs, i, rec)
-    {
-        json_array_append_new(views, volj_attachment_view(rec, detail));
-    }
-    json_decref(recs);
-    return reply_one(r, 200, "attachments", views);
-}
-
-static int attachment_list(struct st_req *r, const struct v3 *v)
-{
-    return attachment_list_common(r, v, false);
-}
-
-static int attachment_list_detail(struct st_req *r, const struct v3 *v)
-{
-    return attachment_list_common(r, v, true);
-}
-
-static int attachment_update(struct st_req *r, const struct v3 *v)
-{
-    const char *id = st_req_param(r, "id");
-    char msg[VOL_MSG_MAX] = "";
-    const json_t *connector = NULL;
-    json_t *body = NULL, *rec = NULL;
-    int rc = attachments_check(r, v, MV_ATTACHMENTS);
-
-    if (rc < 0 || (rc = st_req_json(r, &body)) < 0)
-        return rc;
-    rc = volj_attachment_update(body, &connector, msg);
-    if (rc == 0)
-        rc = att_update(svc(r), who(r), id, connector, &rec, msg);
-    rc = rc == 0 ? reply_attachment(r, 200, rec) : fail(r, rc, msg, "VolumeAttachment", id);
-    json_decref(body);
-    json_decref(rec);
-    return rc;
-}
-
-static int attachment_action(struct st_req *r, const struct v3 *v)
-{
-    const char *id = st_req_param(r, "id");
-    char msg[VOL_MSG_MAX] = "";
-    json_t *body = NULL;
-    int rc = attachments_check(r, v, MV_ATTACH_COMPLETE);
-
-    if (rc < 0 || (rc = st_req_json(r, &body)) < 0)
-        return rc;
-    rc = volj_attachment_action(body, msg);
-    if (rc == 0)
-        rc = att_complete(svc(r), who(r), id, msg);
-    rc = rc == 0 ? st_reply_json(r, 204, NULL) : fail(r, rc, msg, "VolumeAttachment", id);
-    json_decref(body);
-    return rc;
-}
-
-static int attachment_delete(struct st_req *r, const struct v3 *v)
-{
-    const char *id = st_req_param(r, "id");
-    char msg[VOL_MSG_MAX] = "";
-    int rc = attachments_check(r, v, MV_ATTACHMENTS);
-
-    if (rc < 0)
-        return rc;
-    rc = att_delete(svc(r), who(r), id, msg);
-    return rc == 0 ? reply_doc(r, 200, json_pack("{s:[]}", "attachments"))
-                   : fail(r, rc, msg, "VolumeAttachment", id);
-}
-
-/* ---- backups ---- */
-
-static int reply_backup(struct st_req *r, const struct v3 *v, unsigned status, const json_t *rec,
-                        bool detail)
-{
-    return reply_one(r, status, "backup", volj_backup_view(rec, detail, &v->ctx));
-}
-
-static int backup_create(struct st_req *r, const struct v3 *v)
-{
-    char msg[VOL_MSG_MAX] = "";
-    struct volj_backup_create c;
-    json_t *body = NULL, *rec = NULL;
-    int rc = st_req_json(r, &body);
-
-    if (rc < 0)
-        return rc;
-    rc = volj_backup_create(body, &c, msg);
-    if (rc == 0) {
-        struct bk_create_req req = { c.volume_id, c.name, c.description, c.snapshot_id,
-                                     c.container, c.incremental, c.force, c.metadata };
-        rc = bk_create(svc(r), who(r), &req, &rec, msg);
-    }
-    rc = rc == 0 ? reply_backup(r, v, 202, rec, false) : fail(r, rc, msg, "Volume", c.volume_id);
-    json_decref(body);
-    json_decref(rec);
-    return rc;
-}
-
-static int backup_show(struct st_req *r, const struct v3 *v)
-{
-    const char *id = st_req_param(r, "id");
-    json_t *rec = NULL;
-    int rc = bk_get(svc(r), who(r), id, &rec);
-
-    rc = rc == 0 ? reply_backup(r, v, 200, rec, true) : fail(r, rc, NULL, "Backup", id);
-    json_decref(rec);
-    return rc;
-}
-
-static int backup_list(struct st_req *r, const struct v3 *v)
-{
-    return list_common(r, v, VOLJ_LIST_BACKUPS, false);
-}
-
-static int backup_list_detail(struct st_req *r, const struct v3 *v)
-{
-    return list_common(r, v, VOLJ_LIST_BACKUPS, true);
-}
-
-static int backup_delete(struct st_req *r, const struct v3 *v)
-{
-    const char *id = st_req_param(r, "id");
-    char msg[VOL_MSG_MAX] = "";
-    int rc = bk_delete(svc(r), who(r), id, msg);
-
-    (void)v;
-    return rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Backup", id);
-}
-
-static int backup_restore(struct st_req *r, const struct v3 *v)
-{
-    const char *id = st_req_param(r, "id"), *volume_id = NULL, *name = NULL;
-    char msg[VOL_MSG_MAX] = "";
-    json_t *body = NULL, *out = NULL;
-    int rc = st_req_json(r, &body);
-
-    (void)v;
-    if (rc < 0)
-        return rc;
-    rc = volj_backup_restore(body, &volume_id, &name, msg);
-    if (rc == 0)
-        rc = bk_restore(svc(r), who(r), id, volume_id, name, &out, msg);
-    rc = rc == 0 ? reply_one(r, 202, "restore", out) : fail(r, rc, msg, "Backup", id);
-    json_decref(body);
-    return rc;
-}
-
-static int backup_export(struct st_req *r, const struct v3 *v)
-{
-    const char *id = st_req_param(r, "id");
-    char msg[VOL_MSG_MAX] = "";
-    json_t *out = NULL;
-    int rc = bk_export(svc(r), who(r), id, &out, msg);
-
-    (void)v;
-    return rc == 0 ? reply_one(r, 200, "backup-record", out) : fail(r, rc, msg, "Backup", id);
-}
-
-static int backup_import(struct st_req *r, const struct v3 *v)
-{
-    const char *service = NULL, *url = NULL;
-    char msg[VOL_MSG_MAX] = "";
-    json_t *body = NULL, *out = NULL;
-    int rc = st_req_json(r, &body);
-
-    if (rc < 0)
-        return rc;
-    rc = volj_backup_import(body, &service, &url, msg);
-    if (rc == 0)
-        rc = bk_import(svc(r), who(r), service, url, &out, msg);
-    rc = rc == 0 ? reply_backup(r, v, 201, out, false) : fail(r, rc, msg, NULL, NULL);
-    json_decref(body);
-    json_decref(out);
-    return rc;
-}
-
-/* POST /backups/{id}/action (admin; route flag): os-reset_status, os-force_delete. */
-static int backup_action(struct st_req *r, const struct v3 *v)
-{
-    const char *id = st_req_param(r, "id"), *status = NULL;
-    char msg[VOL_MSG_MAX] = "";
-    json_t *body = NULL;
-    int rc = st_req_json(r, &body);
-
-    (void)v;
-    if (rc < 0)
-        return rc;
-    rc = volj_backup_action(body, &status, msg);
-    if (rc == 0)
-        rc = status ? bk_reset_status(svc(r), who(r), id, status, msg)
-                    : bk_delete(svc(r), who(r), id, msg);
-    json_decref(body);
-    return rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Backup", id);
-}
-
-/* GET /internal/v1/backup-audit[?repair=true] (admin): the repository audit. */
-static int h_backup_audit(struct st_req *r)
-{
-    const char *rep = st_req_query(r, "repair");
-    bool repair = false;
-    json_t *report = NULL;
-
-    if (rep && volj_bool_parse(rep, &repair) < 0)
-        return st_reply_error(r, 400, "repair must be a boolean");
-    int rc = bk_audit(svc(r), repair, &report);
-    if (rc < 0)
-        return st_reply_error(r, 503, "the backup audit failed: %s", strerror(-rc));
-    return st_reply_json(r, 200, report);
-}
-
 V3_HANDLER(volume_create)
 V3_HANDLER(volume_show)
 V3_HANDLER(volume_list)
@@ -929,22 +592,7 @@ V3_HANDLER(snap_metadata_show)
 V3_HANDLER(snap_metadata_merge)
 V3_HANDLER(snap_metadata_replace)
 V3_HANDLER(snap_metadata_delete)
-V3_HANDLER(attachment_create)
-V3_HANDLER(attachment_show)
-V3_HANDLER(attachment_list)
-V3_HANDLER(attachment_list_detail)
-V3_HANDLER(attachment_update)
-V3_HANDLER(attachment_action)
-V3_HANDLER(attachment_delete)
-V3_HANDLER(backup_create)
-V3_HANDLER(backup_show)
-V3_HANDLER(backup_list)
-V3_HANDLER(backup_list_detail)
-V3_HANDLER(backup_delete)
-V3_HANDLER(backup_restore)
-V3_HANDLER(backup_export)
-V3_HANDLER(backup_import)
-V3_HANDLER(backup_action)
+
 
 /* clang-format off */
 const struct st_route vol_api_routes[] = {
@@ -976,23 +624,6 @@ const struct st_route vol_api_routes[] = {
     {"GET",    "/v3/{project_id}/snapshots/{id}/metadata/{key}", h_snap_metadata_show,   0, NULL, NULL},
     {"PUT",    "/v3/{project_id}/snapshots/{id}/metadata/{key}", h_snap_metadata_replace, 0, NULL, NULL},
     {"DELETE", "/v3/{project_id}/snapshots/{id}/metadata/{key}", h_snap_metadata_delete, 0, NULL, NULL},
-    {"POST",   "/v3/{project_id}/attachments",          h_attachment_create,    0, NULL, NULL},
-    {"GET",    "/v3/{project_id}/attachments",          h_attachment_list,      0, NULL, NULL},
-    {"GET",    "/v3/{project_id}/attachments/detail",   h_attachment_list_detail, 0, NULL, NULL},
-    {"GET",    "/v3/{project_id}/attachments/{id}",     h_attachment_show,      0, NULL, NULL},
-    {"PUT",    "/v3/{project_id}/attachments/{id}",     h_attachment_update,    0, NULL, NULL},
-    {"DELETE", "/v3/{project_id}/attachments/{id}",     h_attachment_delete,    0, NULL, NULL},
-    {"POST",   "/v3/{project_id}/attachments/{id}/action", h_attachment_action, 0, NULL, NULL},
-    {"POST",   "/v3/{project_id}/backups",              h_backup_create,        0, NULL, NULL},
-    {"GET",    "/v3/{project_id}/backups",              h_backup_list,          0, NULL, NULL},
-    {"GET",    "/v3/{project_id}/backups/detail",       h_backup_list_detail,   0, NULL, NULL},
-    {"POST",   "/v3/{project_id}/backups/import_record", h_backup_import,       ST_ROUTE_ADMIN, NULL, NULL},
-    {"GET",    "/v3/{project_id}/backups/{id}",         h_backup_show,          0, NULL, NULL},
-    {"DELETE", "/v3/{project_id}/backups/{id}",         h_backup_delete,        0, NULL, NULL},
-    {"POST",   "/v3/{project_id}/backups/{id}/restore", h_backup_restore,       0, NULL, NULL},
-    {"GET",    "/v3/{project_id}/backups/{id}/export_record", h_backup_export,  ST_ROUTE_ADMIN, NULL, NULL},
-    {"POST",   "/v3/{project_id}/backups/{id}/action",  h_backup_action,        ST_ROUTE_ADMIN, NULL, NULL},
-    {"GET",    "/internal/v1/backup-audit",             h_backup_audit,         ST_ROUTE_ADMIN, NULL, NULL},
     ST_ROUTE_END,
 };
 /* clang-format on */

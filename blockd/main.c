@@ -8,8 +8,10 @@
 #include "strata/daemon.h"
 #include "vol_service.h"
 
-static const struct st_route *const routes[] = { vol_api_routes, vol_quota_routes, vol_types_routes,
-                                                      vol_manage_routes, NULL };
+static const struct st_route *const routes[] = { vol_api_routes,    vol_attachment_routes,
+                                                 vol_backup_routes, vol_quota_routes,
+                                                 vol_types_routes,  vol_manage_routes,
+                                                 NULL };
 
 static int blockd_init(struct st_daemon *d, void **app)
 {

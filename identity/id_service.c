@@ -1,11 +1,12 @@
-/* id_service.c — identity records and authentication.  A resource's unique
+/* id_service.c — identity records, resources and bootstrap (role assignments
+ * are in id_grants.c, authentication and application credentials in id_auth.c).  A resource's unique
  * name is claimed (strata/nameidx.h) before its record is written and released
  * after it is deleted, so two racing creates of one name cannot both win.
  * Every change that must end existing tokens (a token revoked, a user deleted
  * or disabled or given a new password, a role taken away, a project or role or
  * application credential deleted) writes a revocation event that every daemon
  * mirrors.  Passwords and secrets are stored only as slow hashes. */
-#include "id_service.h"
+#include "id_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -27,17 +28,17 @@
 #include "strata/revoke.h"
 #include "strata/strutil.h"
 
-static const struct st_meta_kind K_DOMAIN = {"id_domain", NULL};
-static const struct st_meta_kind K_PROJECT = {"id_project", NULL};
-static const struct st_meta_kind K_USER = {"id_user", NULL};
-static const struct st_meta_kind K_ROLE = {"id_role", NULL};
-static const struct st_meta_kind K_GRANT = {"id_grant", NULL};
-static const struct st_meta_kind K_APPCRED = {"id_appcred", NULL};
+const struct st_meta_kind K_DOMAIN = {"id_domain", NULL};
+const struct st_meta_kind K_PROJECT = {"id_project", NULL};
+const struct st_meta_kind K_USER = {"id_user", NULL};
+const struct st_meta_kind K_ROLE = {"id_role", NULL};
+const struct st_meta_kind K_GRANT = {"id_grant", NULL};
+const struct st_meta_kind K_APPCRED = {"id_appcred", NULL};
 static const struct st_meta_kind N_DOMAIN = {"id_domain_name", NULL};
 static const struct st_meta_kind N_PROJECT = {"id_project_name", NULL};
 static const struct st_meta_kind N_USER = {"id_user_name", NULL};
 static const struct st_meta_kind N_ROLE = {"id_role_name", NULL};
-static const struct st_meta_kind N_APPCRED = {"id_appcred_name", NULL};
+const struct st_meta_kind N_APPCRED = {"id_appcred_name", NULL};
 
 /* Per resource: its record kind, its name claims and how names are scoped. */
 static const struct {
@@ -51,23 +52,10 @@ static const struct {
     [IDJ_ROLE] = {&K_ROLE, &N_ROLE, false, "role"},
 };
 
-static const char *const builtin_roles[] = {"admin", "member", "reader", NULL};
+const char *const builtin_roles[] = {"admin", "member", "reader", NULL};
 
-struct id_service {
-    struct st_meta *meta;
-    rados_ioctx_t io;
-    const struct st_auth *auth;
-    struct st_auth *signer;  /* signs with [auth] token_key */
-    int64_t ttl_ms;
-    int64_t notify_ms;
-    unsigned rounds;
-    char admin_project[ST_ID_MAX + 1];
-    char *base;
-    struct id_catalog cat;
-    char *region, *compute_url, *volume_url, *image_url;
-};
 
-static int64_t now_ms(void)
+int64_t idi_now_ms(void)
 {
     struct timespec ts;
 
@@ -75,7 +63,7 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void new_id(char out[33])
+void idi_new_id(char out[33])
 {
     uuid_t u;
     char s[37];
@@ -105,15 +93,14 @@ static bool id_ok(const char *id)
     return n > 0;
 }
 
-#define msgf(msg, rc, ...) st_msgf((msg), IDJ_MSG_MAX, (rc), __VA_ARGS__)
 
 /* ---- revocation ---- */
 
-static void revoke_event(struct id_service *s, const char *user, const char *project,
+void idi_revoke_event(struct id_service *s, const char *user, const char *project,
                          const char *role, const char *app_cred, const char *why)
 {
     struct st_revoke_event ev;
-    int64_t now = now_ms();
+    int64_t now = idi_now_ms();
     int rc;
 
     memset(&ev, 0, sizeof(ev));
@@ -133,7 +120,7 @@ static void revoke_event(struct id_service *s, const char *user, const char *pro
 int ids_token_revoke(struct id_service *s, const struct st_auth_ctx *ctx)
 {
     struct st_revoke_event ev;
-    int64_t now = now_ms();
+    int64_t now = idi_now_ms();
 
     if (ctx->bootstrap)
         return -EPERM;
@@ -158,7 +145,7 @@ static json_t *with_id(const struct st_record *r)
     return o;
 }
 
-static int get_rec(struct id_service *s, const struct st_meta_kind *k, const char *id,
+int idi_get_rec(struct id_service *s, const struct st_meta_kind *k, const char *id,
                    json_t **out)
 {
     struct st_record r = { 0 };
@@ -176,7 +163,7 @@ static int get_rec(struct id_service *s, const struct st_meta_kind *k, const cha
 }
 
 /* Every record of a kind matching filters/pred, as an array of records with ids. */
-static int list_all(struct id_service *s, const struct st_meta_kind *k,
+int idi_list_all(struct id_service *s, const struct st_meta_kind *k,
                     const struct st_meta_filter *f, size_t nf, st_meta_pred_fn pred, void *arg,
                     json_t **out)
 {
@@ -218,7 +205,7 @@ static int claim(struct id_service *s, enum idj_res res, const char *scope, cons
 {
     struct st_name_records a = {s->meta, classes[res].kind};
     int rc = st_name_claim(s->meta, classes[res].names, scope, name, id, st_name_record_alive,
-                           &a, now_ms());
+                           &a, idi_now_ms());
 
     if (rc == -EEXIST) {
         if (classes[res].in_domain)
@@ -231,13 +218,13 @@ static int claim(struct id_service *s, enum idj_res res, const char *scope, cons
     return rc;
 }
 
-static int lookup_name(struct id_service *s, enum idj_res res, const char *scope,
+int idi_lookup_name(struct id_service *s, enum idj_res res, const char *scope,
                        const char *name, char id[ST_META_ID_MAX + 1])
 {
     return st_name_lookup(s->meta, classes[res].names, scope, name, id, ST_META_ID_MAX + 1);
 }
 
-static bool rec_enabled(const json_t *rec)
+bool idi_rec_enabled(const json_t *rec)
 {
     return !json_is_false(json_object_get(rec, "enabled"));
 }
@@ -254,7 +241,7 @@ static int check_domain_ref(struct id_service *s, json_t *fields, char *msg)
         json_object_set_new(fields, "domain_id", json_string(IDS_DEFAULT_DOMAIN));
         return 0;
     }
-    rc = get_rec(s, &K_DOMAIN, d, &rec);
+    rc = idi_get_rec(s, &K_DOMAIN, d, &rec);
     json_decref(rec);
     if (rc == -ENOENT)
         return msgf(msg, -EINVAL, "Could not find domain: %s.", d);
@@ -289,7 +276,7 @@ static int prepare(struct id_service *s, enum idj_res res, json_t *fields, const
         v = st_json_str(fields, "default_project_id");
         if (v) {
             json_t *p = NULL;
-            rc = get_rec(s, &K_PROJECT, v, &p);
+            rc = idi_get_rec(s, &K_PROJECT, v, &p);
             json_decref(p);
             if (rc == -ENOENT)
                 return msgf(msg, -EINVAL, "Could not find project: %s.", v);
@@ -327,10 +314,10 @@ int ids_res_create(struct id_service *s, enum idj_res res, const json_t *in, jso
         return -ENOMEM;
     if ((rc = prepare(s, res, fields, NULL, msg)) < 0)
         goto out;
-    new_id(id);
+    idi_new_id(id);
     name = st_json_str(fields, "name");
     scope = name_scope(res, fields);
-    json_object_set_new(fields, "created_ms", json_integer(now_ms()));
+    json_object_set_new(fields, "created_ms", json_integer(idi_now_ms()));
     if ((rc = claim(s, res, scope, name, id, msg)) < 0)
         goto out;
     rc = st_meta_create(s->meta, classes[res].kind, id, fields, NULL);
@@ -339,7 +326,7 @@ int ids_res_create(struct id_service *s, enum idj_res res, const json_t *in, jso
         goto out;
     }
     st_info("%s %s created (name %s)", classes[res].title, id, name);
-    rc = get_rec(s, classes[res].kind, id, out);
+    rc = idi_get_rec(s, classes[res].kind, id, out);
 out:
     json_decref(fields);
     return rc;
@@ -347,12 +334,12 @@ out:
 
 int ids_res_get(struct id_service *s, enum idj_res res, const char *id, json_t **rec)
 {
-    return get_rec(s, classes[res].kind, id, rec);
+    return idi_get_rec(s, classes[res].kind, id, rec);
 }
 
 static bool enabled_is(const json_t *rec, void *arg)
 {
-    return rec_enabled(rec) == (strcmp((const char *)arg, "true") == 0 ||
+    return idi_rec_enabled(rec) == (strcmp((const char *)arg, "true") == 0 ||
                                 strcmp((const char *)arg, "True") == 0 ||
                                 strcmp((const char *)arg, "1") == 0);
 }
@@ -367,7 +354,7 @@ int ids_res_list(struct id_service *s, enum idj_res res, const struct ids_filter
         mf[n++] = (struct st_meta_filter){"name", f->name};
     if (f && f->domain_id && classes[res].in_domain)
         mf[n++] = (struct st_meta_filter){"domain_id", f->domain_id};
-    return list_all(s, classes[res].kind, mf, n, f && f->enabled ? enabled_is : NULL,
+    return idi_list_all(s, classes[res].kind, mf, n, f && f->enabled ? enabled_is : NULL,
                     f ? (void *)f->enabled : NULL, recs);
 }
 
@@ -402,7 +389,7 @@ int ids_res_update(struct id_service *s, enum idj_res res, const char *id, const
     bool renamed = false;
     int rc;
 
-    if ((rc = get_rec(s, classes[res].kind, id, &cur)) < 0)
+    if ((rc = idi_get_rec(s, classes[res].kind, id, &cur)) < 0)
         return rc;
     fields = json_deep_copy(in);
     if (!fields) {
@@ -429,23 +416,23 @@ int ids_res_update(struct id_service *s, enum idj_res res, const char *id, const
         st_name_release(s->meta, classes[res].names, scope, st_json_str(e.old, "name"), id);
 
     /* What ends existing tokens. */
-    bool disabled = json_is_false(json_object_get(fields, "enabled")) && rec_enabled(e.old);
+    bool disabled = json_is_false(json_object_get(fields, "enabled")) && idi_rec_enabled(e.old);
     if (res == IDJ_USER && (disabled || json_object_get(fields, "password")))
-        revoke_event(s, id, NULL, NULL, NULL, disabled ? "user disabled" : "password changed");
+        idi_revoke_event(s, id, NULL, NULL, NULL, disabled ? "user disabled" : "password changed");
     if (res == IDJ_PROJECT && disabled)
-        revoke_event(s, NULL, id, NULL, NULL, "project disabled");
+        idi_revoke_event(s, NULL, id, NULL, NULL, "project disabled");
     if (res == IDJ_DOMAIN && disabled) {
         struct ids_filter f = {NULL, id, NULL};
         json_t *users = NULL, *u;
         size_t i;
         if (ids_res_list(s, IDJ_USER, &f, &users) == 0) {
             json_array_foreach(users, i, u) {
-                revoke_event(s, st_json_str(u, "id"), NULL, NULL, NULL, "domain disabled");
+                idi_revoke_event(s, st_json_str(u, "id"), NULL, NULL, NULL, "domain disabled");
             }
         }
         json_decref(users);
     }
-    rc = get_rec(s, classes[res].kind, id, out);
+    rc = idi_get_rec(s, classes[res].kind, id, out);
 out:
     json_decref(e.old);
     json_decref(fields);
@@ -461,7 +448,7 @@ static void delete_where(struct id_service *s, const struct st_meta_kind *k, con
     json_t *recs = NULL, *r;
     size_t i;
 
-    if (list_all(s, k, &f, 1, NULL, NULL, &recs) < 0)
+    if (idi_list_all(s, k, &f, 1, NULL, NULL, &recs) < 0)
         return;
     json_array_foreach(recs, i, r) {
         const char *id = st_json_str(r, "id");
@@ -501,14 +488,14 @@ int ids_res_delete(struct id_service *s, enum idj_res res, const char *id, char 
     json_t *cur = NULL;
     int rc;
 
-    if ((rc = get_rec(s, classes[res].kind, id, &cur)) < 0)
+    if ((rc = idi_get_rec(s, classes[res].kind, id, &cur)) < 0)
         return rc;
     if (res == IDJ_DOMAIN) {
         if (strcmp(id, IDS_DEFAULT_DOMAIN) == 0) {
             rc = msgf(msg, -EPERM, "The default domain cannot be deleted.");
             goto out;
         }
-        if (rec_enabled(cur)) {
+        if (idi_rec_enabled(cur)) {
             rc = msgf(msg, -EPERM, "Cannot delete a domain that is enabled, please disable it first.");
             goto out;
         }
@@ -530,671 +517,18 @@ int ids_res_delete(struct id_service *s, enum idj_res res, const char *id, char 
     st_name_release(s->meta, classes[res].names, name_scope(res, cur), st_json_str(cur, "name"), id);
     if (res == IDJ_PROJECT) {
         delete_where(s, &K_GRANT, "project_id", id);
-        revoke_event(s, NULL, id, NULL, NULL, "project deleted");
+        idi_revoke_event(s, NULL, id, NULL, NULL, "project deleted");
     } else if (res == IDJ_USER) {
         delete_where(s, &K_GRANT, "user_id", id);
         delete_where(s, &K_APPCRED, "user_id", id);
-        revoke_event(s, id, NULL, NULL, NULL, "user deleted");
+        idi_revoke_event(s, id, NULL, NULL, NULL, "user deleted");
     } else if (res == IDJ_ROLE) {
         delete_where(s, &K_GRANT, "role_id", id);
-        revoke_event(s, NULL, NULL, st_json_str(cur, "name"), NULL, "role deleted");
+        idi_revoke_event(s, NULL, NULL, st_json_str(cur, "name"), NULL, "role deleted");
     }
     st_info("%s %s deleted", classes[res].title, id);
 out:
     json_decref(cur);
-    return rc;
-}
-
-/* ---- role assignments ---- */
-
-static void grant_id(const char *project, const char *user, const char *role, char *out, size_t n)
-{
-    snprintf(out, n, "%s.%s.%s", project, user, role);
-}
-
-/* The three parts exist: 0, or -ENOENT with Keystone's message. */
-static int grant_parts(struct id_service *s, const char *project, const char *user,
-                       const char *role, json_t **role_rec, char *msg)
-{
-    const struct {
-        const struct st_meta_kind *k;
-        const char *id, *what;
-    } parts[] = {{&K_PROJECT, project, "project"}, {&K_USER, user, "user"}, {&K_ROLE, role, "role"}};
-
-    for (size_t i = 0; i < 3; i++) {
-        json_t *rec = NULL;
-        int rc = get_rec(s, parts[i].k, parts[i].id, &rec);
-        if (rc == -ENOENT)
-            return msgf(msg, rc, "Could not find %s: %s.", parts[i].what, parts[i].id);
-        if (rc < 0)
-            return rc;
-        if (i == 2 && role_rec)
-            *role_rec = rec;
-        else
-            json_decref(rec);
-    }
-    return 0;
-}
-
-int ids_grant(struct id_service *s, const char *project, const char *user, const char *role,
-              char *msg)
-{
-    char id[3 * ST_ID_MAX + 3];
-    json_t *data;
-    int rc = grant_parts(s, project, user, role, NULL, msg);
-
-    if (rc < 0)
-        return rc;
-    grant_id(project, user, role, id, sizeof(id));
-    data = json_pack("{s:s, s:s, s:s, s:I}", "project_id", project, "user_id", user, "role_id",
-                     role, "created_ms", (json_int_t)now_ms());
-    if (!data)
-        return -ENOMEM;
-    rc = st_meta_create(s->meta, &K_GRANT, id, data, NULL);
-    json_decref(data);
-    if (rc == 0)
-        st_info("role %s granted to user %s on project %s", role, user, project);
-    return rc == -EEXIST ? 0 : rc;
-}
-
-int ids_ungrant(struct id_service *s, const char *project, const char *user, const char *role,
-                char *msg)
-{
-    char id[3 * ST_ID_MAX + 3];
-    json_t *role_rec = NULL;
-    int rc = grant_parts(s, project, user, role, &role_rec, msg);
-
-    if (rc < 0)
-        return rc;
-    grant_id(project, user, role, id, sizeof(id));
-    rc = st_meta_delete(s->meta, &K_GRANT, id, 0);
-    if (rc == -ENOENT)
-        msgf(msg, rc, "Could not find role assignment with role: %s, user or group: %s, project, "
-                      "domain, or system: %s.", role, user, project);
-    if (rc == 0) {
-        char why[128];
-        snprintf(why, sizeof(why), "role %s taken from user %s on project %s", role, user, project);
-        /* Tokens carry role names: end the user's tokens on that project that
-         * hold the role. */
-        revoke_event(s, user, project, st_json_str(role_rec, "name"), NULL, why);
-    }
-    json_decref(role_rec);
-    return rc;
-}
-
-int ids_grant_check(struct id_service *s, const char *project, const char *user,
-                    const char *role, char *msg)
-{
-    char id[3 * ST_ID_MAX + 3];
-    struct st_record r = { 0 };
-    int rc = grant_parts(s, project, user, role, NULL, msg);
-
-    if (rc < 0)
-        return rc;
-    grant_id(project, user, role, id, sizeof(id));
-    rc = st_meta_get(s->meta, &K_GRANT, id, &r);
-    st_record_cleanup(&r);
-    if (rc == -ENOENT)
-        msgf(msg, rc, "Could not find role assignment with role: %s, user or group: %s, project, "
-                      "domain, or system: %s.", role, user, project);
-    return rc;
-}
-
-int ids_grants(struct id_service *s, const char *user, const char *project, const char *role,
-               json_t **rows)
-{
-    struct st_meta_filter f[3];
-    size_t n = 0;
-
-    if (user)
-        f[n++] = (struct st_meta_filter){"user_id", user};
-    if (project)
-        f[n++] = (struct st_meta_filter){"project_id", project};
-    if (role)
-        f[n++] = (struct st_meta_filter){"role_id", role};
-    return list_all(s, &K_GRANT, f, n, NULL, NULL, rows);
-}
-
-int ids_user_roles(struct id_service *s, const char *user, const char *project, json_t **roles)
-{
-    json_t *rows = NULL, *row, *out = json_array();
-    size_t i;
-    int rc;
-
-    if (!out)
-        return -ENOMEM;
-    rc = ids_grants(s, user, project, NULL, &rows);
-    if (rc < 0) {
-        json_decref(out);
-        return rc;
-    }
-    json_array_foreach(rows, i, row) {
-        json_t *role = NULL;
-        if (get_rec(s, &K_ROLE, st_json_str(row, "role_id"), &role) == 0)
-            json_array_append_new(out, role);
-    }
-    json_decref(rows);
-    *roles = out;
-    return 0;
-}
-
-/* The user's roles on the project with the roles they imply (admin >
- * member > reader), as records, each once. */
-static int effective_roles(struct id_service *s, const char *user, const char *project,
-                           json_t **out)
-{
-    static const char *const implied[][3] = {{"admin", "member", "reader"}, {"member", "reader", NULL}};
-    json_t *roles = NULL, *r;
-    size_t i;
-    int rc = ids_user_roles(s, user, project, &roles);
-
-    if (rc < 0)
-        return rc;
-    json_array_foreach(roles, i, r) {
-        const char *n = st_json_str(r, "name");
-        for (size_t k = 0; k < 2; k++) {
-            if (!n || strcmp(n, implied[k][0]) != 0)
-                continue;
-            for (size_t m = 1; m < 3 && implied[k][m]; m++) {
-                bool have = false;
-                json_t *x;
-                size_t j;
-                json_array_foreach(roles, j, x) {
-                    have = have || strcmp(st_json_str(x, "name"), implied[k][m]) == 0;
-                }
-                char rid[ST_META_ID_MAX + 1];
-                json_t *rec = NULL;
-                if (!have && lookup_name(s, IDJ_ROLE, "", implied[k][m], rid) == 0 &&
-                    get_rec(s, &K_ROLE, rid, &rec) == 0)
-                    json_array_append_new(roles, rec);
-            }
-        }
-    }
-    *out = roles;
-    return 0;
-}
-
-int ids_user_projects(struct id_service *s, const char *user, json_t **projects)
-{
-    json_t *rows = NULL, *row, *out = json_object(), *list = json_array(), *p;
-    const char *k;
-    size_t i;
-    int rc;
-
-    if (!out || !list) {
-        json_decref(out);
-        json_decref(list);
-        return -ENOMEM;
-    }
-    rc = ids_grants(s, user, NULL, NULL, &rows);
-    json_array_foreach(rows, i, row) {
-        const char *pid = st_json_str(row, "project_id");
-        if (!json_object_get(out, pid) && get_rec(s, &K_PROJECT, pid, &p) == 0) {
-            if (rec_enabled(p))
-                json_object_set_new(out, pid, p);
-            else
-                json_decref(p);
-        }
-    }
-    json_object_foreach(out, k, p) {
-        json_array_append(list, p);
-    }
-    json_decref(out);
-    json_decref(rows);
-    if (rc < 0) {
-        json_decref(list);
-        return rc;
-    }
-    *projects = list;
-    return 0;
-}
-
-/* ---- authentication ---- */
-
-static const char *const AUTH_FAILED = "The request you have made requires authentication.";
-
-static int resolve_domain(struct id_service *s, const char *id, const char *name,
-                          char out[ST_META_ID_MAX + 1])
-{
-    if (id) {
-        snprintf(out, ST_META_ID_MAX + 1, "%s", id);
-        return 0;
-    }
-    return lookup_name(s, IDJ_DOMAIN, "", name, out);
-}
-
-/* The user record by id or name + domain: 0, or -EACCES (the same answer
- * for every kind of failure: nothing tells which users exist). */
-static int find_user(struct id_service *s, const struct idj_user_ref *u, json_t **rec)
-{
-    char dom[ST_META_ID_MAX + 1], id[ST_META_ID_MAX + 1];
-    json_t *d = NULL;
-    int rc;
-
-    if (u->id) {
-        snprintf(id, sizeof(id), "%s", u->id);
-    } else {
-        if (resolve_domain(s, u->domain_id, u->domain_name, dom) < 0 ||
-            lookup_name(s, IDJ_USER, dom, u->name, id) < 0)
-            return -EACCES;
-    }
-    rc = get_rec(s, &K_USER, id, rec);
-    if (rc == -ENOENT)
-        return -EACCES;
-    if (rc < 0)
-        return rc;
-    rc = get_rec(s, &K_DOMAIN, st_json_str(*rec, "domain_id"), &d);
-    if (rc == 0 && (!rec_enabled(*rec) || !rec_enabled(d)))
-        rc = -EACCES;
-    json_decref(d);
-    if (rc < 0) {
-        json_decref(*rec);
-        *rec = NULL;
-    }
-    return rc == -ENOENT ? -EACCES : rc;
-}
-
-static void ctx_add_role(struct st_auth_ctx *ctx, const char *n)
-{
-    for (int i = 0; i < ctx->nroles; i++)
-        if (strcmp(ctx->roles[i], n) == 0)
-            return;
-    if (ctx->nroles < ST_ROLES_MAX && strlen(n) < sizeof(ctx->roles[0]))
-        snprintf(ctx->roles[ctx->nroles++], sizeof(ctx->roles[0]), "%s", n);
-}
-
-/* Role names into ctx, the admin/member/reader levels first with the roles
- * they imply (admin > member > reader, as Keystone's default implied roles
- * put them in a token); a token has room for ST_ROLES_MAX names of up to 31
- * characters. */
-static void ctx_roles(struct st_auth_ctx *ctx, const json_t *roles)
-{
-    json_t *r;
-    size_t i;
-
-    ctx->nroles = 0;
-    json_array_foreach(roles, i, r) {
-        const char *n = st_json_str(r, "name");
-        if (!n)
-            continue;
-        if (strcmp(n, "admin") == 0)
-            ctx_add_role(ctx, "admin");
-        if (strcmp(n, "admin") == 0 || strcmp(n, "member") == 0)
-            ctx_add_role(ctx, "member");
-        if (st_in_list(builtin_roles, n))
-            ctx_add_role(ctx, "reader");
-    }
-    for (int pass = 0; pass < 2; pass++) {
-        json_array_foreach(roles, i, r) {
-            const char *n = st_json_str(r, "name");
-            bool builtin = n && st_in_list(builtin_roles, n);
-            if (!n || builtin != (pass == 0))
-                continue;
-            ctx_add_role(ctx, n);
-        }
-    }
-}
-
-/* The project of a scope: enabled, in an enabled domain.  -ENOENT (401 in
- * Keystone's words for a project the user cannot see) or 0. */
-static int scope_project(struct id_service *s, const struct idj_auth *a, char *pid, char *msg)
-{
-    char dom[ST_META_ID_MAX + 1];
-    json_t *p = NULL, *d = NULL;
-    int rc;
-
-    if (a->project_id) {
-        snprintf(pid, ST_META_ID_MAX + 1, "%s", a->project_id);
-    } else if (resolve_domain(s, a->project_domain_id, a->project_domain_name, dom) < 0 ||
-               lookup_name(s, IDJ_PROJECT, dom, a->project_name, pid) < 0) {
-        return msgf(msg, -EACCES, "Could not find project: %s.", a->project_name);
-    }
-    rc = get_rec(s, &K_PROJECT, pid, &p);
-    if (rc == 0)
-        rc = get_rec(s, &K_DOMAIN, st_json_str(p, "domain_id"), &d);
-    if (rc == 0 && (!rec_enabled(p) || !rec_enabled(d)))
-        rc = msgf(msg, -EACCES, "Project %s is disabled.", pid);
-    else if (rc == -ENOENT)
-        rc = msgf(msg, -EACCES, "Could not find project: %s.", pid);
-    json_decref(p);
-    json_decref(d);
-    return rc;
-}
-
-static int appcred_find(struct id_service *s, const struct idj_auth *a, json_t **rec)
-{
-    char id[ST_META_ID_MAX + 1];
-    json_t *u = NULL;
-    int rc;
-
-    if (a->ac_id) {
-        snprintf(id, sizeof(id), "%s", a->ac_id);
-    } else {
-        if ((rc = find_user(s, &a->user, &u)) < 0)
-            return rc;
-        rc = st_name_lookup(s->meta, &N_APPCRED, st_json_str(u, "id"), a->ac_name, id, sizeof(id));
-        json_decref(u);
-        if (rc < 0)
-            return -EACCES;
-    }
-    rc = get_rec(s, &K_APPCRED, id, rec);
-    return rc == -ENOENT ? -EACCES : rc;
-}
-
-int ids_authenticate(struct id_service *s, const struct idj_auth *a,
-                     const struct st_auth_ctx *subject, char **token, struct st_auth_ctx *ctx,
-                     char *msg)
-{
-    char project[ST_META_ID_MAX + 1] = "";
-    struct st_auth_ctx c;
-    json_t *user = NULL, *ac = NULL, *roles = NULL;
-    int64_t now = now_ms(), expires = now + s->ttl_ms;
-    int rc;
-
-    memset(&c, 0, sizeof(c));
-    c.methods = a->methods;
-    if (a->methods & ST_AUTH_M_PASSWORD) {
-        struct idj_user_ref u = a->user;
-        rc = find_user(s, &u, &user);
-        if (rc == 0 && !pw_verify(a->password, st_json_str(user, "password")))
-            rc = -EACCES;
-    } else if (a->methods & ST_AUTH_M_TOKEN) {
-        if (!subject || subject->bootstrap || subject->app_cred_id[0]) {
-            rc = msgf(msg, -EACCES, "%s", subject && subject->app_cred_id[0]
-                      ? "A token made from an application credential cannot be rescoped."
-                      : AUTH_FAILED);
-            goto out;
-        }
-        struct idj_user_ref u = {subject->user_id, NULL, NULL, NULL};
-        rc = find_user(s, &u, &user);
-        expires = subject->expires_at * 1000;
-        c.methods |= subject->methods;
-    } else {
-        rc = appcred_find(s, a, &ac);
-        if (rc == 0) {
-            json_int_t ems = json_integer_value(json_object_get(ac, "expires_ms"));
-            struct idj_user_ref u = {st_json_str(ac, "user_id"), NULL, NULL, NULL};
-            if (!pw_verify(a->ac_secret, st_json_str(ac, "secret")) || (ems && ems <= now))
-                rc = -EACCES;
-            else
-                rc = find_user(s, &u, &user);
-            if (ems && ems < expires)
-                expires = ems;
-        }
-        if (rc == 0 && a->scope != IDJ_SCOPE_DEFAULT) {
-            rc = msgf(msg, -EACCES, "Application credentials cannot request a scope.");
-            goto out;
-        }
-    }
-    if (rc < 0) {
-        if (rc == -EACCES)
-            msgf(msg, rc, "%s", AUTH_FAILED);
-        goto out;
-    }
-    snprintf(c.user_id, sizeof(c.user_id), "%s", st_json_str(user, "id"));
-
-    /* Scope. */
-    if (ac) {
-        snprintf(project, sizeof(project), "%s", st_json_str(ac, "project_id"));
-        snprintf(c.app_cred_id, sizeof(c.app_cred_id), "%s", st_json_str(ac, "id"));
-    } else if (a->scope == IDJ_SCOPE_PROJECT) {
-        if ((rc = scope_project(s, a, project, msg)) < 0)
-            goto out;
-    } else if (a->scope == IDJ_SCOPE_DEFAULT && a->methods & ST_AUTH_M_TOKEN) {
-        snprintf(project, sizeof(project), "%s", subject->project_id);
-    } else if (a->scope == IDJ_SCOPE_DEFAULT && st_json_str(user, "default_project_id")) {
-        struct idj_auth d = {.project_id = st_json_str(user, "default_project_id")};
-        if (scope_project(s, &d, project, NULL) < 0)
-            project[0] = '\0'; /* Keystone falls back to unscoped */
-    }
-    if (project[0]) {
-        rc = effective_roles(s, c.user_id, project, &roles);
-        if (rc < 0)
-            goto out;
-        if (ac && !json_is_true(json_object_get(ac, "all_roles"))) {
-            /* The credential's roles that the user still holds. */
-            json_t *keep = json_array(), *r, *want;
-            size_t i, j;
-            json_array_foreach(roles, i, r) {
-                json_array_foreach(json_object_get(ac, "roles"), j, want) {
-                    if (strcmp(st_json_str(r, "id"), st_json_str(want, "id")) == 0)
-                        json_array_append(keep, r);
-                }
-            }
-            json_decref(roles);
-            roles = keep;
-        }
-        if (json_array_size(roles) == 0 && (ac || a->scope != IDJ_SCOPE_DEFAULT)) {
-            rc = msgf(msg, -EACCES, "User %s has no access to project %s.", c.user_id, project);
-            goto out;
-        }
-        if (json_array_size(roles) > 0) { /* else a default project without roles: unscoped */
-            snprintf(c.project_id, sizeof(c.project_id), "%s", project);
-            ctx_roles(&c, roles);
-        }
-    }
-    if (expires <= now) {
-        rc = msgf(msg, -EACCES, "%s", AUTH_FAILED);
-        goto out;
-    }
-    rc = st_auth_issue(s->signer, &c, expires / 1000, token);
-    if (rc == 0 && (rc = st_auth_verify(s->signer, *token, (int64_t)time(NULL), ctx)) < 0) {
-        free(*token);
-        *token = NULL;
-    }
-    if (rc == 0)
-        st_info("token issued to user %s (project %s, %d roles)", c.user_id,
-                c.project_id[0] ? c.project_id : "none", c.nroles);
-out:
-    if (rc == -EACCES)
-        st_info("authentication failed for user %s", user ? st_json_str(user, "id")
-                : a->user.id ? a->user.id : "(by name)");
-    json_decref(user);
-    json_decref(ac);
-    json_decref(roles);
-    return rc;
-}
-
-int ids_token_body(struct id_service *s, const struct st_auth_ctx *ctx, bool catalog,
-                   json_t **body)
-{
-    json_t *user = NULL, *udom = NULL, *proj = NULL, *pdom = NULL, *roles = json_array();
-    struct idj_token_info t = { .ctx = ctx, .user_id = ctx->user_id };
-    int rc;
-
-    if (!roles)
-        return -ENOMEM;
-    if (ctx->bootstrap) {
-        rc = -ENOENT; /* the config's admin token is no Keystone token */
-        goto out;
-    }
-    if ((rc = get_rec(s, &K_USER, ctx->user_id, &user)) < 0)
-        goto out;
-    t.user = user;
-    t.user_domain_id = st_json_str(user, "domain_id");
-    get_rec(s, &K_DOMAIN, t.user_domain_id, &udom);
-    t.user_domain = udom;
-    if (ctx->project_id[0]) {
-        if ((rc = get_rec(s, &K_PROJECT, ctx->project_id, &proj)) < 0)
-            goto out;
-        t.project_id = ctx->project_id;
-        t.project = proj;
-        t.project_domain_id = st_json_str(proj, "domain_id");
-        get_rec(s, &K_DOMAIN, t.project_domain_id, &pdom);
-        t.project_domain = pdom;
-        for (int i = 0; i < ctx->nroles; i++) {
-            char rid[ST_META_ID_MAX + 1];
-            if (lookup_name(s, IDJ_ROLE, "", ctx->roles[i], rid) < 0)
-                snprintf(rid, sizeof(rid), "%s", ctx->roles[i]);
-            json_array_append_new(roles, json_pack("{s:s, s:s}", "id", rid, "name", ctx->roles[i]));
-        }
-    }
-    t.roles = roles;
-    t.app_cred_id = ctx->app_cred_id;
-    t.catalog = catalog ? id_catalog_token(&s->cat, ctx->project_id) : NULL;
-    *body = idj_token_body(&t);
-    rc = *body ? 0 : -ENOMEM;
-out:
-    json_decref(user);
-    json_decref(udom);
-    json_decref(proj);
-    json_decref(pdom);
-    json_decref(roles);
-    return rc;
-}
-
-int ids_password_change(struct id_service *s, const char *user, const char *original,
-                        const char *password, char *msg)
-{
-    struct idj_user_ref u = {user, NULL, NULL, NULL};
-    json_t *rec = NULL, *fields, *out = NULL;
-    int rc = find_user(s, &u, &rec);
-
-    if (rc == 0 && !pw_verify(original, st_json_str(rec, "password")))
-        rc = -EACCES;
-    json_decref(rec);
-    if (rc < 0)
-        return rc == -EACCES ? msgf(msg, rc, "%s", AUTH_FAILED) : rc;
-    fields = json_pack("{s:s}", "password", password);
-    if (!fields)
-        return -ENOMEM;
-    rc = ids_res_update(s, IDJ_USER, user, fields, &out, msg);
-    json_decref(fields);
-    json_decref(out);
-    return rc;
-}
-
-/* ---- application credentials ---- */
-
-int ids_appcred_create(struct id_service *s, const struct st_auth_ctx *who, const char *user,
-                       const struct idj_appcred_req *req, json_t **rec, char **secret, char *msg)
-{
-    char id[33], hash[PW_HASH_MAX], gen[65];
-    json_t *held = NULL, *roles = json_array(), *data = NULL, *r, *want;
-    size_t i, j;
-    int rc;
-
-    if (!roles)
-        return -ENOMEM;
-    if (!who->project_id[0] || who->bootstrap) {
-        rc = msgf(msg, -EPERM, "An application credential is made with a project-scoped user token.");
-        goto out;
-    }
-    if (who->app_cred_id[0]) {
-        rc = msgf(msg, -EPERM, "An application credential cannot make another one.");
-        goto out;
-    }
-    /* Its roles: those asked for (each held by the caller on the project), or all held. */
-    if ((rc = effective_roles(s, user, who->project_id, &held)) < 0)
-        goto out;
-    json_array_foreach(held, i, r) {
-        bool take = !req->roles;
-        json_array_foreach(req->roles, j, want) {
-            const char *wid = st_json_str(want, "id"), *wname = st_json_str(want, "name");
-            if ((wid && strcmp(wid, st_json_str(r, "id")) == 0) ||
-                (wname && strcmp(wname, st_json_str(r, "name")) == 0))
-                take = true;
-        }
-        if (take)
-            json_array_append_new(roles, json_pack("{s:s, s:s, s:n}", "id", st_json_str(r, "id"),
-                                                   "name", st_json_str(r, "name"), "domain_id"));
-    }
-    if (req->roles && json_array_size(roles) != json_array_size(req->roles)) {
-        rc = msgf(msg, -EPERM, "An application credential may only hold roles its creator holds "
-                               "on the project.");
-        goto out;
-    }
-    if (!req->secret) {
-        unsigned char rnd[32];
-        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-            rc = -EIO;
-            goto out;
-        }
-        for (i = 0; i < 32; i++)
-            snprintf(gen + 2 * i, 3, "%02x", rnd[i]);
-        OPENSSL_cleanse(rnd, sizeof(rnd));
-    }
-    if ((rc = pw_hash(req->secret ? req->secret : gen, s->rounds, hash)) < 0)
-        goto out;
-    new_id(id);
-    data = json_pack("{s:s, s:s, s:s, s:s, s:O, s:I, s:b, s:b, s:I}", "user_id", user,
-                     "project_id", who->project_id, "name", req->name, "secret", hash, "roles",
-                     roles, "expires_ms", (json_int_t)req->expires_ms, "unrestricted",
-                     req->unrestricted, "all_roles", 0, "created_ms", (json_int_t)now_ms());
-    OPENSSL_cleanse(hash, sizeof(hash));
-    if (!data) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    if (req->description)
-        json_object_set_new(data, "description", json_string(req->description));
-    {
-        struct st_name_records a = {s->meta, &K_APPCRED};
-        rc = st_name_claim(s->meta, &N_APPCRED, user, req->name, id, st_name_record_alive, &a,
-                           now_ms());
-        if (rc == -EEXIST) {
-            msgf(msg, rc, "Conflict occurred attempting to store application_credential - "
-                          "Duplicate entry.");
-            goto out;
-        }
-        if (rc < 0)
-            goto out;
-    }
-    rc = st_meta_create(s->meta, &K_APPCRED, id, data, NULL);
-    if (rc < 0) {
-        st_name_release(s->meta, &N_APPCRED, user, req->name, id);
-        goto out;
-    }
-    if ((rc = get_rec(s, &K_APPCRED, id, rec)) < 0)
-        goto out;
-    *secret = strdup(req->secret ? req->secret : gen);
-    rc = *secret ? 0 : -ENOMEM;
-    st_info("application credential %s created for user %s", id, user);
-out:
-    OPENSSL_cleanse(gen, sizeof(gen));
-    json_decref(data);
-    json_decref(held);
-    json_decref(roles);
-    return rc;
-}
-
-static int appcred_of(struct id_service *s, const char *user, const char *id, json_t **rec)
-{
-    int rc = get_rec(s, &K_APPCRED, id, rec);
-
-    if (rc == 0 && strcmp(st_json_str(*rec, "user_id"), user) != 0) {
-        json_decref(*rec);
-        *rec = NULL;
-        rc = -ENOENT;
-    }
-    return rc;
-}
-
-int ids_appcred_get(struct id_service *s, const char *user, const char *id, json_t **rec)
-{
-    return appcred_of(s, user, id, rec);
-}
-
-int ids_appcred_list(struct id_service *s, const char *user, const char *name, json_t **recs)
-{
-    struct st_meta_filter f[2] = {{"user_id", user}, {"name", name}};
-
-    return list_all(s, &K_APPCRED, f, name ? 2 : 1, NULL, NULL, recs);
-}
-
-int ids_appcred_delete(struct id_service *s, const char *user, const char *id)
-{
-    json_t *rec = NULL;
-    int rc = appcred_of(s, user, id, &rec);
-
-    if (rc < 0)
-        return rc;
-    rc = st_meta_delete(s->meta, &K_APPCRED, id, 0);
-    if (rc == 0) {
-        st_name_release(s->meta, &N_APPCRED, user, st_json_str(rec, "name"), id);
-        revoke_event(s, NULL, NULL, NULL, id, "application credential deleted");
-    }
-    json_decref(rec);
     return rc;
 }
 
@@ -1206,12 +540,12 @@ static int ensure_fixed(struct id_service *s, enum idj_res res, const char *id, 
     const char *name = st_json_str(data, "name");
     const char *scope = name_scope(res, data);
     json_t *cur = NULL;
-    int rc = get_rec(s, classes[res].kind, id, &cur);
+    int rc = idi_get_rec(s, classes[res].kind, id, &cur);
 
     json_decref(cur);
     if (rc != -ENOENT)
         return rc;
-    json_object_set_new(data, "created_ms", json_integer(now_ms()));
+    json_object_set_new(data, "created_ms", json_integer(idi_now_ms()));
     if ((rc = claim(s, res, scope, name, id, NULL)) < 0) {
         st_error("bootstrap: the %s name %s is taken by another %s", classes[res].title, name,
                  classes[res].title);
@@ -1230,17 +564,17 @@ static int ensure_named(struct id_service *s, enum idj_res res, const char *scop
                         char id[ST_META_ID_MAX + 1])
 {
     json_t *rec = NULL;
-    int rc = lookup_name(s, res, scope, st_json_str(data, "name"), id);
+    int rc = idi_lookup_name(s, res, scope, st_json_str(data, "name"), id);
 
     if (rc == 0) {
-        rc = get_rec(s, classes[res].kind, id, &rec);
+        rc = idi_get_rec(s, classes[res].kind, id, &rec);
         json_decref(rec);
         if (rc != -ENOENT)
             return rc;
     }
     rc = ids_res_create(s, res, data, &rec, NULL);
     if (rc == -EEXIST) /* another instance won the race */
-        return lookup_name(s, res, scope, st_json_str(data, "name"), id);
+        return idi_lookup_name(s, res, scope, st_json_str(data, "name"), id);
     if (rc == 0)
         snprintf(id, ST_META_ID_MAX + 1, "%s", st_json_str(rec, "id"));
     json_decref(rec);
@@ -1275,9 +609,9 @@ static int bootstrap(struct id_service *s, const struct st_config *cfg)
     json_decref(d);
     if (rc < 0 || !pw || !pw[0])
         return rc;
-    if (lookup_name(s, IDJ_USER, IDS_DEFAULT_DOMAIN, uname, uid) == 0) {
+    if (idi_lookup_name(s, IDJ_USER, IDS_DEFAULT_DOMAIN, uname, uid) == 0) {
         json_t *u = NULL;
-        int grc = get_rec(s, &K_USER, uid, &u);
+        int grc = idi_get_rec(s, &K_USER, uid, &u);
         json_decref(u);
         if (grc == 0)
             return ids_grant(s, s->admin_project, uid, admin_role, NULL);
