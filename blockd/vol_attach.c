@@ -33,13 +33,13 @@ static bool refresh_attachment_qos(struct vol_service *s, const char *id, const 
 
     json_array_foreach(json_object_get(vol, "attachments"), i, a)
     {
-        int rc = vs_rstr(a, "attachment_id")
-                     ? st_meta_modify(s->meta, &att_kind, vs_rstr(a, "attachment_id"), set_ci_qos,
-                                      &c, NULL)
+        int rc = st_rec_str(a, "attachment_id")
+                     ? st_meta_modify(s->meta, &att_kind, st_rec_str(a, "attachment_id"),
+                                      set_ci_qos, &c, NULL)
                      : 0;
         if (rc < 0 && rc != -ENOENT)
             st_warn("volume %s: attachment %s keeps its old qos_specs: %s", id,
-                    vs_rstr(a, "attachment_id"), strerror(-rc));
+                    st_rec_str(a, "attachment_id"), strerror(-rc));
     }
     json_decref((json_t *)c.qos);
     return c.changed;
@@ -75,17 +75,17 @@ void vs_tell_guests(struct vol_service *s, const char *id, bool grew)
         snprintf(what, sizeof(what), "QoS changed");
     json_array_foreach(json_object_get(rec.data, "attachments"), i, a)
     {
-        if (!vs_rstr(a, "server_id")) {
+        if (!st_rec_str(a, "server_id")) {
             if (tell[0] || tell[1])
                 st_warn("volume %s %s: attachment %s names no server, nobody was told", id, what,
-                        vs_rstr(a, "attachment_id"));
+                        st_rec_str(a, "attachment_id"));
             continue;
         }
         for (int n = 0; n < 2; n++)
             if (tell[n])
-                json_array_append_new(events, json_pack("{s:s, s:s, s:s}", "name", names[n],
-                                                        "server_uuid", vs_rstr(a, "server_id"),
-                                                        "tag", id));
+                json_array_append_new(events,
+                                      json_pack("{s:s, s:s, s:s}", "name", names[n], "server_uuid",
+                                                st_rec_str(a, "server_id"), "tag", id));
     }
     if (json_array_size(events) == 0)
         goto out;
@@ -99,15 +99,15 @@ void vs_tell_guests(struct vol_service *s, const char *id, bool grew)
                 rc < 0 ? strerror(-rc) : "it answered an error");
         goto out;
     }
-    json_array_foreach(r.status == 404 ? events : json_object_get(r.body, "events"), i, e)
-        if (r.status == 404 || json_integer_value(json_object_get(e, "code")) != 200)
-            st_warn("volume %s %s, but server %s was not told of %s (compute API: %s): its "
-                    "guest sees it at its next attach or reboot", id, what,
-                    vs_rstr(e, "server_uuid"), vs_rstr(e, "name"),
-                    r.status == 404 ? "no such server" : "the event failed");
-        else
-            st_info("volume %s: server %s told of %s", id, vs_rstr(e, "server_uuid"),
-                    vs_rstr(e, "name"));
+    json_array_foreach(r.status == 404 ? events : json_object_get(r.body, "events"), i,
+                       e) if (r.status == 404 ||
+                              json_integer_value(json_object_get(e, "code")) != 200)
+        st_warn("volume %s %s, but server %s was not told of %s (compute API: %s): its "
+                "guest sees it at its next attach or reboot",
+                id, what, st_rec_str(e, "server_uuid"), st_rec_str(e, "name"),
+                r.status == 404 ? "no such server" : "the event failed");
+    else st_info("volume %s: server %s told of %s", id, st_rec_str(e, "server_uuid"),
+                 st_rec_str(e, "name"));
 out:
     json_decref(events);
     st_httpc_resp_cleanup(&r);
@@ -141,8 +141,8 @@ int vs_cas_move(struct vol_service *s, const struct st_meta_kind *k, const char 
 int vs_edit_attachments(json_t *rec, void *arg)
 {
     struct att_edit *e = arg;
-    json_t *list = json_object_get(rec, "attachments"), *priv = vs_rpriv(rec);
-    const char *pending = vs_rstr(priv, "pending_attachment");
+    json_t *list = json_object_get(rec, "attachments"), *priv = st_rec_private(rec);
+    const char *pending = st_rec_str(priv, "pending_attachment");
     bool is_pending = pending && e->attachment_id && strcmp(pending, e->attachment_id) == 0;
 
     if (e->require_pending && !is_pending)
@@ -154,7 +154,7 @@ int vs_edit_attachments(json_t *rec, void *arg)
     size_t removed = 0;
     if (e->what != AE_NONE) {
         for (size_t i = json_array_size(list); i-- > 0;) {
-            const char *a = vs_rstr(json_array_get(list, i), "attachment_id");
+            const char *a = st_rec_str(json_array_get(list, i), "attachment_id");
             if (!e->attachment_id || (a && strcmp(a, e->attachment_id) == 0)) {
                 json_array_remove(list, i);
                 removed++;
@@ -231,7 +231,7 @@ int vol_attach_action(struct vol_service *s, const struct st_auth_ctx *who, cons
     if (rc < 0)
         return rc;
     if (req->op == VA_INIT_CONN || req->op == VA_TERM_CONN) {
-        const char *status = vs_rstr(rec.data, "status");
+        const char *status = st_rec_str(rec.data, "status");
         if (req->op == VA_INIT_CONN && !vs_status_in(status, vs_rule_from(OP_CONNECT))) {
             struct transition t = { vs_rule_from(OP_CONNECT), NULL, NULL, "", NULL, NULL };
             snprintf(t.cur, sizeof(t.cur), "%s", status ? status : "");
@@ -270,7 +270,7 @@ int vol_attach_action(struct vol_service *s, const struct st_auth_ctx *who, cons
     if (rc == 0 && req->op == VA_DETACH && req->attachment_id) {
         struct st_record att = { 0 };
         if (st_meta_get(s->meta, &att_kind, req->attachment_id, &att) == 0 &&
-            vs_rstr(att.data, "volume_id") && strcmp(vs_rstr(att.data, "volume_id"), id) == 0)
+            st_rec_str(att.data, "volume_id") && strcmp(st_rec_str(att.data, "volume_id"), id) == 0)
             st_meta_delete(s->meta, &att_kind, req->attachment_id, 0);
         st_record_cleanup(&att);
     }
@@ -343,10 +343,10 @@ int att_update(struct vol_service *s, const struct st_auth_ctx *who, const char 
 
     if (rc < 0)
         return rc;
-    const char *vol = vs_rstr(rec, "volume_id");
+    const char *vol = st_rec_str(rec, "volume_id");
     rc = vs_cas_move(s, &vol_kind, vol, OP_ATT_UPDATE, "attaching", NULL, NULL, NULL, msg);
     extra = json_pack("{s:O, s:o}", "connector", connector, "connection_info",
-                      conn_info(s, vol, vs_rstr(rec, "attach_mode")));
+                      conn_info(s, vol, st_rec_str(rec, "attach_mode")));
     if (rc == 0)
         rc = extra
                  ? vs_cas_move(s, &att_kind, id, OP_ATT_UPDATE, "attaching", extra, NULL, NULL, msg)
@@ -364,12 +364,16 @@ int att_complete(struct vol_service *s, const struct st_auth_ctx *who, const cha
 
     if (rc < 0)
         return rc;
-    const char *vol = vs_rstr(rec, "volume_id");
+    const char *vol = st_rec_str(rec, "volume_id");
     const json_t *conn = json_object_get(rec, "connector");
-    struct att_edit e = { AE_ADD, id,
-                          attachment_entry(vol, id, vs_rstr(rec, "instance"), vs_rstr(conn, "host"),
-                                           vs_rstr(conn, "mountpoint")),
-                          NULL, true, false, false };
+    struct att_edit e = {AE_ADD,
+                         id,
+                         attachment_entry(vol, id, st_rec_str(rec, "instance"),
+                                          st_rec_str(conn, "host"), st_rec_str(conn, "mountpoint")),
+                         NULL,
+                         true,
+                         false,
+                         false};
     rc = vs_cas_move(s, &vol_kind, vol, OP_ATT_COMPLETE, "in-use", NULL, vs_edit_attachments, &e,
                      msg);
     json_decref(e.entry);
@@ -390,7 +394,7 @@ int att_delete(struct vol_service *s, const struct st_auth_ctx *who, const char 
     if (rc < 0)
         return rc;
     struct att_edit e = { AE_REMOVE, id, NULL, NULL, true, false, true };
-    rc = vs_cas_move(s, &vol_kind, vs_rstr(rec, "volume_id"), OP_ATT_DELETE, NULL, NULL,
+    rc = vs_cas_move(s, &vol_kind, st_rec_str(rec, "volume_id"), OP_ATT_DELETE, NULL, NULL,
                      vs_edit_attachments, &e, msg);
     json_decref(rec);
     if (rc == -ENOENT || rc == -ECANCELED) /* the volume no longer counts it */

@@ -142,8 +142,8 @@ static bool has_dependents(struct vol_service *s, const char *id)
 
     if (backups_where(s, "parent_id", id, &kids) < 0)
         return true;   /* unknown: say yes, so nothing is deleted under an incremental */
-    json_array_foreach(kids, i, k)
-        any |= !vs_status_in(vs_rstr(k, "status"), (const char *const[]){ "deleting", NULL });
+    json_array_foreach(kids, i, k) any |=
+        !vs_status_in(st_rec_str(k, "status"), (const char *const[]){"deleting", NULL});
     json_decref(kids);
     return any;
 }
@@ -151,7 +151,7 @@ static bool has_dependents(struct vol_service *s, const char *id)
 static json_t *with_dependents(struct vol_service *s, json_t *rec)
 {
     json_object_set_new(rec, "has_dependent_backups",
-                        json_boolean(has_dependents(s, vs_rstr(rec, "id"))));
+                        json_boolean(has_dependents(s, st_rec_str(rec, "id"))));
     return rec;
 }
 
@@ -183,13 +183,13 @@ int bk_list(struct vol_service *s, const struct st_auth_ctx *who, bool all_proje
     json_t *every = NULL;
     struct list_ctx ec = { &bk_admin_ctx, true, NULL, 0 };
     if (vs_list_kind(s, &backup_kind, &ec, &every) == 0)
-        json_array_foreach(every, i, rec)
-            if (vs_rstr(rec, "parent_id") && strcmp(vs_rstr(rec, "status"), "deleting") != 0)
-                json_object_set_new(parents, vs_rstr(rec, "parent_id"), json_true());
+        json_array_foreach(every, i, rec) if (st_rec_str(rec, "parent_id") &&
+                                              strcmp(st_rec_str(rec, "status"), "deleting") != 0)
+            json_object_set_new(parents, st_rec_str(rec, "parent_id"), json_true());
     json_decref(every);
     json_array_foreach(all, i, rec)
         json_object_set_new(rec, "has_dependent_backups",
-                            json_boolean(json_object_get(parents, vs_rstr(rec, "id")) != NULL));
+                            json_boolean(json_object_get(parents, st_rec_str(rec, "id")) != NULL));
     json_decref(parents);
     *out = all;
     return 0;
@@ -205,10 +205,10 @@ static int latest_parent(struct vol_service *s, const char *volume_id, json_t **
     if (rc < 0)
         return rc;
     json_array_foreach(all, i, rec) {
-        if (strcmp(vs_rstr(rec, "status"), "available") != 0 ||
+        if (strcmp(st_rec_str(rec, "status"), "available") != 0 ||
             !json_is_true(json_object_get(json_object_get(rec, "_s"), "snap_kept")))
             continue;
-        if (!best || strcmp(vs_rstr(rec, "created_at"), vs_rstr(best, "created_at")) > 0)
+        if (!best || strcmp(st_rec_str(rec, "created_at"), st_rec_str(best, "created_at")) > 0)
             best = rec;
     }
     *out = best ? json_incref(best) : NULL;
@@ -227,7 +227,7 @@ int bk_create(struct vol_service *s, const struct st_auth_ctx *who, const struct
         snprintf(msg, VOL_MSG_MAX, "Volume %s could not be found.", req->volume_id);
     if (rc < 0)
         return rc;
-    const char *vstatus = vs_rstr(vol, "status");
+    const char *vstatus = st_rec_str(vol, "status");
     bool in_use = vstatus && strcmp(vstatus, "in-use") == 0;
     if (!vs_status_in(vstatus, (const char *const[]){ "available", "in-use", NULL })) {
         snprintf(msg, VOL_MSG_MAX, "Invalid volume: Volume to be backed up must be available or "
@@ -243,8 +243,8 @@ int bk_create(struct vol_service *s, const struct st_auth_ctx *who, const struct
         rc = vs_get_data(s, &snap_kind, who, req->snapshot_id, &snap);
         if (rc == -ENOENT)
             snprintf(msg, VOL_MSG_MAX, "Snapshot %s could not be found.", req->snapshot_id);
-        else if (rc == 0 && (strcmp(vs_rstr(snap, "status"), "available") != 0 ||
-                             strcmp(vs_rstr(snap, "volume_id"), req->volume_id) != 0)) {
+        else if (rc == 0 && (strcmp(st_rec_str(snap, "status"), "available") != 0 ||
+                             strcmp(st_rec_str(snap, "volume_id"), req->volume_id) != 0)) {
             snprintf(msg, VOL_MSG_MAX, "Invalid snapshot: snapshot %s must be available and of "
                      "volume %s.", req->snapshot_id, req->volume_id);
             rc = -EINVAL;
@@ -265,12 +265,11 @@ int bk_create(struct vol_service *s, const struct st_auth_ctx *who, const struct
         "s:o, s:n, s:n, s:{s:s, s:b}}",
         "id", id, "name", req->name, "description", req->description, "status", "creating",
         "volume_id", req->volume_id, "snapshot_id", req->snapshot_id, "size",
-        json_object_get(vol, "size"), "object_count", 0, "availability_zone", s->az,
-        "container", req->container ? req->container : bk_store_describe(bk_repo_store(s->repo)),
-        "project_id", who->project_id, "user_id", who->user_id, "created_at", now,
-        "is_incremental", parent != NULL, "parent_id",
-        parent ? vs_rstr(parent, "id") : NULL, "updated_at", now, "metadata",
-        req->metadata ? json_deep_copy(req->metadata) : json_object(), "fail_reason",
+        json_object_get(vol, "size"), "object_count", 0, "availability_zone", s->az, "container",
+        req->container ? req->container : bk_store_describe(bk_repo_store(s->repo)), "project_id",
+        who->project_id, "user_id", who->user_id, "created_at", now, "is_incremental",
+        parent != NULL, "parent_id", parent ? st_rec_str(parent, "id") : NULL, "updated_at", now,
+        "metadata", req->metadata ? json_deep_copy(req->metadata) : json_object(), "fail_reason",
         "data_timestamp", "_s", "chunk_project", who->project_id, "snap_kept", 0);
     json_object_set_new(rec, "progress", json_string("0%"));
     if (!rec) {
@@ -328,7 +327,7 @@ static void backup_snap_name(const char *id, char *buf, size_t len)
 
 static int set_snap_kept(json_t *rec, void *arg)
 {
-    json_object_set_new(vs_rpriv(rec), "snap_kept", json_boolean(*(bool *)arg));
+    json_object_set_new(st_rec_private(rec), "snap_kept", json_boolean(*(bool *)arg));
     return 0;
 }
 
@@ -340,12 +339,12 @@ static void drop_snap(struct vol_service *s, const json_t *rec)
 
     if (!json_is_true(json_object_get(json_object_get(rec, "_s"), "snap_kept")))
         return;
-    st_meta_modify(s->meta, &backup_kind, vs_rstr(rec, "id"), set_snap_kept, &no, NULL);
-    vol_rbd_name(vs_rstr(rec, "volume_id"), vol, sizeof(vol));
-    backup_snap_name(vs_rstr(rec, "id"), snap, sizeof(snap));
+    st_meta_modify(s->meta, &backup_kind, st_rec_str(rec, "id"), set_snap_kept, &no, NULL);
+    vol_rbd_name(st_rec_str(rec, "volume_id"), vol, sizeof(vol));
+    backup_snap_name(st_rec_str(rec, "id"), snap, sizeof(snap));
     int rc = st_rbd_snap_remove(s->vols, vol, snap);
     if (rc < 0 && rc != -ENOENT)
-        st_warn("backup %s: cannot remove snapshot %s@%s: %s", vs_rstr(rec, "id"), vol, snap,
+        st_warn("backup %s: cannot remove snapshot %s@%s: %s", st_rec_str(rec, "id"), vol, snap,
                 strerror(-rc));
 }
 
@@ -360,12 +359,12 @@ static void prune_snaps(struct vol_service *s, const char *volume_id, const char
         json_decref(busy);
         return;
     }
-    json_array_foreach(all, i, rec)
-        if (strcmp(vs_rstr(rec, "status"), "creating") == 0 && vs_rstr(rec, "parent_id"))
-            json_object_set_new(busy, vs_rstr(rec, "parent_id"), json_true());
-    json_array_foreach(all, i, rec)
-        if (strcmp(vs_rstr(rec, "id"), keep) != 0 && !json_object_get(busy, vs_rstr(rec, "id")))
-            drop_snap(s, rec);
+    json_array_foreach(all, i, rec) if (strcmp(st_rec_str(rec, "status"), "creating") == 0 &&
+                                        st_rec_str(rec, "parent_id"))
+        json_object_set_new(busy, st_rec_str(rec, "parent_id"), json_true());
+    json_array_foreach(all, i, rec) if (strcmp(st_rec_str(rec, "id"), keep) != 0 &&
+                                        !json_object_get(busy, st_rec_str(rec, "id")))
+        drop_snap(s, rec);
     json_decref(all);
     json_decref(busy);
 }
@@ -380,14 +379,14 @@ void bk_backup_undo(struct vol_service *s, const json_t *rec)
     if (bk_repo_unref_all(s->repo, bk_chunk_ns(rec), bk_ref_id(rec), &freed) == 0)
         bk_repo_remove_manifest(s->repo, bk_ref_id(rec));
     if (freed)
-        st_info("backup %s: %zu chunks freed", vs_rstr(rec, "id"), freed);
+        st_info("backup %s: %zu chunks freed", st_rec_str(rec, "id"), freed);
 }
 
 static int take_snapshot(struct vol_service *s, const json_t *rec, char *snap, size_t len,
                          char *msg)
 {
     char vol[NAME_MAX_LEN], ts[40];
-    const char *id = vs_rstr(rec, "id"), *sid = vs_rstr(rec, "snapshot_id");
+    const char *id = st_rec_str(rec, "id"), *sid = st_rec_str(rec, "snapshot_id");
     bool yes = true;
     int rc;
 
@@ -396,12 +395,12 @@ static int take_snapshot(struct vol_service *s, const json_t *rec, char *snap, s
         return 0;
     }
     backup_snap_name(id, snap, len);
-    vol_rbd_name(vs_rstr(rec, "volume_id"), vol, sizeof(vol));
+    vol_rbd_name(st_rec_str(rec, "volume_id"), vol, sizeof(vol));
     /* recorded first, so an interrupted job's undo finds it */
     if ((rc = st_meta_modify_as(s->meta, &backup_kind, id, s->owner, set_snap_kept, &yes, NULL)) < 0)
         return rc;
     if ((rc = st_rbd_snap_create(s->vols, vol, snap, false)) < 0) {
-        snprintf(msg, VOL_MSG_MAX, "cannot snapshot volume %s: %s", vs_rstr(rec, "volume_id"),
+        snprintf(msg, VOL_MSG_MAX, "cannot snapshot volume %s: %s", st_rec_str(rec, "volume_id"),
                  rc == -ENOENT ? "it is gone" : strerror(-rc));
         return rc;
     }
@@ -413,7 +412,7 @@ static int take_snapshot(struct vol_service *s, const json_t *rec, char *snap, s
 static int make_backup(struct vol_service *s, const json_t *rec, struct vs_backup_stats *st,
                        char *msg)
 {
-    const char *pid = vs_rstr(rec, "parent_id");
+    const char *pid = st_rec_str(rec, "parent_id");
     json_t *parent = NULL, *pm = NULL, *manifest = NULL;
     char snap[NAME_MAX_LEN], psnap[NAME_MAX_LEN] = "";
     int rc = take_snapshot(s, rec, snap, sizeof(snap), msg);
@@ -425,8 +424,13 @@ static int make_backup(struct vol_service *s, const json_t *rec, struct vs_backu
                      strerror(-rc));
         backup_snap_name(pid, psnap, sizeof(psnap));
     }
-    struct vs_backup_plan p = { vs_rstr(rec, "id"), bk_chunk_ns(rec), vs_rstr(rec, "volume_id"),
-                                snap, pm, pid, psnap };
+    struct vs_backup_plan p = {st_rec_str(rec, "id"),
+                               bk_chunk_ns(rec),
+                               st_rec_str(rec, "volume_id"),
+                               snap,
+                               pm,
+                               pid,
+                               psnap};
     if (rc == 0)
         rc = vs_backup_data(s, &p, &manifest, st, msg);
     if (rc == 0 && (rc = bk_repo_put_manifest(s->repo, bk_ref_id(rec), manifest)) < 0)
@@ -466,8 +470,8 @@ void vs_job_backup(struct vol_service *s, const char *id)
                 (unsigned long long)st.read_bytes, (unsigned long long)st.chunks_read,
                 (unsigned long long)st.stored_bytes, (unsigned long long)st.new_chunks,
                 (unsigned long long)st.chunks);
-        if (rc == 0 && !vs_rstr(rec.data, "snapshot_id"))
-            prune_snaps(s, vs_rstr(rec.data, "volume_id"), id);
+        if (rc == 0 && !st_rec_str(rec.data, "snapshot_id"))
+            prune_snaps(s, st_rec_str(rec.data, "volume_id"), id);
     } else {
         st_warn("backup %s: failed: %s", id, msg[0] ? msg : strerror(-rc));
         struct st_record cur = { 0 };

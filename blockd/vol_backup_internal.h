@@ -15,21 +15,21 @@ void bk_backup_undo(struct vol_service *s, const json_t *rec);
 
 static inline const char *bk_priv_str(const json_t *rec, const char *key)
 {
-    return vs_rstr(json_object_get(rec, "_s"), key);
+    return st_rec_str(json_object_get(rec, "_s"), key);
 }
 
 /* The id its references and manifest go by (an imported backup's own). */
 static inline const char *bk_ref_id(const json_t *rec)
 {
     const char *r = bk_priv_str(rec, "ref_id");
-    return r ? r : vs_rstr(rec, "id");
+    return r ? r : st_rec_str(rec, "id");
 }
 
 /* The project whose chunk namespace holds its data. */
 static inline const char *bk_chunk_ns(const json_t *rec)
 {
     const char *ns = bk_priv_str(rec, "chunk_project");
-    return ns ? ns : vs_rstr(rec, "project_id");
+    return ns ? ns : st_rec_str(rec, "project_id");
 }
 
 #endif

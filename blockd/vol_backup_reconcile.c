@@ -44,7 +44,7 @@ static int reconcile_backup_lease(struct st_meta *m, const char *id, const struc
         return 0;
     if (rc < 0 || (rc = st_meta_get(m, &backup_kind, id, &rec)) < 0)
         goto release;
-    const char *status = vs_rstr(rec.data, "status");
+    const char *status = st_rec_str(rec.data, "status");
     st_warn("backup %s: %s interrupted (held by %s, status %s): reconciling", id, l->op, l->owner,
             status);
     if (strcmp(status, "creating") == 0) {
@@ -70,8 +70,8 @@ static bool restore_orphaned(struct vol_service *s, const json_t *rec)
 
     if (!vid || st_meta_get(s->meta, &vol_kind, vid, &vol) < 0)
         return true;
-    bool busy = vs_status_in(vs_rstr(vol.data, "status"),
-                             (const char *const[]){ "creating", "restoring-backup", NULL }) &&
+    bool busy = vs_status_in(st_rec_str(vol.data, "status"),
+                             (const char *const[]){"creating", "restoring-backup", NULL}) &&
                 st_lease_get(s->meta, &vol_kind, vid, &l) == 0 &&
                 !st_lease_is_stale(&l, s->owner, st_now_ms());
     st_record_cleanup(&vol);
@@ -88,7 +88,7 @@ void vs_reconcile_backups(struct vol_service *s)
     if (vs_list_kind(s, &backup_kind, &c, &all) < 0)
         return;
     json_array_foreach(all, i, rec) {
-        const char *id = vs_rstr(rec, "id"), *status = vs_rstr(rec, "status");
+        const char *id = st_rec_str(rec, "id"), *status = st_rec_str(rec, "status");
         struct st_lease l = { .owner = "(none)", .op = "unknown" };
         if (vs_status_in(status, (const char *const[]){ "creating", "deleting", NULL }) &&
             st_lease_get(s->meta, &backup_kind, id, &l) == -ENOENT)

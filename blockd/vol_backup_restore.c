@@ -149,9 +149,9 @@ int bk_restore(struct vol_service *s, const struct st_auth_ctx *who, const char 
 
     if (rc < 0)
         return rc;
-    if (strcmp(vs_rstr(rec, "status"), "available") != 0) {
+    if (strcmp(st_rec_str(rec, "status"), "available") != 0) {
         snprintf(msg, VOL_MSG_MAX, "Invalid backup: Backup status must be available, but is %s.",
-                 vs_rstr(rec, "status"));
+                 st_rec_str(rec, "status"));
         json_decref(rec);
         return -EINVAL;
     }
@@ -169,8 +169,8 @@ int bk_restore(struct vol_service *s, const struct st_auth_ctx *who, const char 
     }
     if (rc < 0)
         return rc;
-    *out = json_pack("{s:s, s:s, s:s?}", "backup_id", id, "volume_id", vs_rstr(vol, "id"),
-                     "volume_name", vs_rstr(vol, "name"));
+    *out = json_pack("{s:s, s:s, s:s?}", "backup_id", id, "volume_id", st_rec_str(vol, "id"),
+                     "volume_name", st_rec_str(vol, "name"));
     json_decref(vol);
     return *out ? 0 : -ENOMEM;
 }
@@ -190,9 +190,9 @@ int bk_export(struct vol_service *s, const struct st_auth_ctx *who, const char *
 
     if (rc < 0)
         return rc;
-    if (strcmp(vs_rstr(rec, "status"), "available") != 0) {
+    if (strcmp(st_rec_str(rec, "status"), "available") != 0) {
         snprintf(msg, VOL_MSG_MAX, "Invalid backup: Backup status must be available, but is %s.",
-                 vs_rstr(rec, "status"));
+                 st_rec_str(rec, "status"));
         json_decref(rec);
         return -EINVAL;
     }
@@ -287,8 +287,9 @@ int bk_import(struct vol_service *s, const struct st_auth_ctx *who, const char *
         return -EINVAL;
     }
     doc = decode_record(url);
-    const char *id = doc ? vs_rstr(doc, "id") : NULL;
-    const char *src = doc ? vs_rstr(doc, "ref_id") : NULL, *ns = doc ? vs_rstr(doc, "chunk_project") : NULL;
+    const char *id = doc ? st_rec_str(doc, "id") : NULL;
+    const char *src = doc ? st_rec_str(doc, "ref_id") : NULL,
+               *ns = doc ? st_rec_str(doc, "chunk_project") : NULL;
     if (!id || !src || !ns || strlen(id) > 36) {
         snprintf(msg, VOL_MSG_MAX, "Invalid backup: backup_url is not a backup record.");
         goto out;
@@ -336,7 +337,7 @@ int bk_import(struct vol_service *s, const struct st_auth_ctx *who, const char *
         goto out;
     }
     st_lease_release(s->meta, &backup_kind, id, s->owner);
-    *out = json_pack("{s:s, s:s?}", "id", id, "name", vs_rstr(rec, "name"));
+    *out = json_pack("{s:s, s:s?}", "id", id, "name", st_rec_str(rec, "name"));
     st_info("backup %s imported (references %s)", id, ref);
 out:
     json_decref(rec);

@@ -474,7 +474,7 @@ int vs_restore_data(struct vol_service *s, const json_t *manifest, const char *b
     struct run r;
     int64_t bytes = json_integer_value(json_object_get(manifest, "bytes"));
     int64_t chunk = json_integer_value(json_object_get(manifest, "chunk_size"));
-    const char *ns = vs_rstr(manifest, "chunk_project");
+    const char *ns = st_rec_str(manifest, "chunk_project");
     uint64_t have = 0;
     int rc;
 

@@ -20,7 +20,7 @@ static bool add_size(const json_t *rec, void *arg)
     int64_t gb = json_integer_value(json_object_get(rec, "size"));
 
     t->provisioned += gb;
-    if (!vs_rhidden(rec))
+    if (!st_rec_hidden(rec))
         t->allocated += gb;
     return false;   /* nothing to keep: the sums are the answer */
 }

@@ -50,9 +50,9 @@ static json_t *image_metadata(const json_t *image)
     json_t *m = json_object();
     char buf[64];
 
-    json_object_set_new(m, "image_id", json_string(vs_rstr(image, "id")));
+    json_object_set_new(m, "image_id", json_string(st_rec_str(image, "id")));
     json_object_set_new(m, "image_name",
-                        json_string(vs_rstr(image, "name") ? vs_rstr(image, "name") : ""));
+                        json_string(st_rec_str(image, "name") ? st_rec_str(image, "name") : ""));
     for (int i = 0; keys[i]; i++) {
         json_t *v = json_object_get(image, keys[i]);
         if (json_is_string(v))
@@ -70,8 +70,8 @@ static int clone_image(struct vol_service *s, const json_t *rec, const char *rbd
 {
     const char *image_id =
         json_string_value(json_object_get(json_object_get(rec, "_s"), "image_id"));
-    json_t *body = json_pack("{s:s, s:s, s:I, s:s}", "pool", s->pool, "name", rbd_name,
-                             "size", (json_int_t)bytes, "project_id", vs_rstr(rec, "project_id"));
+    json_t *body = json_pack("{s:s, s:s, s:I, s:s}", "pool", s->pool, "name", rbd_name, "size",
+                             (json_int_t)bytes, "project_id", st_rec_str(rec, "project_id"));
     struct st_httpc_resp r = { 0 };
     char url[512];
     int rc;
@@ -128,10 +128,10 @@ void vs_debug_pause(struct vol_service *s, const char *step, const char *id)
 static int make_volume(struct vol_service *s, const json_t *rec, char *msg)
 {
     char name[NAME_MAX_LEN], parent[NAME_MAX_LEN], snap[NAME_MAX_LEN];
-    const char *id = vs_rstr(rec, "id");
+    const char *id = st_rec_str(rec, "id");
     uint64_t bytes = (uint64_t)json_integer_value(json_object_get(rec, "size")) * GIB;
-    const char *snapshot_id = vs_rstr(rec, "snapshot_id");
-    const char *source = vs_rstr(rec, "source_volid");
+    const char *snapshot_id = st_rec_str(rec, "snapshot_id");
+    const char *source = st_rec_str(rec, "source_volid");
     const json_t *priv = json_object_get(rec, "_s");
     int rc;
 
@@ -173,12 +173,12 @@ static int make_volume(struct vol_service *s, const json_t *rec, char *msg)
 void vs_drop_clone_snap(struct vol_service *s, const json_t *rec)
 {
     char parent[NAME_MAX_LEN], snap[NAME_MAX_LEN];
-    const char *source = vs_rstr(rec, "source_volid");
+    const char *source = st_rec_str(rec, "source_volid");
 
     if (!source)
         return;
     vol_rbd_name(source, parent, sizeof(parent));
-    snprintf(snap, sizeof(snap), "clone-%s", vs_rstr(rec, "id"));
+    snprintf(snap, sizeof(snap), "clone-%s", st_rec_str(rec, "id"));
     st_rbd_snap_remove(s->vols, parent, snap);
 }
 
@@ -192,13 +192,13 @@ void vs_job_create(struct vol_service *s, const char *id)
         return;
     rc = make_volume(s, rec.data, msg);
     if (rc == 0)
-        rc = vs_apply_backend_qos(s, vs_rstr(rec.data, "project_id"), id,
-                                  vs_rstr(rec.data, "volume_type_id"),
+        rc = vs_apply_backend_qos(s, st_rec_str(rec.data, "project_id"), id,
+                                  st_rec_str(rec.data, "volume_type_id"),
                                   json_integer_value(json_object_get(rec.data, "size")), true);
     if (rc == 0)
         vs_debug_pause(s, "create", id);
     bool bootable = json_is_string(json_object_get(json_object_get(rec.data, "_s"), "image_id"));
-    const char *backup = vs_rstr(json_object_get(rec.data, "_s"), "backup_id");
+    const char *backup = st_rec_str(json_object_get(rec.data, "_s"), "backup_id");
     if (rc == 0 && backup) {
         rc = vs_restore_new_volume(s, id, backup, msg);
         vs_step(s, &vol_kind, id, "restoring-backup", rc == 0 ? "available" : "error_restoring",
@@ -241,14 +241,14 @@ static int resolve_source(struct vol_service *s, const struct st_auth_ctx *who,
         if (rc < 0)
             return rc;
         static const char *const usable[] = { "available", NULL };
-        if (!vs_status_in(vs_rstr(src.data, "status"), usable)) {
+        if (!vs_status_in(st_rec_str(src.data, "status"), usable)) {
             snprintf(msg, VOL_MSG_MAX, "Invalid snapshot: snapshot %s is %s, not available",
-                     req->snapshot_id, vs_rstr(src.data, "status"));
+                     req->snapshot_id, st_rec_str(src.data, "status"));
             rc = -EINVAL;
         } else {
             *min_gb = json_integer_value(json_object_get(src.data, "size"));
-            json_object_set_new(vs_rpriv(rec), "parent_volume",
-                                json_string(vs_rstr(src.data, "volume_id")));
+            json_object_set_new(st_rec_private(rec), "parent_volume",
+                                json_string(st_rec_str(src.data, "volume_id")));
         }
     } else if (req->source_volid) {
         rc = vs_get_visible(s, &vol_kind, who, req->source_volid, &src);
@@ -256,9 +256,9 @@ static int resolve_source(struct vol_service *s, const struct st_auth_ctx *who,
             snprintf(msg, VOL_MSG_MAX, "Volume %s could not be found.", req->source_volid);
         if (rc < 0)
             return rc;
-        if (!vs_status_in(vs_rstr(src.data, "status"), vs_rule_from(OP_SOURCE))) {
-            snprintf(msg, VOL_MSG_MAX, "Invalid volume: source volume %s is %s",
-                     req->source_volid, vs_rstr(src.data, "status"));
+        if (!vs_status_in(st_rec_str(src.data, "status"), vs_rule_from(OP_SOURCE))) {
+            snprintf(msg, VOL_MSG_MAX, "Invalid volume: source volume %s is %s", req->source_volid,
+                     st_rec_str(src.data, "status"));
             rc = -EINVAL;
         } else {
             *min_gb = json_integer_value(json_object_get(src.data, "size"));
@@ -274,7 +274,7 @@ static int resolve_source(struct vol_service *s, const struct st_auth_ctx *who,
         *min_gb = (int64_t)(((uint64_t)vsize + GIB - 1) / GIB);
         if (*min_gb < 1)
             *min_gb = 1;
-        json_object_set_new(vs_rpriv(rec), "image_id", json_string(req->image_id));
+        json_object_set_new(st_rec_private(rec), "image_id", json_string(req->image_id));
         json_object_set_new(rec, "volume_image_metadata", image_metadata(image));
         json_decref(image);
     }
@@ -300,8 +300,8 @@ int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
                  req->volume_type ? req->volume_type : "default");
     if (rc < 0)
         goto out;
-    json_object_set_new(rec, "volume_type_id", json_string(vs_rstr(type, "id")));
-    json_object_set_new(rec, "volume_type", json_string(vs_rstr(type, "name")));
+    json_object_set_new(rec, "volume_type_id", json_string(st_rec_str(type, "id")));
+    json_object_set_new(rec, "volume_type", json_string(st_rec_str(type, "name")));
     json_decref(type);
     rc = resolve_source(s, who, req, rec, &min_gb, msg);
     if (rc < 0)
@@ -310,7 +310,7 @@ int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
         if ((rc = vs_backup_claim(s, who, req->backup_id, id, &min_gb, msg)) < 0)
             goto out;
         claimed = true;
-        json_object_set_new(vs_rpriv(rec), "backup_id", json_string(req->backup_id));
+        json_object_set_new(st_rec_private(rec), "backup_id", json_string(req->backup_id));
     }
     int64_t size = req->size_gb ? req->size_gb : min_gb;
     if (size < min_gb) {

@@ -8,7 +8,7 @@ static int hide(json_t *rec, void *arg)
 
     (void)arg;
     vs_now_ts(now, sizeof(now));
-    json_object_set_new(vs_rpriv(rec), "deleted", json_true());
+    json_object_set_new(st_rec_private(rec), "deleted", json_true());
     json_object_set_new(rec, "status", json_string("deleted"));
     json_object_set_new(rec, "updated_at", json_string(now));
     return 0;
@@ -36,10 +36,10 @@ int vs_delete_counted(struct vol_service *s, const struct st_meta_kind *k, const
 int vs_purge_snapshot(struct vol_service *s, const json_t *rec, bool fenced)
 {
     char vol[NAME_MAX_LEN], snap[NAME_MAX_LEN];
-    const char *id = vs_rstr(rec, "id");
+    const char *id = st_rec_str(rec, "id");
     int rc;
 
-    vol_rbd_name(vs_rstr(rec, "volume_id"), vol, sizeof(vol));
+    vol_rbd_name(st_rec_str(rec, "volume_id"), vol, sizeof(vol));
     snap_rbd_name(id, snap, sizeof(snap));
     rc = st_rbd_snap_remove(s->vols, vol, snap);
     if (rc == -EBUSY) {
@@ -75,13 +75,13 @@ void vs_job_delete(struct vol_service *s, const char *id)
     size_t i;
     int rc = vs_snapshots_of(s, id, &snaps);
 
-    if (st_meta_get(s->meta, &vol_kind, id, &rec) == 0 && vs_rstr(rec.data, "project_id"))
-        snprintf(project, sizeof(project), "%s", vs_rstr(rec.data, "project_id"));
+    if (st_meta_get(s->meta, &vol_kind, id, &rec) == 0 && st_rec_str(rec.data, "project_id"))
+        snprintf(project, sizeof(project), "%s", st_rec_str(rec.data, "project_id"));
     st_record_cleanup(&rec);
 
     /* cascade: vol_delete refused volumes with snapshots unless asked to */
     json_array_foreach(snaps, i, snap) {
-        if (rc == 0 && !vs_rhidden(snap))
+        if (rc == 0 && !st_rec_hidden(snap))
             rc = vs_purge_snapshot(s, snap, false);
     }
     json_decref(snaps);
@@ -128,7 +128,7 @@ int vol_delete(struct vol_service *s, const struct st_auth_ctx *who, const char 
         return rc;
     }
     json_array_foreach(snaps, i, sn) {
-        live += !vs_rhidden(sn);
+        live += !st_rec_hidden(sn);
     }
     json_decref(snaps);
     if (live && !cascade) {

@@ -16,13 +16,13 @@ void vs_job_extend(struct vol_service *s, const char *id)
                                                                                "size")) } };
     char project[ST_META_ID_MAX + 1];
     snprintf(project, sizeof(project), "%s",
-             vs_rstr(rec.data, "project_id") ? vs_rstr(rec.data, "project_id") : "");
+             st_rec_str(rec.data, "project_id") ? st_rec_str(rec.data, "project_id") : "");
     json_int_t cur = json_integer_value(json_object_get(rec.data, "size"));
     /* an in-use volume (3.42) goes back to in-use */
     bool attached = json_array_size(json_object_get(rec.data, "attachments")) > 0;
     char type_id[ST_META_ID_MAX + 1];
     snprintf(type_id, sizeof(type_id), "%s",
-             vs_rstr(rec.data, "volume_type_id") ? vs_rstr(rec.data, "volume_type_id") : "");
+             st_rec_str(rec.data, "volume_type_id") ? st_rec_str(rec.data, "volume_type_id") : "");
     st_record_cleanup(&rec);
     vol_rbd_name(id, name, sizeof(name));
     /* never shrink: a target at or below the size is already reached
@@ -93,7 +93,7 @@ int vol_extend(struct vol_service *s, const struct st_auth_ctx *who, const char 
     json_int_t size = json_integer_value(json_object_get(rec.data, "size"));
     char project[ST_META_ID_MAX + 1];
     snprintf(project, sizeof(project), "%s",
-             vs_rstr(rec.data, "project_id") ? vs_rstr(rec.data, "project_id") : "");
+             st_rec_str(rec.data, "project_id") ? st_rec_str(rec.data, "project_id") : "");
     st_record_cleanup(&rec);
     struct vq_counts grow = { { 0, 0, new_size_gb - size } };
     if (new_size_gb <= size) {
@@ -133,8 +133,8 @@ int vol_revert(struct vol_service *s, const struct st_auth_ctx *who, const char 
         snprintf(msg, VOL_MSG_MAX, "Snapshot %s could not be found.", snapshot_id);
     if (rc < 0)
         return rc;
-    bool mine = strcmp(vs_rstr(snap.data, "volume_id"), id) == 0;
-    const char *sst = vs_rstr(snap.data, "status");
+    bool mine = strcmp(st_rec_str(snap.data, "volume_id"), id) == 0;
+    const char *sst = st_rec_str(snap.data, "status");
     bool ready = sst && strcmp(sst, "available") == 0;
     st_record_cleanup(&snap);
     if (mine && !ready) {
@@ -150,10 +150,10 @@ int vol_revert(struct vol_service *s, const struct st_auth_ctx *who, const char 
     if ((rc = vs_snapshots_of(s, id, &snaps)) < 0)
         return rc;
     json_array_foreach(snaps, i, sn) {
-        const char *at = vs_rstr(sn, "created_at");
-        if (!vs_rhidden(sn) && at && strcmp(at, latest_at) >= 0) {
+        const char *at = st_rec_str(sn, "created_at");
+        if (!st_rec_hidden(sn) && at && strcmp(at, latest_at) >= 0) {
             latest_at = at;
-            latest = vs_rstr(sn, "id");
+            latest = st_rec_str(sn, "id");
         }
     }
     bool is_latest = latest && strcmp(latest, snapshot_id) == 0;

@@ -145,9 +145,6 @@ extern const char *const vs_uploading_only[];
 /* vol_service.c */
 const char *const *vs_rule_from(enum vol_op op);
 bool vs_status_in(const char *status, const char *const *set);
-const char *vs_rstr(const json_t *rec, const char *key);
-json_t *vs_rpriv(json_t *rec);
-bool vs_rhidden(const json_t *rec);
 void vs_now_ts(char *buf, size_t len);
 void vs_new_id(char *buf);
 void vol_rbd_name(const char *id, char *buf, size_t len);

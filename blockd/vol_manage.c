@@ -18,7 +18,7 @@
 
 static const char *manage_source(const json_t *rec)
 {
-    return vs_rstr(json_object_get(rec, "_s"), "manage_source");
+    return st_rec_str(json_object_get(rec, "_s"), "manage_source");
 }
 
 /* "volume-<uuid>": blockd's name for a volume's image; *id points at the uuid. */
@@ -100,8 +100,8 @@ void vs_job_manage(struct vol_service *s, const char *id)
     if (rc == 0)
         rc = set_mark(s, name, "");   /* a once unmanaged image is ours again */
     if (rc == 0)
-        rc = vs_apply_backend_qos(s, vs_rstr(rec.data, "project_id"), id,
-                                  vs_rstr(rec.data, "volume_type_id"),
+        rc = vs_apply_backend_qos(s, st_rec_str(rec.data, "project_id"), id,
+                                  st_rec_str(rec.data, "volume_type_id"),
                                   json_integer_value(json_object_get(rec.data, "size")), false);
     if (rc == 0)
         vs_debug_pause(s, "manage-renamed", id);
@@ -130,7 +130,7 @@ static int verdict_load(struct vol_service *s, struct verdict_ctx *c)
     c->ids = json_object();
     c->sources = json_object();
     json_array_foreach(recs, i, r) {
-        const char *id = vs_rstr(r, "id"), *st = vs_rstr(r, "status");
+        const char *id = st_rec_str(r, "id"), *st = st_rec_str(r, "status");
         if (!id)
             continue;
         json_object_set_new(c->ids, id, json_true());
@@ -236,16 +236,15 @@ int vol_manage(struct vol_service *s, const struct st_auth_ctx *who,
     vs_now_ts(now, sizeof(now));
     rec = json_pack("{s:s, s:s?, s:s?, s:s, s:I, s:s, s:n, s:n, s:s, s:s, s:s, s:s, s:o, s:o, "
                     "s:b, s:b, s:s, s:s, s:s, s:{s:s}}",
-        "id", id, "name", req->name, "description", req->description, "status", "managing",
-        "size", (json_int_t)size,
-        "availability_zone", req->availability_zone ? req->availability_zone : s->az,
-        "snapshot_id", "source_volid", "project_id", project, "user_id", who->user_id,
-        "created_at", now, "updated_at", now,
-        "metadata", req->metadata ? json_deep_copy(req->metadata) : json_object(),
-        "attachments", json_array(), "multiattach", 0, "encrypted", 0,
-        "bootable", req->bootable ? "true" : "false",
-        "volume_type_id", vs_rstr(type, "id"), "volume_type", vs_rstr(type, "name"),
-        "_s", "manage_source", src);
+                    "id", id, "name", req->name, "description", req->description, "status",
+                    "managing", "size", (json_int_t)size, "availability_zone",
+                    req->availability_zone ? req->availability_zone : s->az, "snapshot_id",
+                    "source_volid", "project_id", project, "user_id", who->user_id, "created_at",
+                    now, "updated_at", now, "metadata",
+                    req->metadata ? json_deep_copy(req->metadata) : json_object(), "attachments",
+                    json_array(), "multiattach", 0, "encrypted", 0, "bootable",
+                    req->bootable ? "true" : "false", "volume_type_id", st_rec_str(type, "id"),
+                    "volume_type", st_rec_str(type, "name"), "_s", "manage_source", src);
     json_decref(type);
     if (!rec)
         return -ENOMEM;
@@ -322,7 +321,7 @@ void vs_job_unmanage(struct vol_service *s, const char *id)
     if (rc < 0)
         return;
     snprintf(project, sizeof(project), "%s",
-             vs_rstr(rec.data, "project_id") ? vs_rstr(rec.data, "project_id") : "");
+             st_rec_str(rec.data, "project_id") ? st_rec_str(rec.data, "project_id") : "");
     vs_debug_pause(s, "unmanage", id);
     vol_rbd_name(id, name, sizeof(name));
     vs_now_ts(now, sizeof(now));
@@ -344,19 +343,19 @@ void vs_job_unmanage(struct vol_service *s, const char *id)
 static bool backup_busy(const json_t *rec, void *arg)
 {
     static const char *const busy[] = { "creating", "deleting", NULL };
-    const char *v = vs_rstr(rec, "volume_id");
-    return v && strcmp(v, arg) == 0 && vs_status_in(vs_rstr(rec, "status"), busy);
+    const char *v = st_rec_str(rec, "volume_id");
+    return v && strcmp(v, arg) == 0 && vs_status_in(st_rec_str(rec, "status"), busy);
 }
 
 static bool snapshot_of(const json_t *rec, void *arg)
 {
-    const char *v = vs_rstr(rec, "volume_id");
+    const char *v = st_rec_str(rec, "volume_id");
     return v && strcmp(v, arg) == 0;   /* hidden ones too: their data is on the image */
 }
 
 static bool clone_of(const json_t *rec, void *arg)
 {
-    const char *v = vs_rstr(rec, "source_volid"), *st = vs_rstr(rec, "status");
+    const char *v = st_rec_str(rec, "source_volid"), *st = st_rec_str(rec, "status");
     return v && st && strcmp(v, arg) == 0 && strcmp(st, "creating") == 0;
 }
 
@@ -373,7 +372,7 @@ static int unmanage_check(struct vol_service *s, const char *id, const json_t *r
         { &vol_kind, clone_of, "a volume is being created from it" },
         { &backup_kind, backup_busy, "a backup of it is in progress" },
     };
-    const char *st = vs_rstr(rec, "status");
+    const char *st = st_rec_str(rec, "status");
 
     if (!st || strcmp(st, "available") != 0)
         return st_msgf(msg, VOL_MSG_MAX, -EINVAL,

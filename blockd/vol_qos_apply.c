@@ -14,12 +14,12 @@ static int volume_policy(struct vol_service *s, const char *type_id, int64_t siz
     memset(p, 0, sizeof(*p));
     *c = QOS_FRONT_END;
     if (rc == 0 && qos) {
-        if (qos_consumer_parse(vs_rstr(qos, "consumer"), c) < 0)
+        if (qos_consumer_parse(st_rec_str(qos, "consumer"), c) < 0)
             *c = QOS_BACK_END;
         /* stored specs were checked when written: a failure here is a damaged record */
         if ((rc = qos_policy_parse(json_object_get(qos, "specs"), true, p, msg, sizeof(msg))) < 0)
             st_warn("type %s: qos-specs %s unreadable (%s): no limit applied", type_id,
-                    vs_rstr(qos, "id"), msg);
+                    st_rec_str(qos, "id"), msg);
         qos_policy_resolve(p, size_gb);
     }
     json_decref(qos);
@@ -102,12 +102,12 @@ static int project_volumes(struct vol_service *s, const char *project, const cha
                           NULL, &l);
         for (size_t i = 0; rc == 0 && i < l.count; i++) {
             const json_t *v = l.items[i].data;
-            const char *vid = l.items[i].id, *st = vs_rstr(v, "status");
+            const char *vid = l.items[i].id, *st = st_rec_str(v, "status");
             bool me = id && strcmp(vid, id) == 0;
-            if (!me && (vs_rhidden(v) || (st && strcmp(st, "deleting") == 0)))
+            if (!me && (st_rec_hidden(v) || (st && strcmp(st, "deleting") == 0)))
                 continue;
             rc = me ? backend_policy(s, type_id, size_gb, &p)
-                    : backend_policy(s, vs_rstr(v, "volume_type_id"),
+                    : backend_policy(s, st_rec_str(v, "volume_type_id"),
                                      json_integer_value(json_object_get(v, "size")), &p);
             if (rc == -ENOENT && !me) {   /* its type is gone: no limits of its own */
                 memset(&p, 0, sizeof(p));
@@ -195,7 +195,7 @@ json_t *vs_frontend_qos(struct vol_service *s, const char *volume_id)
     json_t *out = NULL;
 
     if (st_meta_get(s->meta, &vol_kind, volume_id, &rec) == 0 &&
-        volume_policy(s, vs_rstr(rec.data, "volume_type_id"),
+        volume_policy(s, st_rec_str(rec.data, "volume_type_id"),
                       json_integer_value(json_object_get(rec.data, "size")), &p, &c) == 0 &&
         qos_consumer_front(c) && qos_policy_any(&p))
         out = qos_frontend_specs(&p);
@@ -212,12 +212,12 @@ void vs_job_qos(struct vol_service *s, const char *id)
 
     if (st_meta_get(s->meta, &vol_kind, id, &rec) < 0)
         return;
-    const char *st = vs_rstr(rec.data, "status");
+    const char *st = st_rec_str(rec.data, "status");
     if (st && strcmp(st, "creating") != 0 && strcmp(st, "deleting") != 0 &&
-        vs_apply_backend_qos(s, vs_rstr(rec.data, "project_id"), id,
-                             vs_rstr(rec.data, "volume_type_id"),
+        vs_apply_backend_qos(s, st_rec_str(rec.data, "project_id"), id,
+                             st_rec_str(rec.data, "volume_type_id"),
                              json_integer_value(json_object_get(rec.data, "size")), false) == 0)
-        st_info("volume %s: QoS of type %s re-applied", id, vs_rstr(rec.data, "volume_type_id"));
+        st_info("volume %s: QoS of type %s re-applied", id, st_rec_str(rec.data, "volume_type_id"));
     bool attached = json_array_size(json_object_get(rec.data, "attachments")) > 0;
     st_record_cleanup(&rec);
     if (attached)   /* this job holds no lease: tell the guests from here */
@@ -235,11 +235,11 @@ void vs_job_retype(struct vol_service *s, const char *id)
     if (rc < 0)
         return;
     const json_t *priv = json_object_get(rec.data, "_s");
-    const char *to = vs_rstr(priv, "retype_to"), *to_name = vs_rstr(priv, "retype_name");
+    const char *to = st_rec_str(priv, "retype_to"), *to_name = st_rec_str(priv, "retype_name");
     const char *back = json_array_size(json_object_get(rec.data, "attachments")) ? "in-use"
                                                                                  : "available";
     json_int_t size = json_integer_value(json_object_get(rec.data, "size"));
-    const char *project = vs_rstr(rec.data, "project_id");
+    const char *project = st_rec_str(rec.data, "project_id");
     rc = to ? vs_apply_backend_qos(s, project, id, to, size, false) : -EINVAL;
     if (rc == 0) {
         if (vs_step(s, &vol_kind, id, "retyping", back,
@@ -249,7 +249,7 @@ void vs_job_retype(struct vol_service *s, const char *id)
             vs_submit(s, JOB_TELL_QOS, id);
         st_info("volume %s: retyped to %s", id, to);
     } else {   /* the old type's limits back on the image */
-        vs_apply_backend_qos(s, project, id, vs_rstr(rec.data, "volume_type_id"), size, false);
+        vs_apply_backend_qos(s, project, id, st_rec_str(rec.data, "volume_type_id"), size, false);
         vs_step(s, &vol_kind, id, "retyping", back,
                 json_pack("{s:{s:n, s:n}}", "_s", "retype_to", "retype_name"));
     }
@@ -268,8 +268,8 @@ int vol_retype(struct vol_service *s, const struct st_auth_ctx *who, const char 
     rc = vt_type_get(s->types, who, new_type, &type);
     if (rc == -ENOENT)
         snprintf(msg, VOL_MSG_MAX, "Volume type %.128s could not be found.", new_type);
-    const char *cur = vs_rstr(rec.data, "volume_type_id");
-    if (rc == 0 && strcmp(cur ? cur : VT_DEFAULT_ID, vs_rstr(type, "id")) == 0) {
+    const char *cur = st_rec_str(rec.data, "volume_type_id");
+    if (rc == 0 && strcmp(cur ? cur : VT_DEFAULT_ID, st_rec_str(type, "id")) == 0) {
         snprintf(msg, VOL_MSG_MAX, "Invalid input received: Retype needs volume type %s to be "
                  "different from the volume's.", new_type);
         rc = -EINVAL;
@@ -277,8 +277,8 @@ int vol_retype(struct vol_service *s, const struct st_auth_ctx *who, const char 
     st_record_cleanup(&rec);
     if (rc == 0)
         rc = vs_begin_op(s, &vol_kind, id, "retype", OP_RETYPE, "retyping",
-                         json_pack("{s:{s:s, s:s}}", "_s", "retype_to", vs_rstr(type, "id"),
-                                   "retype_name", vs_rstr(type, "name")),
+                         json_pack("{s:{s:s, s:s}}", "_s", "retype_to", st_rec_str(type, "id"),
+                                   "retype_name", st_rec_str(type, "name")),
                          JOB_RETYPE, msg);
     json_decref(type);
     return rc;
@@ -286,7 +286,7 @@ int vol_retype(struct vol_service *s, const struct st_auth_ctx *who, const char 
 
 static bool of_types(const json_t *d, void *arg)
 {
-    const char *t = vs_rstr(d, "volume_type_id");
+    const char *t = st_rec_str(d, "volume_type_id");
     const json_t *v;
     size_t i;
 

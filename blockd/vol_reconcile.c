@@ -15,7 +15,7 @@ static int reconcile_lease(struct st_meta *m, const char *id, const struct st_le
         return 0;
     if (rc < 0 || (rc = st_meta_get(m, k, id, &rec)) < 0)
         goto release;
-    const char *status = vs_rstr(rec.data, "status");
+    const char *status = st_rec_str(rec.data, "status");
     bool is_vol = k == &vol_kind;
     enum job_kind resume = 0;
     bool resumed = false;
@@ -28,7 +28,7 @@ static int reconcile_lease(struct st_meta *m, const char *id, const struct st_le
             rc = st_rbd_remove(s->vols, name);
             vs_drop_clone_snap(s, rec.data);
         } else {
-            vol_rbd_name(vs_rstr(rec.data, "volume_id"), name, sizeof(name));
+            vol_rbd_name(st_rec_str(rec.data, "volume_id"), name, sizeof(name));
             snap_rbd_name(id, snap, sizeof(snap));
             rc = st_rbd_snap_remove(s->vols, name, snap);
         }
@@ -48,8 +48,9 @@ static int reconcile_lease(struct st_meta *m, const char *id, const struct st_le
         /* the import may have started: keep the snapshot for the sweep to judge */
         char pending[40];
         snprintf(pending, sizeof(pending), "%s",
-                 vs_rstr(json_object_get(rec.data, "_s"), "upload_pending")
-                     ? vs_rstr(json_object_get(rec.data, "_s"), "upload_pending") : "");
+                 st_rec_str(json_object_get(rec.data, "_s"), "upload_pending")
+                     ? st_rec_str(json_object_get(rec.data, "_s"), "upload_pending")
+                     : "");
         struct transition back = { vs_uploading_only, NULL, NULL, "", vs_end_upload,
                                    pending[0] ? pending : NULL };
         rc = vs_transition(s, k, id, true, &back);
@@ -186,7 +187,7 @@ static void sweep_transient(struct vol_service *s, const struct st_meta_kind *k)
             return;
         for (size_t i = 0; i < l.count; i++) {
             struct st_lease lease = { .owner = "(none)", .op = "unknown" };
-            if (vs_status_in(vs_rstr(l.items[i].data, "status"), transient) &&
+            if (vs_status_in(st_rec_str(l.items[i].data, "status"), transient) &&
                 st_lease_get(s->meta, k, l.items[i].id, &lease) == -ENOENT)
                 reconcile_lease(s->meta, l.items[i].id, &lease, s, k);
         }

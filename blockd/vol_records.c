@@ -5,13 +5,13 @@
 static bool list_match(const json_t *rec, void *arg)
 {
     const struct list_ctx *c = arg;
-    const char *p = vs_rstr(rec, "project_id");
+    const char *p = st_rec_str(rec, "project_id");
 
-    if (vs_rhidden(rec) ||
+    if (st_rec_hidden(rec) ||
         !(c->who->is_admin && c->all ? true : p && strcmp(p, c->who->project_id) == 0))
         return false;
     for (size_t i = 0; i < c->n; i++) {
-        const char *v = vs_rstr(rec, c->f[i].field);
+        const char *v = st_rec_str(rec, c->f[i].field);
         if (!v || strcmp(v, c->f[i].value) != 0)
             return false;
     }
@@ -42,7 +42,7 @@ static int apply_edit(json_t *rec, void *arg)
     json_t *md = json_object_get(rec, "metadata");
     char now[40];
 
-    if (vs_rhidden(rec))
+    if (st_rec_hidden(rec))
         return -ENOENT;
     if (e->name)
         json_object_set_new(rec, "name", json_string(e->name));
@@ -54,7 +54,7 @@ static int apply_edit(json_t *rec, void *arg)
     }
     if (e->unset && json_object_del(md, e->unset) < 0) {
         snprintf(e->msg, VOL_MSG_MAX, "%s %s has no metadata with key %.64s.", e->label,
-                 vs_rstr(rec, "id"), e->unset);
+                 st_rec_str(rec, "id"), e->unset);
         return -ENOENT;
     }
     if (e->metadata && e->md_op == VMD_MERGE)
@@ -113,8 +113,8 @@ static int reset_attach(json_t *rec, void *arg)
     json_object_set_new(rec, "attach_status", json_string(attach));
     if (strcmp(attach, "detached") == 0) {
         json_object_set_new(rec, "attachments", json_array());
-        json_object_del(vs_rpriv(rec), "pending_attachment");
-        json_object_del(vs_rpriv(rec), "pending_since");
+        json_object_del(st_rec_private(rec), "pending_attachment");
+        json_object_del(st_rec_private(rec), "pending_since");
     }
     return 0;
 }
@@ -147,7 +147,7 @@ int vol_reset_status(struct vol_service *s, const struct st_auth_ctx *who, const
         struct vol_filter f = { "volume_id", id };
         if (att_list(s, &admin, true, &f, 1, &atts) == 0) {
             json_array_foreach(atts, i, att) {
-                st_meta_delete(s->meta, &att_kind, vs_rstr(att, "id"), 0);
+                st_meta_delete(s->meta, &att_kind, st_rec_str(att, "id"), 0);
             }
         }
         json_decref(atts);

@@ -64,30 +64,10 @@ bool vs_status_in(const char *status, const char *const *set)
     return false;
 }
 
-const char *vs_rstr(const json_t *rec, const char *key)
-{
-    return json_string_value(json_object_get(rec, key));
-}
-
-json_t *vs_rpriv(json_t *rec)
-{
-    json_t *p = json_object_get(rec, "_s");
-    if (!json_is_object(p)) {
-        p = json_object();
-        json_object_set_new(rec, "_s", p);
-    }
-    return p;
-}
-
-bool vs_rhidden(const json_t *rec)
-{
-    return json_is_true(json_object_get(json_object_get(rec, "_s"), "deleted"));
-}
-
 static bool rvisible(const json_t *rec, const struct st_auth_ctx *who)
 {
-    const char *p = vs_rstr(rec, "project_id");
-    return !vs_rhidden(rec) && (who->is_admin || (p && strcmp(p, who->project_id) == 0));
+    const char *p = st_rec_str(rec, "project_id");
+    return !st_rec_hidden(rec) && (who->is_admin || (p && strcmp(p, who->project_id) == 0));
 }
 
 /* Cinder's timestamp form. */
@@ -152,11 +132,11 @@ int vs_get_data(struct vol_service *s, const struct st_meta_kind *k, const struc
 static int apply_transition(json_t *rec, void *arg)
 {
     struct transition *t = arg;
-    const char *cur = vs_rstr(rec, "status");
+    const char *cur = st_rec_str(rec, "status");
     char now[40];
 
     snprintf(t->cur, sizeof(t->cur), "%s", cur ? cur : "");
-    if (vs_rhidden(rec))
+    if (st_rec_hidden(rec))
         return -ENOENT;
     if (t->from && !vs_status_in(cur, t->from))
         return -ECANCELED;
@@ -164,7 +144,7 @@ static int apply_transition(json_t *rec, void *arg)
     json_t *v;
     json_object_foreach((json_t *)t->extra, k, v) {
         if (strcmp(k, "_s") == 0)
-            json_object_update(vs_rpriv(rec), v);
+            json_object_update(st_rec_private(rec), v);
         else
             json_object_set(rec, k, v);
     }
@@ -251,8 +231,9 @@ int vs_lease_for(struct vol_service *s, const struct st_meta_kind *k, const char
         struct st_lease l = { .op = "an operation" };
         st_lease_get(s->meta, k, id, &l);
         st_meta_get(s->meta, k, id, &rec);
-        snprintf(msg, VOL_MSG_MAX, "Invalid %s: %s %s is %s (%s in progress)", k->name, k->name,
-                 id, rec.data && vs_rstr(rec.data, "status") ? vs_rstr(rec.data, "status") : "busy",
+        snprintf(msg, VOL_MSG_MAX, "Invalid %s: %s %s is %s (%s in progress)", k->name, k->name, id,
+                 rec.data && st_rec_str(rec.data, "status") ? st_rec_str(rec.data, "status")
+                                                            : "busy",
                  l.op);
         st_record_cleanup(&rec);
         rc = -ECANCELED;

@@ -10,7 +10,7 @@ void vs_job_snap_create(struct vol_service *s, const char *id)
 
     if (rc < 0)
         return;
-    vol_rbd_name(vs_rstr(rec.data, "volume_id"), vol, sizeof(vol));
+    vol_rbd_name(st_rec_str(rec.data, "volume_id"), vol, sizeof(vol));
     st_record_cleanup(&rec);
     snap_rbd_name(id, snap, sizeof(snap));
     rc = st_rbd_snap_create(s->vols, vol, snap, true);
@@ -60,7 +60,7 @@ int snap_create(struct vol_service *s, const struct st_auth_ctx *who, const char
         st_lease_release(s->meta, &vol_kind, volume_id, s->owner);
         return rc;
     }
-    const char *vstatus = vs_rstr(vol.data, "status");
+    const char *vstatus = st_rec_str(vol.data, "status");
     if (!vs_status_in(vstatus, vs_rule_from(force ? OP_SNAPSHOT_FORCE : OP_SNAPSHOT))) {
         snprintf(msg, VOL_MSG_MAX, "Invalid volume: Volume %s status must be available%s, "
                  "but current status is: %s.", volume_id, force ? " or in-use" : "", vstatus);

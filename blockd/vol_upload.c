@@ -9,7 +9,7 @@ const char *const vs_uploading_only[] = { "uploading", NULL };
  * the image (arg: that image id, or NULL when there is no snapshot). */
 int vs_end_upload(json_t *rec, void *arg)
 {
-    json_t *priv = vs_rpriv(rec), *list = json_object_get(priv, "uploads");
+    json_t *priv = st_rec_private(rec), *list = json_object_get(priv, "uploads");
     bool attached = json_array_size(json_object_get(rec, "attachments")) > 0;
 
     if (arg) {
@@ -123,8 +123,8 @@ static int upload_done(struct vol_service *s, const char *image_id)
     snprintf(url, sizeof(url), "%s/v2/images/%s", s->image_url, image_id);
     rc = st_httpc_request(s->http, "GET", url, s->service_token, NULL, &r);
     if (rc == 0)
-        rc = r.status == 404 ? 1
-             : r.status == 200 ? vs_status_in(vs_rstr(r.body, "status"), done)
+        rc = r.status == 404   ? 1
+             : r.status == 200 ? vs_status_in(st_rec_str(r.body, "status"), done)
                                : -EIO;
     st_httpc_resp_cleanup(&r);
     return rc;
@@ -132,7 +132,7 @@ static int upload_done(struct vol_service *s, const char *image_id)
 
 static int drop_upload(json_t *rec, void *arg)
 {
-    json_t *list = json_object_get(vs_rpriv(rec), "uploads");
+    json_t *list = json_object_get(st_rec_private(rec), "uploads");
 
     for (size_t i = 0; i < json_array_size(list); i++) {
         if (strcmp(json_string_value(json_array_get(list, i)), arg) == 0) {

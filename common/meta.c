@@ -230,6 +230,27 @@ void st_record_cleanup(struct st_record *r)
     r->data = NULL;
 }
 
+const char *st_rec_str(const json_t *data, const char *key)
+{
+    return json_string_value(json_object_get(data, key));
+}
+
+json_t *st_rec_private(json_t *data)
+{
+    json_t *p = json_object_get(data, "_s");
+
+    if (!json_is_object(p)) {
+        p = json_object();
+        json_object_set_new(data, "_s", p);
+    }
+    return p;
+}
+
+bool st_rec_hidden(const json_t *data)
+{
+    return json_is_true(json_object_get(json_object_get(data, "_s"), "deleted"));
+}
+
 /* Validate a body and serialise it (compact, sorted keys). */
 static int encode_data(const struct st_meta_kind *k, const json_t *data, char **text)
 {

@@ -126,15 +126,15 @@ int img_upload_begin(struct img_service *s, const struct st_auth_ctx *who, const
         rc = -EPERM;
         goto out;
     }
-    const char *status = img_rec_str(rec.data, "status");
-    const char *fmt = img_rec_str(rec.data, "disk_format");
+    const char *status = st_rec_str(rec.data, "status");
+    const char *fmt = st_rec_str(rec.data, "disk_format");
     if (!status || strcmp(status, IMG_QUEUED) != 0) {
         snprintf(msg, IMG_MSG_MAX, "Image %s is %s: data can only be uploaded to a queued image",
                  id, status ? status : "?");
         rc = -ECANCELED;
         goto out;
     }
-    if (!fmt || !img_rec_str(rec.data, "container_format")) {
+    if (!fmt || !st_rec_str(rec.data, "container_format")) {
         snprintf(msg, IMG_MSG_MAX,
                  "Properties disk_format, container_format must be set prior to saving data");
         rc = -EINVAL;
@@ -178,7 +178,7 @@ int img_upload_begin(struct img_service *s, const struct st_auth_ctx *who, const
      * changed it between our read and the status change. */
     st_record_cleanup(&rec);
     rc = st_meta_get(s->meta, &img_kind, id, &rec);
-    const char *stored = rc == 0 ? img_rec_str(rec.data, "disk_format") : NULL;
+    const char *stored = rc == 0 ? st_rec_str(rec.data, "disk_format") : NULL;
     if (rc == 0 && (!stored || strcmp(stored, u->disk_format) != 0)) {
         snprintf(msg, IMG_MSG_MAX, "Image %s changed during the request; upload refused", id);
         rc = -ECANCELED;
@@ -534,9 +534,9 @@ int img_ingest_staged(struct img_service *s, const char *id, char *msg)
 
     if (rc < 0)
         return rc;
-    const char *status = img_rec_str(rec.data, "status");
+    const char *status = st_rec_str(rec.data, "status");
     char fmt[32];
-    const char *declared = img_rec_str(rec.data, "disk_format");
+    const char *declared = st_rec_str(rec.data, "disk_format");
     snprintf(fmt, sizeof(fmt), "%s", declared ? declared : "");
     char from[32];
     snprintf(from, sizeof(from), "%s", status ? status : "");
@@ -688,7 +688,7 @@ static json_t *import_task_new(const struct st_auth_ctx *who, const char *method
 int img_import_outcome(const json_t *rec, int rc, const char *msg, json_t *extra)
 {
     json_t *task = json_object_get(json_object_get(rec, "_s"), "import_task");
-    const char *st = img_rec_str(task, "status");
+    const char *st = st_rec_str(task, "status");
     char now[32];
 
     if (!st || strcmp(st, "processing") != 0)
@@ -723,7 +723,7 @@ int img_import(struct img_service *s, const struct st_auth_ctx *who, const char 
     if (rc < 0)
         return rc;
     bool editable = img_rec_editable(rec.data, who);
-    const char *status = img_rec_str(rec.data, "status");
+    const char *status = st_rec_str(rec.data, "status");
     json_t *priv = json_object_get(rec.data, "_s");
     bool staged = status && strcmp(status, IMG_UPLOADING) == 0 &&
                   json_is_true(json_object_get(priv, "staged"));
@@ -779,7 +779,7 @@ int img_download_open(struct img_service *s, const struct st_auth_ctx *who, cons
 
     if (rc < 0)
         return rc;
-    const char *status = img_rec_str(rec.data, "status");
+    const char *status = st_rec_str(rec.data, "status");
     uint64_t size = (uint64_t)json_integer_value(json_object_get(rec.data, "size"));
     if (status && strcmp(status, IMG_DEACTIVATED) == 0 && !who->is_admin) {
         rc = -EPERM;

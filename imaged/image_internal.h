@@ -62,9 +62,6 @@ extern const struct st_meta_kind img_kind;
 #define IMG_OP_IMPORT "import"
 
 /* Record helpers (image_service.c). */
-const char *img_rec_str(const json_t *rec, const char *key);
-json_t *img_rec_private(json_t *rec);           /* the "_s" object (created if absent) */
-bool img_rec_hidden(const json_t *rec);         /* deleted: never shown */
 bool img_rec_visible(const json_t *rec, const struct st_auth_ctx *who);
 bool img_rec_editable(const json_t *rec, const struct st_auth_ctx *who);
 void img_now_iso(char *buf, size_t len);

@@ -52,9 +52,9 @@ static int import_steps(struct img_service *s, const char *id, char *msg)
     if (rc < 0)
         return rc;
     const json_t *src = json_object_get(json_object_get(rec.data, "_s"), "import_rbd");
-    snprintf(pool, sizeof(pool), "%s", img_rec_str(src, "pool") ? img_rec_str(src, "pool") : "");
-    snprintf(name, sizeof(name), "%s", img_rec_str(src, "name") ? img_rec_str(src, "name") : "");
-    snprintf(snap, sizeof(snap), "%s", img_rec_str(src, "snap") ? img_rec_str(src, "snap") : "");
+    snprintf(pool, sizeof(pool), "%s", st_rec_str(src, "pool") ? st_rec_str(src, "pool") : "");
+    snprintf(name, sizeof(name), "%s", st_rec_str(src, "name") ? st_rec_str(src, "name") : "");
+    snprintf(snap, sizeof(snap), "%s", st_rec_str(src, "snap") ? st_rec_str(src, "snap") : "");
     st_record_cleanup(&rec);
     int idx = img_clone_pool_index(s, pool);
     if (idx < 0) {
@@ -123,7 +123,7 @@ int img_import_rbd(struct img_service *s, const struct st_auth_ctx *who, const c
                    const json_t *fields, const char *pool, const char *name, const char *snap,
                    json_t **out, char *msg)
 {
-    const char *fmt = img_rec_str(fields, "disk_format");
+    const char *fmt = st_rec_str(fields, "disk_format");
     json_t *f, *priv, *rec = NULL;
     int rc;
 
@@ -155,16 +155,16 @@ int img_import_rbd(struct img_service *s, const struct st_auth_ctx *who, const c
     rc = img_create_as(s, who, f, IMG_SAVING, priv, IMG_OP_IMPORT_RBD, &rec, msg);
     json_decref(f);
     json_decref(priv);
-    if (rc == 0 && (rc = img_import_rbd_resume(s, img_rec_str(rec, "id"))) < 0) {
-        img_set_status_leased(s, img_rec_str(rec, "id"), IMG_SAVING, IMG_KILLED, NULL);
-        st_lease_release(s->meta, &img_kind, img_rec_str(rec, "id"), s->owner);
+    if (rc == 0 && (rc = img_import_rbd_resume(s, st_rec_str(rec, "id"))) < 0) {
+        img_set_status_leased(s, st_rec_str(rec, "id"), IMG_SAVING, IMG_KILLED, NULL);
+        st_lease_release(s->meta, &img_kind, st_rec_str(rec, "id"), s->owner);
         snprintf(msg, IMG_MSG_MAX, "The image service is too busy; try again later");
     }
     if (rc < 0) {
         json_decref(rec);
         return rc;
     }
-    st_info("image %s: importing %s/%s@%s", img_rec_str(rec, "id"), pool, name, snap);
+    st_info("image %s: importing %s/%s@%s", st_rec_str(rec, "id"), pool, name, snap);
     *out = rec;
     return 0;
 }

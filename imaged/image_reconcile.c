@@ -45,7 +45,7 @@ static int reconcile_lease(struct st_meta *m, const char *id, const struct st_le
     rc = st_meta_get(m, &img_kind, id, &rec);
     if (rc < 0)
         goto release;
-    const char *status = img_rec_str(rec.data, "status");
+    const char *status = st_rec_str(rec.data, "status");
     img_staging_path(s, id, NULL, path, sizeof(path));
     if (status && strcmp(status, IMG_IMPORTING) == 0 && stat(path, &st) == 0) {
         st_warn("image %s: resuming the import interrupted on %s", id, l->owner);
@@ -124,7 +124,7 @@ static int record_wants_no_data(struct img_service *s, const char *id)
 
     if (rc < 0)
         return rc;
-    const char *status = img_rec_str(rec.data, "status");
+    const char *status = st_rec_str(rec.data, "status");
     bool has_data = json_is_true(json_object_get(json_object_get(rec.data, "_s"), "rbd"));
     rc = !has_data && status &&
          (strcmp(status, IMG_QUEUED) == 0 || strcmp(status, IMG_KILLED) == 0);

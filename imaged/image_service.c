@@ -34,32 +34,12 @@ const struct st_meta_kind img_kind = { "image", validate_image };
 
 /* ---- record helpers ---- */
 
-const char *img_rec_str(const json_t *rec, const char *key)
-{
-    return json_string_value(json_object_get(rec, key));
-}
-
-json_t *img_rec_private(json_t *rec)
-{
-    json_t *p = json_object_get(rec, "_s");
-    if (!json_is_object(p)) {
-        p = json_object();
-        json_object_set_new(rec, "_s", p);
-    }
-    return p;
-}
-
-bool img_rec_hidden(const json_t *rec)
-{
-    return json_is_true(json_object_get(json_object_get(rec, "_s"), "deleted"));
-}
-
 bool img_rec_visible(const json_t *rec, const struct st_auth_ctx *who)
 {
-    const char *vis = img_rec_str(rec, "visibility");
-    const char *owner = img_rec_str(rec, "owner");
+    const char *vis = st_rec_str(rec, "visibility");
+    const char *owner = st_rec_str(rec, "owner");
 
-    if (img_rec_hidden(rec))
+    if (st_rec_hidden(rec))
         return false;
     if (who->is_admin)
         return true;
@@ -72,7 +52,7 @@ bool img_rec_visible(const json_t *rec, const struct st_auth_ctx *who)
 
 bool img_rec_editable(const json_t *rec, const struct st_auth_ctx *who)
 {
-    const char *owner = img_rec_str(rec, "owner");
+    const char *owner = st_rec_str(rec, "owner");
     return who->is_admin || (owner && strcmp(owner, who->project_id) == 0);
 }
 
@@ -117,10 +97,10 @@ struct status_change {
 static int apply_status(json_t *rec, void *arg)
 {
     struct status_change *c = arg;
-    const char *cur = img_rec_str(rec, "status");
+    const char *cur = st_rec_str(rec, "status");
     char now[32];
 
-    if (img_rec_hidden(rec))   /* deleted: nothing may bring it back */
+    if (st_rec_hidden(rec)) /* deleted: nothing may bring it back */
         return -ENOENT;
     if (c->from && (!cur || strcmp(cur, c->from) != 0))
         return -ECANCELED;
@@ -129,7 +109,7 @@ static int apply_status(json_t *rec, void *arg)
         json_t *v;
         json_object_foreach((json_t *)c->extra, k, v) {
             if (strcmp(k, "_s") == 0)
-                json_object_update(img_rec_private(rec), v);
+                json_object_update(st_rec_private(rec), v);
             else
                 json_object_set(rec, k, v);
         }
@@ -201,7 +181,7 @@ int img_create_as(struct img_service *s, const struct st_auth_ctx *who, const js
         return -ENOMEM;
     if (json_is_string(json_object_get(rec, "id"))) {
         /* one spelling per image: RBD names and reconcile expect lowercase */
-        snprintf(id, sizeof(id), "%s", img_rec_str(rec, "id"));
+        snprintf(id, sizeof(id), "%s", st_rec_str(rec, "id"));
         for (char *p = id; *p; p++)
             *p = (char)(*p >= 'A' && *p <= 'F' ? *p + ('a' - 'A') : *p);
     } else {
@@ -215,7 +195,7 @@ int img_create_as(struct img_service *s, const struct st_auth_ctx *who, const js
             json_object_set_new(rec, null_fields[i], json_null());
     if (!json_object_get(rec, "visibility"))
         json_object_set_new(rec, "visibility", json_string("shared"));
-    vis = img_rec_str(rec, "visibility");
+    vis = st_rec_str(rec, "visibility");
     if (vis && strcmp(vis, "public") == 0 && !who->is_admin) {
         snprintf(msg, IMG_MSG_MAX, "Only administrators may create public images");
         json_decref(rec);
@@ -239,11 +219,11 @@ int img_create_as(struct img_service *s, const struct st_auth_ctx *who, const js
     json_object_set_new(rec, "status", json_string(status));
     json_object_set_new(rec, "_s", priv ? json_deep_copy(priv) : json_object());
 
-    rc = lease_op ? st_meta_create_leased(s->meta, &img_kind, img_rec_str(rec, "id"), rec,
-                                          s->owner, lease_op, st_now_ms(), s->lease_ttl_ms, NULL)
-                  : st_meta_create(s->meta, &img_kind, img_rec_str(rec, "id"), rec, NULL);
+    rc = lease_op ? st_meta_create_leased(s->meta, &img_kind, st_rec_str(rec, "id"), rec, s->owner,
+                                          lease_op, st_now_ms(), s->lease_ttl_ms, NULL)
+                  : st_meta_create(s->meta, &img_kind, st_rec_str(rec, "id"), rec, NULL);
     if (rc == -EEXIST)
-        snprintf(msg, IMG_MSG_MAX, "An image with ID %s already exists", img_rec_str(rec, "id"));
+        snprintf(msg, IMG_MSG_MAX, "An image with ID %s already exists", st_rec_str(rec, "id"));
     if (rc < 0) {
         json_decref(rec);
         return rc;
@@ -286,8 +266,8 @@ static bool has_tag(const json_t *rec, const char *tag)
 static bool list_match(const json_t *rec, void *arg)
 {
     const struct list_ctx *c = arg;
-    const char *vis = img_rec_str(rec, "visibility");
-    const char *owner = img_rec_str(rec, "owner");
+    const char *vis = st_rec_str(rec, "visibility");
+    const char *owner = st_rec_str(rec, "owner");
 
     if (!img_rec_visible(rec, c->who))
         return false;
@@ -350,7 +330,7 @@ static int apply_edit(json_t *rec, void *arg)
 {
     struct edit_ctx *c = arg;
     json_t *before = json_deep_copy(rec);
-    const char *vis_before = img_rec_str(before, "visibility");
+    const char *vis_before = st_rec_str(before, "visibility");
     const char *vis;
     char now[32];
     int rc = c->fn(rec, c->arg, c->msg);
@@ -366,7 +346,7 @@ static int apply_edit(json_t *rec, void *arg)
     }
     if (!c->who->is_admin)
         json_object_set(rec, "owner", json_object_get(before, "owner"));
-    vis = img_rec_str(rec, "visibility");
+    vis = st_rec_str(rec, "visibility");
     if (!c->who->is_admin && vis && strcmp(vis, "public") == 0 &&
         !(vis_before && strcmp(vis_before, "public") == 0)) {
         snprintf(c->msg, IMG_MSG_MAX, "Only administrators may publicize images");
@@ -402,7 +382,7 @@ int img_update(struct img_service *s, const struct st_auth_ctx *who, const char 
     rc = st_meta_modify(s->meta, &img_kind, id, apply_edit, &c, &rec);
     if (rc < 0)
         return rc;
-    if (img_rec_hidden(rec.data)) {   /* deleted meanwhile */
+    if (st_rec_hidden(rec.data)) { /* deleted meanwhile */
         st_record_cleanup(&rec);
         return -ENOENT;
     }
@@ -435,7 +415,7 @@ static int change_activation(struct img_service *s, const struct st_auth_ctx *wh
 
     if (rc < 0)
         return rc;
-    const char *status = img_rec_str(rec.data, "status");
+    const char *status = st_rec_str(rec.data, "status");
     char cur[32];   /* a copy: the record goes before the message is written */
     bool already = status && strcmp(status, to) == 0;
     snprintf(cur, sizeof(cur), "%s", status ? status : "?");
@@ -464,7 +444,7 @@ int img_reactivate(struct img_service *s, const struct st_auth_ctx *who, const c
 static int mark_deleted(json_t *rec, void *arg)
 {
     char now[32];
-    json_t *p = img_rec_private(rec);
+    json_t *p = st_rec_private(rec);
 
     (void)arg;
     if (json_is_true(json_object_get(p, "deleted")))
@@ -567,7 +547,7 @@ struct clone_note {
 static int add_clone(json_t *rec, void *arg)
 {
     struct clone_note *n = arg;
-    json_t *p = img_rec_private(rec);
+    json_t *p = st_rec_private(rec);
     json_t *clones = json_object_get(p, "clones");
     char now[32];
 
@@ -600,7 +580,7 @@ int img_clone(struct img_service *s, const struct st_auth_ctx *who, const char *
     rc = img_get_visible(s, who, id, &rec);
     if (rc < 0)
         return rc;
-    const char *status = img_rec_str(rec.data, "status");
+    const char *status = st_rec_str(rec.data, "status");
     json_int_t img_size = json_integer_value(json_object_get(rec.data, "size"));
     json_int_t vsize = json_integer_value(json_object_get(rec.data, "virtual_size"));
     bool active = status && strcmp(status, IMG_ACTIVE) == 0;

@@ -33,6 +33,12 @@ struct st_record {
     json_t *data;       /* a JSON object; owned by the record */
 };
 void st_record_cleanup(struct st_record *r);
+/* A record body's conventions, shared by every service: its string field
+ * (NULL when absent or not a string); its private object "_s" (never shown by
+ * an API; made when missing); whether it is deleted but kept ("_s".deleted). */
+const char *st_rec_str(const json_t *data, const char *key);
+json_t *st_rec_private(json_t *data);
+bool st_rec_hidden(const json_t *data);
 
 /* Create; -EEXIST if the id exists.  data is not stolen. */
 int st_meta_create(struct st_meta *m, const struct st_meta_kind *k, const char *id,
