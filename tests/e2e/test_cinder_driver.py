@@ -237,6 +237,23 @@ def test_volume_snapshot_clone_extend_revert_delete(drv, ctx, vurl, account, clu
     wait_until(lambda: not {"volume-" + p for p in pids} & rbd_images(cluster))
 
 
+def test_a_retried_create_reuses_the_volume(drv, ctx, vurl, account, cluster):  # noqa: F811
+    """cinder-volume killed after blockd made the volume but before Cinder saved
+    provider_id: the rescheduled create finds it by name instead of leaking a
+    second one, and a delete without provider_id removes it."""
+    vol = volume(ctx)
+    first = drv.create_volume(vol)["provider_id"]
+    again = volume(ctx)
+    again.id = vol.id                       # the same Cinder volume, its provider_id lost
+    assert drv.create_volume(again)["provider_id"] == first
+    r = requests.get("%s/volumes/detail?name=cinder-%s" % (bapi(vurl, account), vol.id),
+                     headers=H(account["token"]))
+    assert [v["id"] for v in r.json()["volumes"]] == [first]
+    drv.delete_volume(again)                # found by name
+    assert shown(vurl, account, "volume", first) is None
+    assert "volume-" + first not in rbd_images(cluster)
+
+
 def test_connection_is_rbd_and_state_follows(drv, ctx, vurl, account, cluster, strata_env):  # noqa: F811
     vol = volume(ctx)
     vol.update(drv.create_volume(vol))
