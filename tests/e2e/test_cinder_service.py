@@ -169,7 +169,7 @@ strata_rbd_keyring = {ceph}/keyring.client.strata-computed
     try:
         wait_for(volume_up, "cinder-volume up", 180, every)
         wait_for(pools, "the scheduler to know the strata pool", 120, every)
-        yield url
+        yield {"url": url, "logs": every}
     finally:
         for p in reversed(procs):
             p.stop()
@@ -222,7 +222,7 @@ def blockd_named(vurl, account, kind, cinder_id):  # noqa: F811
 
 
 def test_cinder_client_through_a_real_cinder(cinder_api, account, vurl, cluster):  # noqa: F811
-    url = cinder_api
+    url = cinder_api["url"]
     v = table(cinder(url, "create", "1", "--name", "via-cinder"))
     vol = wait_cinder(url, "volume", v["id"], "available")
     assert vol["os-vol-host-attr:host"] == "cinder-e2e@strata#strata.volumes"
@@ -254,3 +254,8 @@ def test_cinder_client_through_a_real_cinder(cinder_api, account, vurl, cluster)
         assert shown(vurl, account, "volume", ident) is None
     wait_for(lambda: not {"volume-" + b["id"], "volume-" + b2["id"]} & rbd_images(cluster),
              "the RBD images to go", 60)
+    # the driver's Strata password and token are in no log line of the Cinder services
+    for path in cinder_api["logs"]:
+        text = open(path, errors="replace").read() if os.path.exists(path) else ""
+        assert account["user"]["password"] not in text, path
+        assert account["token"] not in text, path
