@@ -187,11 +187,13 @@ class StrataDriver(driver.CloneableImageVD, driver.ManageableVD, driver.BaseVD):
             raise self._fail("cloning volume %s to %s" % (src_vref.id, volume.id), e)
 
     # ---- delete ----
-    def _release(self, vol):
-        """Undo what this driver's connections left on a blockd volume (Cinder is
-        the authority: it deletes only what it no longer attaches)."""
+    def _detach(self, vol, host=None):
+        """Undo what this driver's connections left on a blockd volume: the
+        attachments of `host` (None: all of them), then the reservation."""
         for att in vol.get("attachments") or []:
-            self.client.action(vol["id"], "os-detach", {"attachment_id": att["attachment_id"]})
+            if host is None or att.get("host_name") in (host, None):
+                self.client.action(vol["id"], "os-detach",
+                                   {"attachment_id": att["attachment_id"]})
         cur = self.client.get("volume", vol["id"])
         if cur and cur["status"] in ("reserved", "attaching", "detaching"):
             self.client.action(vol["id"], "os-unreserve", {})
@@ -201,8 +203,8 @@ class StrataDriver(driver.CloneableImageVD, driver.ManageableVD, driver.BaseVD):
             vol = self.client.get("volume", bid)
             if vol is None:
                 return
-            if vol["status"] in BUSY_STATUSES:
-                self._release(vol)
+            if vol["status"] in BUSY_STATUSES:   # Cinder deletes only what it no longer attaches
+                self._detach(vol)
             try:
                 self.client.call("DELETE", "/volumes/%s" % bid)
             except BlockdError as e:
@@ -303,8 +305,12 @@ class StrataDriver(driver.CloneableImageVD, driver.ManageableVD, driver.BaseVD):
             raise self._fail("deleting snapshot %s" % snapshot.id, e)
 
     # ---- connections: Nova attaches through librbd with blockd's connection_info ----
+    @staticmethod
+    def _host_of(connector):
+        return (connector or {}).get("host") or "cinder"
+
     def _connect(self, vol, connector):
-        host = (connector or {}).get("host") or "cinder"
+        host = self._host_of(connector)
         if vol["status"] == "available":
             self.client.action(vol["id"], "os-reserve", {})
             self.client.action(vol["id"], "os-attach", {"host_name": host,
@@ -329,14 +335,7 @@ class StrataDriver(driver.CloneableImageVD, driver.ManageableVD, driver.BaseVD):
             if connector:
                 self.client.action(vol["id"], "os-terminate_connection",
                                    {"connector": connector})
-            host = (connector or {}).get("host")
-            for att in vol.get("attachments") or []:
-                if connector is None or att.get("host_name") in (host, "cinder", None):
-                    self.client.action(vol["id"], "os-detach",
-                                       {"attachment_id": att["attachment_id"]})
-            cur = self.client.get("volume", vol["id"])
-            if cur and cur["status"] == "reserved":
-                self.client.action(vol["id"], "os-unreserve", {})
+            self._detach(vol, self._host_of(connector) if connector else None)
         except BlockdError as e:
             if e.status != 404:
                 raise self._fail("disconnecting volume %s" % volume.id, e)
