@@ -140,21 +140,32 @@ static int restore_existing(struct vol_service *s, const struct st_auth_ctx *who
     return rc;
 }
 
+/* The backup's record if it is available (what restore and export need):
+ * 0; -EINVAL with Cinder's message otherwise; -ENOENT. */
+static int get_available(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
+                         json_t **rec, char *msg)
+{
+    int rc = vs_get_data(s, &backup_kind, who, id, rec);
+
+    if (rc == 0 && strcmp(st_rec_str(*rec, "status"), "available") != 0) {
+        snprintf(msg, VOL_MSG_MAX, "Invalid backup: Backup status must be available, but is %s.",
+                 st_rec_str(*rec, "status"));
+        json_decref(*rec);
+        *rec = NULL;
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
 int bk_restore(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                const char *volume_id, const char *name, json_t **out, char *msg)
 {
     json_t *rec = NULL, *vol = NULL;
     char vname[128];
-    int rc = vs_get_data(s, &backup_kind, who, id, &rec);
+    int rc = get_available(s, who, id, &rec, msg);
 
     if (rc < 0)
         return rc;
-    if (strcmp(st_rec_str(rec, "status"), "available") != 0) {
-        snprintf(msg, VOL_MSG_MAX, "Invalid backup: Backup status must be available, but is %s.",
-                 st_rec_str(rec, "status"));
-        json_decref(rec);
-        return -EINVAL;
-    }
     json_decref(rec);
     if (volume_id) {
         if ((rc = restore_existing(s, who, id, volume_id, msg)) < 0)
@@ -186,16 +197,10 @@ int bk_export(struct vol_service *s, const struct st_auth_ctx *who, const char *
               char *msg)
 {
     json_t *rec = NULL;
-    int rc = vs_get_data(s, &backup_kind, who, id, &rec);
+    int rc = get_available(s, who, id, &rec, msg);
 
     if (rc < 0)
         return rc;
-    if (strcmp(st_rec_str(rec, "status"), "available") != 0) {
-        snprintf(msg, VOL_MSG_MAX, "Invalid backup: Backup status must be available, but is %s.",
-                 st_rec_str(rec, "status"));
-        json_decref(rec);
-        return -EINVAL;
-    }
     json_t *doc = json_object();
     for (const char *const *k = exported; *k; k++)
         if (json_object_get(rec, *k))
