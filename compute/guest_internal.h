@@ -69,6 +69,9 @@ int gs_ensure_secret(struct guest_service *s, const struct dx_disk *d, char *msg
 const char *gs_power_state(struct guest_service *s, const char *id);
 void gs_release_secrets(struct guest_service *s, const json_t *rec);
 int gs_submit(struct guest_service *s, const char *id);
+/* Whether a failed build may succeed later unchanged (a peer or libvirtd
+ * unreachable or not answering in time): the guest stays building. */
+bool gs_transient(int rc);
 int gs_take(struct guest_service *s, const char *id, const char *op, char *msg);
 int gs_list_records(struct guest_service *s, const char *project_id,
                     json_t *(*shape)(const json_t *rec), json_t **out);

@@ -36,6 +36,14 @@ static void sync_guest(struct guest_service *s, const json_t *rec, const json_t 
     const json_t *dom;
     size_t i;
 
+    if (strcmp(status, GS_BUILDING) == 0 && !lease_live(s, id)) {
+        /* a build that failed on an unreachable peer or libvirtd */
+        if (gs_take(s, id, "spawn", (char[GJ_MSG_MAX]){0}) == 0) {
+            st_info("server %s: building again", id);
+            gs_submit(s, id);
+        }
+        return;
+    }
     if (strcmp(status, GS_ACTIVE) != 0 && strcmp(status, GS_STOPPED) != 0)
         return;
     json_array_foreach(domains, i, dom)

@@ -76,7 +76,11 @@ int gs_ensure_secret(struct guest_service *s, const struct dx_disk *d, char *msg
                  "client.%s's", d->name, d->auth_user, s->ceph_user);
         return -EINVAL;
     }
-    return virt_secret_ensure(s->virt, d->secret_uuid, s->ceph_user, s->key, s->keylen);
+    int rc = virt_secret_ensure(s->virt, d->secret_uuid, s->ceph_user, s->key, s->keylen);
+    if (rc < 0)
+        snprintf(msg, GJ_MSG_MAX, "libvirt could not hold the cephx secret %s: %s", d->secret_uuid,
+                 virt_last_error());
+    return rc;
 }
 
 struct guest_def {
@@ -147,7 +151,7 @@ static int define_domain(struct guest_service *s, const json_t *rec, char *msg)
     rc = build_def(s, rec, def, msg);
     if (rc == 0 && (rc = dx_domain_xml(&def->g, &xml)) == 0 &&
         (rc = virt_define(s->virt, xml)) < 0)
-        snprintf(msg, GJ_MSG_MAX, "libvirt refused the domain: %s", virt_last_error());
+        snprintf(msg, GJ_MSG_MAX, "libvirt could not define the domain: %s", virt_last_error());
     free(xml);
     free(def);
     return rc;
@@ -267,6 +271,11 @@ static int converge_power(struct guest_service *s, const json_t *rec, char *msg)
     return rc;
 }
 
+bool gs_transient(int rc)
+{
+    return rc == -ECONNREFUSED || rc == -ETIMEDOUT || rc == -EAGAIN;
+}
+
 static int converge(struct guest_service *s, const char *id)
 {
     struct st_record rec = { 0 };
@@ -298,14 +307,17 @@ static int converge(struct guest_service *s, const char *id)
             snprintf(msg, GJ_MSG_MAX, "%s", strerror(-rc));
         char now[32];
         st_time_iso(st_now_ms(), now, sizeof(now));
-        /* a failed build is an error; a failed power action leaves the
-         * guest as it is, with the fault recorded */
+        /* a failed build is an error, unless what failed was reaching
+         * libvirt or a peer (the reconcile loop builds it again); a failed
+         * power action leaves the guest as it is, with the fault recorded */
+        bool retry = building && gs_transient(rc);
         patch = json_pack("{s:s, s:n, s:s, s:{s:s, s:s}, s:{}}", "status",
-                          building ? GS_ERROR : (strcmp(ps, "running") == 0 ? GS_ACTIVE
-                                                                            : GS_STOPPED),
-                          "task_state", "power_state", ps, "fault", "message", msg, "created",
-                          now, "_s");
-        st_error("server %s: %s", id, msg);
+                          retry      ? GS_BUILDING
+                          : building ? GS_ERROR
+                                     : (strcmp(ps, "running") == 0 ? GS_ACTIVE : GS_STOPPED),
+                          "task_state", "power_state", ps, "fault", "message", msg, "created", now,
+                          "_s");
+        st_error("server %s: %s%s", id, msg, retry ? " (the build is retried)" : "");
     }
     int prc = gs_patch_as(s, id, patch);
     st_record_cleanup(&rec);
@@ -446,8 +458,13 @@ int gsvc_show(struct guest_service *s, const char *id, json_t **out)
     if (rc < 0)
         return rc;
     *out = gj_view(rec.data);
-    /* the live power state, not just the last one recorded */
-    json_object_set_new(*out, "power_state", json_string(gs_power_state(s, id)));
+    /* the live power state, not just the last one recorded (which stays
+     * while libvirtd cannot be asked) */
+    const char *ps = "nostate";
+    rc = virt_power_state(s->virt, id, &ps);
+    if (rc == 0 || rc == -ENOENT)
+        json_object_set_new(*out, "power_state", json_string(ps));
+    rc = 0;
     st_record_cleanup(&rec);
     return 0;
 }
@@ -666,7 +683,8 @@ static int setup(struct guest_service *s)
         st_error("vms pool %s ([ceph] vms_pool): %s", s->vms_pool, strerror(-rc));
         return rc;
     }
-    if ((rc = virt_open(st_config_str(c, "computed", "libvirt_uri"), &s->virt)) < 0)
+    if ((rc = virt_open(st_config_str(c, "computed", "libvirt_uri"),
+                        st_config_duration_ms(c, "computed", "libvirt_timeout"), &s->virt)) < 0)
         return rc;
     rc = hv_choose(s->virt, st_config_str(c, "computed", "hypervisor"), s->state_dir,
                    st_config_duration_ms(c, "computed", "kvm_probe_timeout"), s->virt_type,

@@ -16,6 +16,8 @@ const struct st_opt compute_options[] = {
       "How long the KVM probe guest may take to print its marker" },
     { "computed", "libvirt_uri", ST_OPT_STR, "qemu:///system", false, 0, 0, NULL,
       "libvirt connection URI" },
+    { "computed", "libvirt_timeout", ST_OPT_DURATION, "20s", false, 4 * SEC, 600 * SEC, NULL,
+      "libvirtd silent this long (keepalive too) fails its calls; the agent reconnects" },
     { "computed", "state_dir", ST_OPT_STR, "/var/lib/strata/compute", false, 0, 0, NULL,
       "Directory of console logs and the KVM probe's files" },
     { "computed", "vcpus", ST_OPT_INT, "0", false, 0, 4096, NULL,

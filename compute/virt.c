@@ -19,10 +19,22 @@
 #include "strata/log.h"
 
 struct virt {
+    pthread_mutex_t call; /* one libvirt call at a time: see conn_get */
     pthread_mutex_t lock;
+    pthread_cond_t cond;
     char uri[256];
     virConnectPtr conn;
+    int ka_interval, ka_count; /* keepalive: dead after interval x (count + 1) s */
+    bool want;                 /* the connector should (re)open */
+    bool stop;
+    bool connector_up, events_up;
+    bool failed_logged;
+    pthread_t connector, events;
+    int wake_timer; /* keeps the event loop checking `stop` */
 };
+
+/* Why the last call of this thread failed before reaching libvirt. */
+static __thread char local_error[320];
 
 static void quiet_errors(void *data, virErrorPtr err)
 {
@@ -32,7 +44,11 @@ static void quiet_errors(void *data, virErrorPtr err)
 
 const char *virt_last_error(void)
 {
-    const char *m = virGetLastErrorMessage();
+    const char *m;
+
+    if (local_error[0])
+        return local_error;
+    m = virGetLastErrorMessage();
     return m ? m : "";
 }
 
@@ -53,26 +69,143 @@ static int last_errno(void)
     case VIR_ERR_NO_CONNECT:
     case VIR_ERR_SYSTEM_ERROR:
     case VIR_ERR_RPC:
+    case VIR_ERR_INVALID_CONN:
         return -ECONNREFUSED;
     default:
-        return -EIO;
+        /* a call cut off by keepalive fails on a connection now closed */
+        return e->domain == VIR_FROM_RPC ? -ECONNREFUSED : -EIO;
     }
 }
 
-int virt_open(const char *uri, struct virt **out)
+/* -errno of the call that just failed, its message kept for virt_last_error
+ * (the cleanup calls that follow reset libvirt's own). */
+static int call_failed(void)
+{
+    int rc = last_errno();
+    const char *m = virGetLastErrorMessage();
+
+    snprintf(local_error, sizeof(local_error), "%s", m ? m : "unknown libvirt error");
+    return rc;
+}
+
+/* libvirt's own event loop, so keepalive runs and answers. */
+static void wake(int timer, void *opaque)
+{
+    (void)timer;
+    (void)opaque;
+}
+
+static void *event_loop(void *arg)
+{
+    struct virt *v = arg;
+
+    while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE))
+        if (virEventRunDefaultImpl() < 0)
+            st_warn("libvirt event loop: %s", virt_last_error());
+    return NULL;
+}
+
+static pthread_once_t events_once = PTHREAD_ONCE_INIT;
+static int events_rc;
+
+static void register_events(void)
+{
+    events_rc = virEventRegisterDefaultImpl() < 0 ? -EIO : 0;
+}
+
+/* One open, outside the lock: a stopped libvirtd holds it until it resumes,
+ * which is why no caller ever waits for it. */
+static virConnectPtr open_conn(struct virt *v)
+{
+    virConnectPtr c = virConnectOpen(v->uri);
+
+    if (c && virConnectSetKeepAlive(c, v->ka_interval, v->ka_count) < 0)
+        st_warn("libvirt %s: keepalive not set: %s", v->uri, virt_last_error());
+    return c;
+}
+
+/* The connector: opens the connection whenever it is missing, retrying
+ * each second while libvirtd is down. */
+static void *connector(void *arg)
+{
+    struct virt *v = arg;
+
+    pthread_mutex_lock(&v->lock);
+    while (!v->stop) {
+        if (!v->want) {
+            pthread_cond_wait(&v->cond, &v->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&v->lock);
+        virConnectPtr c = open_conn(v);
+        pthread_mutex_lock(&v->lock);
+        if (c) {
+            if (v->conn)
+                virConnectClose(v->conn);
+            v->conn = c;
+            v->want = false;
+            v->failed_logged = false;
+            st_info("libvirt %s connected (keepalive %d s x %d)", v->uri, v->ka_interval,
+                    v->ka_count);
+            pthread_cond_broadcast(&v->cond);
+            continue;
+        }
+        if (!v->failed_logged)
+            st_warn("libvirt %s: %s (retrying each second)", v->uri, virt_last_error());
+        v->failed_logged = true;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&v->cond, &v->lock, &until);
+    }
+    pthread_mutex_unlock(&v->lock);
+    return NULL;
+}
+
+int virt_open(const char *uri, int64_t timeout_ms, struct virt **out)
 {
     struct virt *v = calloc(1, sizeof(*v));
+    struct timespec until;
+    int rc = 0;
 
     if (!v)
         return -ENOMEM;
     virSetErrorFunc(NULL, quiet_errors);
+    pthread_once(&events_once, register_events);
+    pthread_mutex_init(&v->call, NULL);
     pthread_mutex_init(&v->lock, NULL);
+    pthread_cond_init(&v->cond, NULL);
     snprintf(v->uri, sizeof(v->uri), "%s", uri);
-    v->conn = virConnectOpen(uri);
-    if (!v->conn) {
-        st_error("libvirt %s: %s", uri, virt_last_error());
+    v->ka_count = 3;
+    v->ka_interval = (int)(timeout_ms / 1000 / (v->ka_count + 1));
+    if (v->ka_interval < 1)
+        v->ka_interval = 1;
+    v->want = true;
+    v->wake_timer = events_rc == 0 ? virEventAddTimeout(500, wake, NULL, NULL) : -1;
+    if (events_rc < 0 || v->wake_timer < 0) {
+        st_error("libvirt: cannot register the event loop: %s", virt_last_error());
+        rc = -EIO;
+    } else if (pthread_create(&v->events, NULL, event_loop, v) != 0) {
+        rc = -EAGAIN;
+    } else {
+        v->events_up = true;
+        if (pthread_create(&v->connector, NULL, connector, v) != 0)
+            rc = -EAGAIN;
+        else
+            v->connector_up = true;
+    }
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    pthread_mutex_lock(&v->lock);
+    while (rc == 0 && !v->conn)
+        if (pthread_cond_timedwait(&v->cond, &v->lock, &until) == ETIMEDOUT)
+            rc = -ETIMEDOUT;
+    pthread_mutex_unlock(&v->lock);
+    if (rc < 0) {
+        st_error("libvirt %s: no connection within %lld ms: %s", uri, (long long)timeout_ms,
+                 virt_last_error());
         virt_close(v);
-        return -ECONNREFUSED;
+        return rc == -ETIMEDOUT ? -ECONNREFUSED : rc;
     }
     *out = v;
     return 0;
@@ -80,31 +213,85 @@ int virt_open(const char *uri, struct virt **out)
 
 void virt_close(struct virt *v)
 {
+    struct timespec until;
+
     if (!v)
         return;
+    pthread_mutex_lock(&v->lock);
+    __atomic_store_n(&v->stop, true, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&v->cond);
+    pthread_mutex_unlock(&v->lock);
+    if (v->connector_up) {
+        /* it may be inside an open that a stopped libvirtd never answers */
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += v->ka_interval * (v->ka_count + 1) + 1;
+        if (pthread_timedjoin_np(v->connector, NULL, &until) != 0) {
+            st_warn("libvirt %s: an open is still waiting for libvirtd; left behind", v->uri);
+            return; /* the thread still uses v: it is not freed */
+        }
+    }
+    if (v->events_up)
+        pthread_join(v->events, NULL);
+    if (v->wake_timer >= 0)
+        virEventRemoveTimeout(v->wake_timer);
     if (v->conn)
         virConnectClose(v->conn);
+    pthread_cond_destroy(&v->cond);
     pthread_mutex_destroy(&v->lock);
+    pthread_mutex_destroy(&v->call);
     free(v);
 }
 
-/* A referenced connection (virConnectClose it), reopened if it died. */
+/* The connection, referenced and with the call slot held (conn_put both), or
+ * NULL at once while there is none: the connector reopens it meanwhile.
+ *
+ * Calls are made one at a time.  libvirt's keepalive fails the call of the
+ * thread driving the connection's I/O when libvirtd stops answering, but in
+ * libvirt 9 the calls queued behind it stay blocked until libvirtd resumes.
+ * With one call at a time, every call is the one keepalive ends, and a call
+ * that waits for the slot longer than the deadline fails. */
 static virConnectPtr conn_get(struct virt *v)
 {
     virConnectPtr c = NULL;
+    int deadline = v->ka_interval * (v->ka_count + 1);
+    struct timespec until;
 
+    local_error[0] = '\0';
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += deadline;
+    if (pthread_mutex_timedlock(&v->call, &until) != 0) {
+        snprintf(local_error, sizeof(local_error),
+                 "libvirt at %s did not finish the previous call within %d s", v->uri, deadline);
+        return NULL;
+    }
     pthread_mutex_lock(&v->lock);
     if (v->conn && virConnectIsAlive(v->conn) != 1) {
-        st_warn("libvirt connection to %s lost: reconnecting", v->uri);
+        st_warn("libvirt connection to %s lost (closed, or no keepalive answer within %d s): "
+                "reconnecting",
+                v->uri, deadline);
         virConnectClose(v->conn);
         v->conn = NULL;
     }
-    if (!v->conn && !(v->conn = virConnectOpen(v->uri)))
-        st_warn("libvirt %s: %s", v->uri, virt_last_error());
+    if (!v->conn && !v->want) {
+        v->want = true;
+        pthread_cond_broadcast(&v->cond);
+    }
     if (v->conn && virConnectRef(v->conn) == 0)
         c = v->conn;
     pthread_mutex_unlock(&v->lock);
+    if (!c) {
+        pthread_mutex_unlock(&v->call);
+        snprintf(local_error, sizeof(local_error),
+                 "libvirt at %s is unreachable (no answer within %d s, or down): reconnecting",
+                 v->uri, deadline);
+    }
     return c;
+}
+
+static void conn_put(struct virt *v, virConnectPtr c)
+{
+    virConnectClose(c);
+    pthread_mutex_unlock(&v->call);
 }
 
 /* Look a domain up: 0 and *d (virDomainFree it), -ENOENT, or another -errno. */
@@ -116,20 +303,20 @@ static int dom_get(struct virt *v, const char *id, virConnectPtr *c, virDomainPt
         return -ECONNREFUSED;
     *d = virDomainLookupByUUIDString(*c, id);
     if (!*d) {
-        int rc = last_errno();
-        virConnectClose(*c);
+        int rc = call_failed();
+        conn_put(v, *c);
         *c = NULL;
         return rc;
     }
     return 0;
 }
 
-static void dom_put(virConnectPtr c, virDomainPtr d)
+static void dom_put(struct virt *v, virConnectPtr c, virDomainPtr d)
 {
     if (d)
         virDomainFree(d);
     if (c)
-        virConnectClose(c);
+        conn_put(v, c);
 }
 
 int virt_define(struct virt *v, const char *xml)
@@ -142,10 +329,10 @@ int virt_define(struct virt *v, const char *xml)
         return -ECONNREFUSED;
     d = virDomainDefineXML(c, xml);
     if (!d) {
-        rc = last_errno();
+        rc = call_failed();
         st_error("libvirt define: %s", virt_last_error());
     }
-    dom_put(c, d);
+    dom_put(v, c, d);
     return rc;
 }
 
@@ -171,10 +358,10 @@ static int with_domain(struct virt *v, const char *id, bool missing_ok, const ch
     if (rc < 0)
         return rc;
     if (fn(d, arg) < 0) {
-        rc = last_errno();
+        rc = call_failed();
         st_error("server %s: libvirt %s: %s", id, what, virt_last_error());
     }
-    dom_put(c, d);
+    dom_put(v, c, d);
     return rc;
 }
 
@@ -212,6 +399,14 @@ static void sleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
+/* Wait between two calls of one operation without holding the call slot. */
+static void pause_ms(struct virt *v, int64_t ms)
+{
+    pthread_mutex_unlock(&v->call);
+    sleep_ms(ms);
+    pthread_mutex_lock(&v->call);
+}
+
 static int64_t mono_ms(void)
 {
     struct timespec ts;
@@ -232,16 +427,16 @@ int virt_shutdown(struct virt *v, const char *id, int64_t timeout_ms)
     if (is_active(d) && timeout_ms > 0 && virDomainShutdown(d) == 0) {
         int64_t end = mono_ms() + timeout_ms;
         while (is_active(d) && mono_ms() < end)
-            sleep_ms(200);
+            pause_ms(v, 200);
     }
     if (is_active(d)) {
         if (timeout_ms > 0)
             st_info("server %s: no ACPI shutdown within %lld ms: powering off", id,
                     (long long)timeout_ms);
         if (virDomainDestroy(d) < 0 && is_active(d))
-            rc = last_errno();
+            rc = call_failed();
     }
-    dom_put(c, d);
+    dom_put(v, c, d);
     return rc;
 }
 
@@ -287,7 +482,7 @@ int virt_power_state(struct virt *v, const char *id, const char **state)
     if (rc < 0)
         return rc;
     *state = dom_state(d);
-    dom_put(c, d);
+    dom_put(v, c, d);
     return 0;
 }
 
@@ -301,8 +496,8 @@ int virt_xml(struct virt *v, const char *id, bool inactive, char **out)
         return rc;
     *out = virDomainGetXMLDesc(d, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
     if (!*out)
-        rc = last_errno();
-    dom_put(c, d);
+        rc = call_failed();
+    dom_put(v, c, d);
     return rc;
 }
 
@@ -330,7 +525,7 @@ static int disk_element(virDomainPtr d, unsigned flags, const char *target, char
 
     *out = NULL;
     if (!xml)
-        return last_errno();
+        return call_failed();
     rc = dx_disks_parse(xml, &disks);
     free(xml);
     if (rc < 0)
@@ -362,7 +557,7 @@ int virt_detach_disk(struct virt *v, const char *id, const char *target, int64_t
         return rc;
     if (is_active(d) && (rc = disk_element(d, 0, target, &el)) == 0 && el) {
         if (virDomainDetachDeviceFlags(d, el, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-            rc = last_errno();
+            rc = call_failed();
             st_error("server %s: libvirt detach %s: %s", id, target, virt_last_error());
         }
         int64_t end = mono_ms() + timeout_ms;
@@ -375,18 +570,18 @@ int virt_detach_disk(struct virt *v, const char *id, const char *target, int64_t
                 rc = -ETIMEDOUT;
                 break;
             }
-            sleep_ms(200);
+            pause_ms(v, 200);
         }
     }
     free(el);
     el = NULL;
     if (rc == 0 && (rc = disk_element(d, VIR_DOMAIN_XML_INACTIVE, target, &el)) == 0 && el &&
         virDomainDetachDeviceFlags(d, el, VIR_DOMAIN_AFFECT_CONFIG) < 0) {
-        rc = last_errno();
+        rc = call_failed();
         st_error("server %s: libvirt detach %s (config): %s", id, target, virt_last_error());
     }
     free(el);
-    dom_put(c, d);
+    dom_put(v, c, d);
     return rc;
 }
 
@@ -420,11 +615,11 @@ int virt_set_iotune(struct virt *v, const char *id, const char *target, const js
     /* every parameter: the ones the policy no longer sets go back to 0 */
     rc = qos_iotune_foreach(&p, true, iotune_param, &t);
     if (rc == 0 && virDomainSetBlockIoTune(d, target, t.params, t.n, live_flags(d)) < 0) {
-        rc = last_errno();
+        rc = call_failed();
         st_error("server %s: libvirt iotune %s: %s", id, target, virt_last_error());
     }
     virTypedParamsFree(t.params, t.n);
-    dom_put(c, d);
+    dom_put(v, c, d);
     return rc;
 }
 
@@ -460,8 +655,8 @@ int virt_list(struct virt *v, json_t **out)
         return -ECONNREFUSED;
     n = virConnectListAllDomains(c, &doms, 0);
     if (n < 0) {
-        int rc = last_errno();
-        virConnectClose(c);
+        int rc = call_failed();
+        conn_put(v, c);
         return rc;
     }
     list = json_array();
@@ -477,7 +672,7 @@ int virt_list(struct virt *v, json_t **out)
         virDomainFree(doms[i]);
     }
     free(doms);
-    virConnectClose(c);
+    conn_put(v, c);
     *out = list;
     return list ? 0 : -ENOMEM;
 }
@@ -490,7 +685,7 @@ bool virt_secret_exists(struct virt *v, const char *uuid)
     if (s)
         virSecretFree(s);
     if (c)
-        virConnectClose(c);
+        conn_put(v, c);
     return s != NULL;
 }
 
@@ -510,20 +705,20 @@ int virt_secret_ensure(struct virt *v, const char *uuid, const char *user,
             goto out;
         s = virSecretDefineXML(c, xml, 0);
         if (!s) {
-            rc = last_errno();
+            rc = call_failed();
             st_error("libvirt secret %s: %s", uuid, virt_last_error());
             goto out;
         }
         st_info("libvirt secret %s defined for client.%s", uuid, user);
     }
-    rc = virSecretSetValue(s, key, keylen, 0) < 0 ? last_errno() : 0;
+    rc = virSecretSetValue(s, key, keylen, 0) < 0 ? call_failed() : 0;
     if (rc < 0)
         st_error("libvirt secret %s: cannot set its value: %s", uuid, virt_last_error());
 out:
     if (s)
         virSecretFree(s);
     free(xml);
-    virConnectClose(c);
+    conn_put(v, c);
     return rc;
 }
 
@@ -557,13 +752,13 @@ int virt_secret_release(struct virt *v, const char *uuid)
     s = virSecretLookupByUUIDString(c, uuid);
     if (s && !secret_used(c, uuid)) {
         if (virSecretUndefine(s) < 0)
-            rc = last_errno();
+            rc = call_failed();
         else
             st_info("libvirt secret %s removed: no domain uses it", uuid);
     }
     if (s)
         virSecretFree(s);
-    virConnectClose(c);
+    conn_put(v, c);
     return rc;
 }
 
@@ -576,9 +771,9 @@ int virt_host_cpu(struct virt *v, char *model, size_t mlen, char *arch, size_t a
     if (!c)
         return -ECONNREFUSED;
     caps = virConnectGetCapabilities(c);
-    rc = caps ? dx_caps_cpu(caps, model, mlen, arch, alen) : last_errno();
+    rc = caps ? dx_caps_cpu(caps, model, mlen, arch, alen) : call_failed();
     free(caps);
-    virConnectClose(c);
+    conn_put(v, c);
     return rc;
 }
 
@@ -592,10 +787,10 @@ int virt_create_transient(struct virt *v, const char *xml)
         return -ECONNREFUSED;
     d = virDomainCreateXML(c, xml, 0);
     if (!d)
-        rc = last_errno();
+        rc = call_failed();
     else
         virDomainFree(d);
-    virConnectClose(c);
+    conn_put(v, c);
     return rc;
 }
 
@@ -611,6 +806,6 @@ int virt_destroy_by_name(struct virt *v, const char *name)
         virDomainDestroy(d);
         virDomainFree(d);
     }
-    virConnectClose(c);
+    conn_put(v, c);
     return 0;
 }

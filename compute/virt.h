@@ -10,7 +10,11 @@
 
 struct virt;
 
-int virt_open(const char *uri, struct virt **out);
+/* Connect to `uri` within timeout_ms.  libvirt's event loop runs in a thread
+ * of its own, with keepalive: a libvirtd that answers nothing for timeout_ms
+ * fails the calls in flight, and later calls fail at once (-ECONNREFUSED)
+ * while a background thread reconnects. */
+int virt_open(const char *uri, int64_t timeout_ms, struct virt **out);
 void virt_close(struct virt *v);
 
 /* Define (or redefine) a persistent domain from XML. */
