@@ -13,13 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "strata/bufpool.h"
 #include "strata/auth.h"
-#include "strata/revoke.h"
+#include "strata/bufpool.h"
+#include "strata/ceph_cmd.h"
 #include "strata/log.h"
 #include "strata/meta.h"
 #include "strata/metrics.h"
 #include "strata/rados.h"
+#include "strata/revoke.h"
 
 #define HEALTH_CACHE_S 5
 
@@ -43,6 +44,7 @@ struct st_daemon {
     pthread_mutex_t health_lock;
     time_t health_checked;
     int health_result;
+    bool health_mon; /* the failure was the monitors' */
 };
 
 const struct st_config *st_daemon_config(const struct st_daemon *d) { return d->cfg; }
@@ -221,35 +223,50 @@ static int setup_rados(struct st_daemon *d)
                             &d->revoke);
 }
 
-/* /healthz: the metadata pool answers (cached for a few seconds so a probe
- * storm cannot load the cluster). */
+/* /healthz: the OSDs (the metadata pool's object) and the monitors (a
+ * `version` command) answer, each within [ceph] op_timeout.  One probe at a
+ * time, cached for a few seconds, so a probe storm cannot load the cluster and
+ * no probe waits for a slow one: the others answer from the last result. */
+static int health_probe(struct st_daemon *d, bool *mon)
+{
+    uint64_t size;
+    time_t mtime;
+    json_t *v = NULL;
+    int rc = rados_stat(d->meta_ioctx, "strata.healthz", &size, &mtime);
+
+    *mon = false;
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    rc = st_ceph_command_json(d->rados, false, "version", &v);
+    json_decref(v);
+    *mon = rc < 0;
+    return rc;
+}
+
 static int health_check(void *arg, char *why, size_t whylen)
 {
     struct st_daemon *d = arg;
     time_t now = time(NULL);
+    bool mon;
     int rc;
 
     if (!d->meta_ioctx)
         return 0;
-    /* One probe at a time: others answer from the last result at once instead
-     * of holding server threads while Ceph is slow. */
-    if (pthread_mutex_trylock(&d->health_lock) != 0) {
-        rc = __atomic_load_n(&d->health_result, __ATOMIC_RELAXED);
-        goto out;
+    if (pthread_mutex_trylock(&d->health_lock) == 0) {
+        if (now - d->health_checked >= HEALTH_CACHE_S) {
+            rc = health_probe(d, &mon);
+            __atomic_store_n(&d->health_mon, mon, __ATOMIC_RELAXED);
+            __atomic_store_n(&d->health_result, rc, __ATOMIC_RELAXED);
+            d->health_checked = time(NULL);
+        }
+        pthread_mutex_unlock(&d->health_lock);
     }
-    if (now - d->health_checked >= HEALTH_CACHE_S) {
-        uint64_t size;
-        time_t mtime;
-        rc = rados_stat(d->meta_ioctx, "strata.healthz", &size, &mtime);
-        __atomic_store_n(&d->health_result, (rc == 0 || rc == -ENOENT) ? 0 : rc,
-                         __ATOMIC_RELAXED);
-        d->health_checked = now;
-    }
-    rc = d->health_result;
-    pthread_mutex_unlock(&d->health_lock);
-out:
+    rc = __atomic_load_n(&d->health_result, __ATOMIC_RELAXED);
+    mon = __atomic_load_n(&d->health_mon, __ATOMIC_RELAXED);
     if (rc < 0)
-        snprintf(why, whylen, "metadata pool unreachable: %s", strerror(-rc));
+        snprintf(why, whylen, "%s: %s",
+                 mon ? "Ceph monitors unreachable" : "Ceph OSDs unreachable (metadata pool)",
+                 strerror(-rc));
     return rc;
 }
 
