@@ -20,42 +20,48 @@ static int attachments_check(struct st_req *r, const struct v3 *v, unsigned min)
     return -ENOENT;
 }
 
-static int reply_attachment(struct st_req *r, unsigned status, const json_t *rec)
+static json_t *attachment_view(const json_t *rec, enum volj_view_kind kind,
+                               const struct volj_ctx *c)
 {
-    return reply_one(r, status, "attachment", volj_attachment_view(rec, true));
+    (void)kind;
+    (void)c;
+    return volj_attachment_view(rec, true);
+}
+
+/* Show and the body handlers; lists are unpaged (their own handler), and a
+ * delete answers a body of its own. */
+static const struct api_res api_attachments = {
+    .label = "VolumeAttachment",
+    .member = "attachment",
+    .get = att_get,
+    .view = attachment_view,
+};
+
+static int attachment_create_op(struct st_req *r, const json_t *body, struct api_out *o)
+{
+    struct volj_att_create c = {0};
+    int rc = volj_attachment_create(body, &c, o->msg);
+
+    if (rc < 0)
+        return rc;
+    o->what = "Volume";
+    o->id = c.volume_uuid;
+    return att_create(svc(r), who(r), c.volume_uuid, c.instance_uuid, c.connector, c.mode, &o->rec,
+                      o->msg);
 }
 
 static int attachment_create(struct st_req *r, const struct v3 *v)
 {
-    char msg[VOL_MSG_MAX] = "";
-    struct volj_att_create c = {0};
-    json_t *body = NULL, *rec = NULL;
     int rc = attachments_check(r, v, MV_ATTACHMENTS);
 
-    if (rc < 0 || (rc = st_req_json(r, &body)) < 0)
-        return rc;
-    rc = volj_attachment_create(body, &c, msg);
-    if (rc == 0)
-        rc = att_create(svc(r), who(r), c.volume_uuid, c.instance_uuid, c.connector, c.mode, &rec,
-                        msg);
-    rc = rc == 0 ? reply_attachment(r, 200, rec) : fail(r, rc, msg, "Volume", c.volume_uuid);
-    json_decref(body);
-    json_decref(rec);
-    return rc;
+    return rc < 0 ? rc : api_body(r, v, &api_attachments, 200, VOLJ_DETAIL, attachment_create_op);
 }
 
 static int attachment_show(struct st_req *r, const struct v3 *v)
 {
-    const char *id = st_req_param(r, "id");
-    json_t *rec = NULL;
     int rc = attachments_check(r, v, MV_ATTACHMENTS);
 
-    if (rc < 0)
-        return rc;
-    rc = att_get(svc(r), who(r), id, &rec);
-    rc = rc == 0 ? reply_attachment(r, 200, rec) : fail(r, rc, NULL, "VolumeAttachment", id);
-    json_decref(rec);
-    return rc;
+    return rc < 0 ? rc : api_show(r, v, &api_attachments);
 }
 
 static int attachment_list_common(struct st_req *r, const struct v3 *v, bool detail)
@@ -73,7 +79,7 @@ static int attachment_list_common(struct st_req *r, const struct v3 *v, bool det
         volj_bool_parse(all, &all_projects);
     rc = att_list(svc(r), who(r), all_projects && is_admin(r), &f, vol ? 1 : 0, &recs);
     if (rc < 0)
-        return fail(r, rc, NULL, NULL, NULL);
+        return st_reply_fail(r, rc, NULL, NULL, NULL);
     views = json_array();
     json_array_foreach(recs, i, rec)
     {
@@ -93,23 +99,19 @@ static int attachment_list_detail(struct st_req *r, const struct v3 *v)
     return attachment_list_common(r, v, true);
 }
 
+static int attachment_update_op(struct st_req *r, const json_t *body, struct api_out *o)
+{
+    const json_t *connector = NULL;
+    int rc = volj_attachment_update(body, &connector, o->msg);
+
+    return rc < 0 ? rc : att_update(svc(r), who(r), o->id, connector, &o->rec, o->msg);
+}
+
 static int attachment_update(struct st_req *r, const struct v3 *v)
 {
-    const char *id = st_req_param(r, "id");
-    char msg[VOL_MSG_MAX] = "";
-    const json_t *connector = NULL;
-    json_t *body = NULL, *rec = NULL;
     int rc = attachments_check(r, v, MV_ATTACHMENTS);
 
-    if (rc < 0 || (rc = st_req_json(r, &body)) < 0)
-        return rc;
-    rc = volj_attachment_update(body, &connector, msg);
-    if (rc == 0)
-        rc = att_update(svc(r), who(r), id, connector, &rec, msg);
-    rc = rc == 0 ? reply_attachment(r, 200, rec) : fail(r, rc, msg, "VolumeAttachment", id);
-    json_decref(body);
-    json_decref(rec);
-    return rc;
+    return rc < 0 ? rc : api_body(r, v, &api_attachments, 200, VOLJ_DETAIL, attachment_update_op);
 }
 
 static int attachment_action(struct st_req *r, const struct v3 *v)
@@ -124,7 +126,7 @@ static int attachment_action(struct st_req *r, const struct v3 *v)
     rc = volj_attachment_action(body, msg);
     if (rc == 0)
         rc = att_complete(svc(r), who(r), id, msg);
-    rc = rc == 0 ? st_reply_json(r, 204, NULL) : fail(r, rc, msg, "VolumeAttachment", id);
+    rc = rc == 0 ? st_reply_json(r, 204, NULL) : st_reply_fail(r, rc, msg, "VolumeAttachment", id);
     json_decref(body);
     return rc;
 }
@@ -139,7 +141,7 @@ static int attachment_delete(struct st_req *r, const struct v3 *v)
         return rc;
     rc = att_delete(svc(r), who(r), id, msg);
     return rc == 0 ? reply_doc(r, 200, json_pack("{s:[]}", "attachments"))
-                   : fail(r, rc, msg, "VolumeAttachment", id);
+                   : st_reply_fail(r, rc, msg, "VolumeAttachment", id);
 }
 
 V3_HANDLER(attachment_create)

@@ -9,62 +9,23 @@
 
 /* ---- backups ---- */
 
-static int reply_backup(struct st_req *r, const struct v3 *v, unsigned status, const json_t *rec,
-                        bool detail)
+static int backup_create_op(struct st_req *r, const json_t *body, struct api_out *o)
 {
-    return reply_one(r, status, "backup", volj_backup_view(rec, detail, &v->ctx));
+    struct volj_backup_create c = {0};
+    int rc = volj_backup_create(body, &c, o->msg);
+
+    if (rc < 0)
+        return rc;
+    o->what = "Volume";
+    o->id = c.volume_id;
+    struct bk_create_req req = {c.volume_id, c.name,        c.description, c.snapshot_id,
+                                c.container, c.incremental, c.force,       c.metadata};
+    return bk_create(svc(r), who(r), &req, &o->rec, o->msg);
 }
 
 static int backup_create(struct st_req *r, const struct v3 *v)
 {
-    char msg[VOL_MSG_MAX] = "";
-    struct volj_backup_create c;
-    json_t *body = NULL, *rec = NULL;
-    int rc = st_req_json(r, &body);
-
-    if (rc < 0)
-        return rc;
-    rc = volj_backup_create(body, &c, msg);
-    if (rc == 0) {
-        struct bk_create_req req = { c.volume_id, c.name, c.description, c.snapshot_id,
-                                     c.container, c.incremental, c.force, c.metadata };
-        rc = bk_create(svc(r), who(r), &req, &rec, msg);
-    }
-    rc = rc == 0 ? reply_backup(r, v, 202, rec, false) : fail(r, rc, msg, "Volume", c.volume_id);
-    json_decref(body);
-    json_decref(rec);
-    return rc;
-}
-
-static int backup_show(struct st_req *r, const struct v3 *v)
-{
-    const char *id = st_req_param(r, "id");
-    json_t *rec = NULL;
-    int rc = bk_get(svc(r), who(r), id, &rec);
-
-    rc = rc == 0 ? reply_backup(r, v, 200, rec, true) : fail(r, rc, NULL, "Backup", id);
-    json_decref(rec);
-    return rc;
-}
-
-static int backup_list(struct st_req *r, const struct v3 *v)
-{
-    return api_list(r, v, VOLJ_LIST_BACKUPS, false);
-}
-
-static int backup_list_detail(struct st_req *r, const struct v3 *v)
-{
-    return api_list(r, v, VOLJ_LIST_BACKUPS, true);
-}
-
-static int backup_delete(struct st_req *r, const struct v3 *v)
-{
-    const char *id = st_req_param(r, "id");
-    char msg[VOL_MSG_MAX] = "";
-    int rc = bk_delete(svc(r), who(r), id, msg);
-
-    (void)v;
-    return rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Backup", id);
+    return api_body(r, v, &api_backups, 202, VOLJ_SUMMARY, backup_create_op);
 }
 
 static int backup_restore(struct st_req *r, const struct v3 *v)
@@ -80,7 +41,7 @@ static int backup_restore(struct st_req *r, const struct v3 *v)
     rc = volj_backup_restore(body, &volume_id, &name, msg);
     if (rc == 0)
         rc = bk_restore(svc(r), who(r), id, volume_id, name, &out, msg);
-    rc = rc == 0 ? reply_one(r, 202, "restore", out) : fail(r, rc, msg, "Backup", id);
+    rc = rc == 0 ? reply_one(r, 202, "restore", out) : st_reply_fail(r, rc, msg, "Backup", id);
     json_decref(body);
     return rc;
 }
@@ -93,25 +54,22 @@ static int backup_export(struct st_req *r, const struct v3 *v)
     int rc = bk_export(svc(r), who(r), id, &out, msg);
 
     (void)v;
-    return rc == 0 ? reply_one(r, 200, "backup-record", out) : fail(r, rc, msg, "Backup", id);
+    return rc == 0 ? reply_one(r, 200, "backup-record", out)
+                   : st_reply_fail(r, rc, msg, "Backup", id);
+}
+
+static int backup_import_op(struct st_req *r, const json_t *body, struct api_out *o)
+{
+    const char *service = NULL, *url = NULL;
+    int rc = volj_backup_import(body, &service, &url, o->msg);
+
+    o->what = NULL;
+    return rc < 0 ? rc : bk_import(svc(r), who(r), service, url, &o->rec, o->msg);
 }
 
 static int backup_import(struct st_req *r, const struct v3 *v)
 {
-    const char *service = NULL, *url = NULL;
-    char msg[VOL_MSG_MAX] = "";
-    json_t *body = NULL, *out = NULL;
-    int rc = st_req_json(r, &body);
-
-    if (rc < 0)
-        return rc;
-    rc = volj_backup_import(body, &service, &url, msg);
-    if (rc == 0)
-        rc = bk_import(svc(r), who(r), service, url, &out, msg);
-    rc = rc == 0 ? reply_backup(r, v, 201, out, false) : fail(r, rc, msg, NULL, NULL);
-    json_decref(body);
-    json_decref(out);
-    return rc;
+    return api_body(r, v, &api_backups, 201, VOLJ_SUMMARY, backup_import_op);
 }
 
 /* POST /backups/{id}/action (admin; route flag): os-reset_status, os-force_delete. */
@@ -130,7 +88,7 @@ static int backup_action(struct st_req *r, const struct v3 *v)
         rc = status ? bk_reset_status(svc(r), who(r), id, status, msg)
                     : bk_delete(svc(r), who(r), id, msg);
     json_decref(body);
-    return rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Backup", id);
+    return reply_accepted(r, rc, msg, "Backup", id);
 }
 
 /* GET /internal/v1/backup-audit[?repair=true] (admin): the repository audit. */
@@ -149,10 +107,8 @@ static int h_backup_audit(struct st_req *r)
 }
 
 V3_HANDLER(backup_create)
-V3_HANDLER(backup_show)
-V3_HANDLER(backup_list)
-V3_HANDLER(backup_list_detail)
-V3_HANDLER(backup_delete)
+V3_RES_HANDLERS(backup, api_backups)
+V3_DELETE_HANDLER(backup, api_backups)
 V3_HANDLER(backup_restore)
 V3_HANDLER(backup_export)
 V3_HANDLER(backup_import)

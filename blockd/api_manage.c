@@ -14,13 +14,6 @@
 #include "vol_json.h"
 #include "vol_service.h"
 
-static int fail(struct st_req *r, int rc, const char *msg)
-{
-    if (msg[0])
-        st_reply_error(r, st_errno_to_http(rc), "%s", msg);
-    return rc;
-}
-
 /* ?name=true|1|... (absent: false); -EINVAL with a 400 when not a boolean. */
 static int query_bool(struct st_req *r, const char *name, bool *out)
 {
@@ -57,7 +50,7 @@ static int h_get_pools(struct st_req *r)
     if (rc < 0 || (rc = query_bool(r, "detail", &detail)) < 0)
         return rc;
     if ((rc = vol_capacity(st_req_app(r), &p, msg)) < 0)
-        return fail(r, rc, msg);
+        return st_reply_fail(r, rc, msg, NULL, NULL);
     json_t *doc = volj_pools_view(&p, detail);
     return doc ? st_reply_json(r, 200, doc) : -ENOMEM;
 }
@@ -75,11 +68,11 @@ static int list_manageable(struct st_req *r, bool detail)
     if ((rc = vol_manageable(st_req_app(r), st_req_auth(r), &items)) < 0) {
         snprintf(msg, sizeof(msg), "The images of the volumes pool cannot be listed now; try "
                                    "again later");
-        return fail(r, rc, rc == -EIO ? msg : "");
+        return st_reply_fail(r, rc, rc == -EIO ? msg : "", NULL, NULL);
     }
     rc = volj_manageable_body(items, detail, st_req_query(r, "marker"), offset, limit, &doc, msg);
     json_decref(items);
-    return rc < 0 ? fail(r, rc, msg) : st_reply_json(r, 200, doc);
+    return rc < 0 ? st_reply_fail(r, rc, msg, NULL, NULL) : st_reply_json(r, 200, doc);
 }
 
 static int h_manageable(struct st_req *r)
@@ -110,7 +103,7 @@ static int h_manage(struct st_req *r)
     }
     json_decref(body);
     if (rc < 0)
-        return fail(r, rc, msg);
+        return st_reply_fail(r, rc, msg, NULL, NULL);
     snprintf(base, sizeof(base), "%s", vol_service_public_url(st_req_app(r)));
     struct volj_ctx c = { base, project, mv, true };
     json_t *view = volj_volume_view(rec, VOLJ_BASIC, &c);

@@ -27,16 +27,6 @@ static bool is_admin(const struct st_req *r)
     return a && a->is_admin;
 }
 
-/* The service's message if any, else Cinder's not-found text for what. */
-static int fail(struct st_req *r, int rc, const char *msg, const char *what, const char *id)
-{
-    if (msg && msg[0])
-        st_reply_error(r, st_errno_to_http(rc), "%s", msg);
-    else if (rc == -ENOENT && what)
-        st_reply_error(r, 404, "%s %s could not be found.", what, id ? id : "");
-    return rc;
-}
-
 static int reply(struct st_req *r, unsigned status, json_t *doc)
 {
     return doc ? st_reply_json(r, status, doc) : -ENOMEM;
@@ -83,37 +73,33 @@ static int reply_type(struct st_req *r, unsigned status, json_t *rec)
     return reply_type_as(r, status, rec, is_admin(r));
 }
 
-static int h_type_list(struct st_req *r)
+static int do_type_list(struct st_req *r)
 {
     json_t *recs = NULL;
-    int rc = api_v3_begin(r, NULL, NULL);
+    int rc;
 
-    if (rc < 0 || (rc = vt_type_list(types(r), st_req_auth(r),
-                                     tj_is_public_query(st_req_query(r, "is_public")), &recs)) < 0)
+    if ((rc = vt_type_list(types(r), st_req_auth(r),
+                           tj_is_public_query(st_req_query(r, "is_public")), &recs)) < 0)
         return rc;
     return reply_list(r, "volume_types", recs, tj_type_view);
 }
 
-static int h_type_show(struct st_req *r)
+static int do_type_show(struct st_req *r)
 {
     const char *id = st_req_param(r, "id");
     json_t *rec = NULL;
-    int rc = api_v3_begin(r, NULL, NULL);
-
-    if (rc < 0)
-        return rc;
-    rc = vt_type_get(types(r), st_req_auth(r), id, &rec);
-    return rc < 0 ? fail(r, rc, NULL, "Volume type", id) : reply_type(r, 200, rec);
+    int rc = vt_type_get(types(r), st_req_auth(r), id, &rec);
+    return rc < 0 ? st_reply_fail(r, rc, NULL, "Volume type", id) : reply_type(r, 200, rec);
 }
 
-static int h_type_create(struct st_req *r)
+static int do_type_create(struct st_req *r)
 {
     char msg[VOLJ_MSG_MAX] = "";
     struct tj_type_req t = { 0 };
     json_t *body = NULL, *rec = NULL;
-    int rc = api_v3_begin(r, NULL, NULL);
+    int rc;
 
-    if (rc < 0 || (rc = st_req_json(r, &body)) < 0)
+    if ((rc = st_req_json(r, &body)) < 0)
         return rc;
     rc = tj_type_create(body, &t, msg);
     if (rc == 0)
@@ -122,49 +108,43 @@ static int h_type_create(struct st_req *r)
     json_decref(t.extra_specs);
     json_decref(body);
     /* Cinder's create reply has no qos_specs_id (Tempest's schema refuses it). */
-    return rc < 0 ? fail(r, rc, msg, NULL, NULL) : reply_type_as(r, 200, rec, false);
+    return rc < 0 ? st_reply_fail(r, rc, msg, NULL, NULL) : reply_type_as(r, 200, rec, false);
 }
 
-static int h_type_update(struct st_req *r)
+static int do_type_update(struct st_req *r)
 {
     const char *id = st_req_param(r, "id");
     char msg[VOLJ_MSG_MAX] = "";
     struct tj_type_req t = { 0 };
     json_t *body = NULL, *rec = NULL;
-    int rc = api_v3_begin(r, NULL, NULL);
+    int rc;
 
-    if (rc < 0 || (rc = st_req_json(r, &body)) < 0)
+    if ((rc = st_req_json(r, &body)) < 0)
         return rc;
     rc = tj_type_update(body, &t, msg);
     if (rc == 0)
         rc = vt_type_update(types(r), id, t.name, t.description, t.is_public, &rec, msg);
     json_decref(body);
-    return rc < 0 ? fail(r, rc, msg, "Volume type", id) : reply_type(r, 200, rec);
+    return rc < 0 ? st_reply_fail(r, rc, msg, "Volume type", id) : reply_type(r, 200, rec);
 }
 
-static int h_type_delete(struct st_req *r)
+static int do_type_delete(struct st_req *r)
 {
     const char *id = st_req_param(r, "id");
     char msg[VOLJ_MSG_MAX] = "";
-    int rc = api_v3_begin(r, NULL, NULL);
-
-    if (rc < 0)
-        return rc;
-    rc = vt_type_delete(types(r), id, msg);
-    return rc < 0 ? fail(r, rc, msg, "Volume type", id) : st_reply_json(r, 202, NULL);
+    int rc = vt_type_delete(types(r), id, msg);
+    return rc < 0 ? st_reply_fail(r, rc, msg, "Volume type", id) : st_reply_json(r, 202, NULL);
 }
 
 /* The type's extra specs (a visible type), or its one key when key is given. */
-static int h_specs_show(struct st_req *r)
+static int do_specs_show(struct st_req *r)
 {
     const char *id = st_req_param(r, "id"), *key = st_req_param(r, "key");
     json_t *rec = NULL, *specs, *v;
-    int rc = api_v3_begin(r, NULL, NULL);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if ((rc = vt_type_get(types(r), st_req_auth(r), id, &rec)) < 0)
-        return fail(r, rc, NULL, "Volume type", id);
+        return st_reply_fail(r, rc, NULL, "Volume type", id);
     specs = json_object_get(rec, "extra_specs");
     if (!key) {
         rc = reply(r, 200, json_pack("{s:O}", "extra_specs", json_is_object(specs) ? specs
@@ -179,14 +159,14 @@ static int h_specs_show(struct st_req *r)
 }
 
 /* POST /extra_specs (many) or PUT /extra_specs/{key} (one): answers what was set. */
-static int h_specs_set(struct st_req *r)
+static int do_specs_set(struct st_req *r)
 {
     const char *id = st_req_param(r, "id"), *key = st_req_param(r, "key");
     char msg[VOLJ_MSG_MAX] = "";
     json_t *body = NULL, *specs = NULL;
-    int rc = api_v3_begin(r, NULL, NULL);
+    int rc;
 
-    if (rc < 0 || (rc = st_req_json(r, &body)) < 0)
+    if ((rc = st_req_json(r, &body)) < 0)
         return rc;
     rc = key ? tj_extra_spec_put(body, key, &specs, msg) : tj_extra_specs(body, &specs, msg);
     if (rc == 0)
@@ -194,19 +174,15 @@ static int h_specs_set(struct st_req *r)
     json_decref(body);
     if (rc < 0) {
         json_decref(specs);
-        return fail(r, rc, msg, "Volume type", id);
+        return st_reply_fail(r, rc, msg, "Volume type", id);
     }
     return reply(r, 200, key ? specs : json_pack("{s:o}", "extra_specs", specs));
 }
 
-static int h_spec_delete(struct st_req *r)
+static int do_spec_delete(struct st_req *r)
 {
     const char *id = st_req_param(r, "id"), *key = st_req_param(r, "key");
-    int rc = api_v3_begin(r, NULL, NULL);
-
-    if (rc < 0)
-        return rc;
-    rc = vt_extra_spec_unset(types(r), id, key);
+    int rc = vt_extra_spec_unset(types(r), id, key);
     if (rc == -ENOENT)
         return st_reply_error(r, 404, "Volume Type %s has no extra specs with key %s.", id, key);
     return rc < 0 ? rc : st_reply_json(r, 202, NULL);
@@ -235,43 +211,39 @@ static int reply_qos(struct st_req *r, json_t *rec)
     return reply(r, 200, doc);
 }
 
-static int h_qos_list(struct st_req *r)
+static int do_qos_list(struct st_req *r)
 {
     json_t *recs = NULL;
-    int rc = api_v3_begin(r, NULL, NULL);
+    int rc;
 
-    if (rc < 0 || (rc = vt_qos_list(types(r), &recs)) < 0)
+    if ((rc = vt_qos_list(types(r), &recs)) < 0)
         return rc;
     return reply_list(r, "qos_specs", recs, qos_view);
 }
 
-static int h_qos_show(struct st_req *r)
+static int do_qos_show(struct st_req *r)
 {
     const char *id = st_req_param(r, "id");
     json_t *rec = NULL;
-    int rc = api_v3_begin(r, NULL, NULL);
-
-    if (rc < 0)
-        return rc;
-    rc = vt_qos_get(types(r), id, &rec);
-    return rc < 0 ? fail(r, rc, NULL, "QoS Specs", id) : reply_qos(r, rec);
+    int rc = vt_qos_get(types(r), id, &rec);
+    return rc < 0 ? st_reply_fail(r, rc, NULL, "QoS Specs", id) : reply_qos(r, rec);
 }
 
-static int h_qos_create(struct st_req *r)
+static int do_qos_create(struct st_req *r)
 {
     char msg[VOLJ_MSG_MAX] = "";
     struct tj_qos_req q = { 0 };
     json_t *body = NULL, *rec = NULL;
-    int rc = api_v3_begin(r, NULL, NULL);
+    int rc;
 
-    if (rc < 0 || (rc = st_req_json(r, &body)) < 0)
+    if ((rc = st_req_json(r, &body)) < 0)
         return rc;
     rc = tj_qos_create(body, &q, msg);
     if (rc == 0)
         rc = vt_qos_create(types(r), q.name, q.consumer, q.specs, &rec, msg);
     json_decref(q.specs);
     json_decref(body);
-    return rc < 0 ? fail(r, rc, msg, NULL, NULL) : reply_qos(r, rec);
+    return rc < 0 ? st_reply_fail(r, rc, msg, NULL, NULL) : reply_qos(r, rec);
 }
 
 /* The ids of the types qos_id is associated with now (a new array). */
@@ -302,15 +274,15 @@ static void qos_changed(struct st_req *r, const char *qos_id, const json_t *befo
     json_decref(ids);
 }
 
-static int h_qos_set(struct st_req *r)
+static int do_qos_set(struct st_req *r)
 {
     const char *id = st_req_param(r, "id");
     char msg[VOLJ_MSG_MAX] = "";
     struct tj_qos_req q = { 0 };
     json_t *body = NULL;
-    int rc = api_v3_begin(r, NULL, NULL);
+    int rc;
 
-    if (rc < 0 || (rc = st_req_json(r, &body)) < 0)
+    if ((rc = st_req_json(r, &body)) < 0)
         return rc;
     rc = tj_qos_set(body, &q, msg);
     if (rc == 0)
@@ -318,7 +290,7 @@ static int h_qos_set(struct st_req *r)
     json_decref(body);
     if (rc < 0) {
         json_decref(q.specs);
-        return fail(r, rc, msg, "QoS Specs", id);
+        return st_reply_fail(r, rc, msg, "QoS Specs", id);
     }
     qos_changed(r, id, NULL);
     if (q.has_consumer)
@@ -326,15 +298,15 @@ static int h_qos_set(struct st_req *r)
     return reply(r, 200, json_pack("{s:o}", "qos_specs", q.specs));
 }
 
-static int h_qos_unset(struct st_req *r)
+static int do_qos_unset(struct st_req *r)
 {
     const char *id = st_req_param(r, "id");
     char msg[VOLJ_MSG_MAX] = "";
     const json_t *keys = NULL;
     json_t *body = NULL;
-    int rc = api_v3_begin(r, NULL, NULL);
+    int rc;
 
-    if (rc < 0 || (rc = st_req_json(r, &body)) < 0)
+    if ((rc = st_req_json(r, &body)) < 0)
         return rc;
     rc = tj_qos_keys(body, &keys, msg);
     if (rc == 0)
@@ -342,35 +314,31 @@ static int h_qos_unset(struct st_req *r)
     json_decref(body);
     if (rc == 0)
         qos_changed(r, id, NULL);
-    return rc < 0 ? fail(r, rc, msg, "QoS Specs", id) : st_reply_json(r, 202, NULL);
+    return rc < 0 ? st_reply_fail(r, rc, msg, "QoS Specs", id) : st_reply_json(r, 202, NULL);
 }
 
-static int h_qos_delete(struct st_req *r)
+static int do_qos_delete(struct st_req *r)
 {
     const char *id = st_req_param(r, "id"), *f = st_req_query(r, "force");
     char msg[VOLJ_MSG_MAX] = "";
     bool force = false;
-    int rc = api_v3_begin(r, NULL, NULL);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if (f && volj_bool_parse(f, &force) < 0)
         return st_reply_error(r, 400, "Invalid input received: force must be a boolean."),
                -EINVAL;
     rc = vt_qos_delete(types(r), id, force, msg);
-    return rc < 0 ? fail(r, rc, msg, "QoS Specs", id) : st_reply_json(r, 202, NULL);
+    return rc < 0 ? st_reply_fail(r, rc, msg, "QoS Specs", id) : st_reply_json(r, 202, NULL);
 }
 
-static int h_qos_associations(struct st_req *r)
+static int do_qos_associations(struct st_req *r)
 {
     const char *id = st_req_param(r, "id");
     json_t *recs = NULL;
-    int rc = api_v3_begin(r, NULL, NULL);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if ((rc = vt_qos_associations(types(r), id, &recs)) < 0)
-        return fail(r, rc, NULL, "QoS Specs", id);
+        return st_reply_fail(r, rc, NULL, "QoS Specs", id);
     return reply_list(r, "qos_associations", recs, association_view);
 }
 
@@ -392,7 +360,7 @@ static int qos_assoc(struct st_req *r, bool associate, bool all)
     if (rc == 0)
         qos_changed(r, associate ? id : NULL, before);
     json_decref(before);
-    return rc < 0 ? fail(r, rc, msg, "QoS Specs", id) : st_reply_json(r, 202, NULL);
+    return rc < 0 ? st_reply_fail(r, rc, msg, "QoS Specs", id) : st_reply_json(r, 202, NULL);
 }
 
 static int h_qos_associate(struct st_req *r)
@@ -411,6 +379,30 @@ static int h_qos_disassociate_all(struct st_req *r)
 }
 
 #define A ST_ROUTE_ADMIN
+/* Every handler here first settles the microversion and the project. */
+#define TYPES_HANDLER(name)                                                                        \
+    static int h_##name(struct st_req *r)                                                          \
+    {                                                                                              \
+        int rc = api_v3_begin(r, NULL, NULL);                                                      \
+        return rc < 0 ? rc : do_##name(r);                                                         \
+    }
+
+TYPES_HANDLER(type_list)
+TYPES_HANDLER(type_show)
+TYPES_HANDLER(type_create)
+TYPES_HANDLER(type_update)
+TYPES_HANDLER(type_delete)
+TYPES_HANDLER(specs_show)
+TYPES_HANDLER(specs_set)
+TYPES_HANDLER(spec_delete)
+TYPES_HANDLER(qos_list)
+TYPES_HANDLER(qos_show)
+TYPES_HANDLER(qos_create)
+TYPES_HANDLER(qos_set)
+TYPES_HANDLER(qos_unset)
+TYPES_HANDLER(qos_delete)
+TYPES_HANDLER(qos_associations)
+
 /* clang-format off */
 const struct st_route vol_types_routes[] = {
     {"GET",    "/v3/{project_id}/types",                             h_type_list,   0, NULL, NULL},

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "api_v3.h"
 
 #define MV_EXTEND_IN_USE 42   /* os-extend of in-use volumes */
 
@@ -17,30 +18,16 @@ const char *api_query_get(void *arg, const char *name, size_t nth)
     return st_req_query_nth(arg, name, nth);
 }
 
-/* Microversion (406/400 when unusable), its reply headers, the URL's project
- * (the caller's own unless admin) and the links' base URL. */
+/* Microversion and project (api_v3_begin), then the links' base URL. */
 static int v3_begin(struct st_req *r, struct v3 *v)
 {
-    const char *project = st_req_param(r, "project_id");
-    const struct st_auth_ctx *a = who(r);
-    char msg[VOLJ_MSG_MAX] = "", hdr[32];
     unsigned mv = 0;
-    int rc = volj_microversion(st_req_header(r, "OpenStack-API-Version"),
-                               st_req_header(r, "X-OpenStack-Volume-API-Version"), &mv, msg);
+    int rc = api_v3_begin(r, NULL, &mv);
 
-    st_reply_header(r, "Vary", "OpenStack-API-Version");
-    if (rc < 0) {
-        st_reply_error(r, rc == -ERANGE ? 406 : 400, "%s", msg);
+    if (rc < 0)
         return rc;
-    }
-    snprintf(hdr, sizeof(hdr), "volume 3.%u", mv);
-    st_reply_header(r, "OpenStack-API-Version", hdr);
-    if (!a || !project || (!a->is_admin && strcmp(project, a->project_id) != 0)) {
-        st_reply_error(r, 403, "Project ID in the URL does not match the token's project.");
-        return -EPERM;
-    }
     snprintf(v->base, sizeof(v->base), "%s", vol_service_public_url(svc(r)));
-    v->ctx = (struct volj_ctx){v->base, project, mv, a->is_admin};
+    v->ctx = (struct volj_ctx){v->base, st_req_param(r, "project_id"), mv, who(r)->is_admin};
     return 0;
 }
 
@@ -66,184 +53,48 @@ static int h_v3_root(struct st_req *r)
 
 /* ---- volumes ---- */
 
-static int reply_volume(struct st_req *r, const struct v3 *v, unsigned status, const json_t *rec,
-                        enum volj_view_kind kind)
+static int volume_create_op(struct st_req *r, const json_t *body, struct api_out *o)
 {
-    return reply_one(r, status, "volume", volj_volume_view(rec, kind, &v->ctx));
+    struct volj_create c;
+    int rc = volj_volume_create(body, &c, o->msg);
+
+    o->what = NULL;
+    if (rc == 0)
+        rc = volj_metadata_count_check(c.metadata, vol_service_metadata_max(svc(r)), o->msg);
+    if (rc < 0)
+        return rc;
+    struct vol_create_req req = {
+        .name = c.name,
+        .description = c.description,
+        .size_gb = c.size_gb,
+        .snapshot_id = c.snapshot_id,
+        .source_volid = c.source_volid,
+        .image_id = c.image_id,
+        .volume_type = c.volume_type,
+        .availability_zone = c.availability_zone,
+        .metadata = c.metadata,
+    };
+    return vol_create(svc(r), who(r), &req, &o->rec, o->msg);
 }
 
 static int volume_create(struct st_req *r, const struct v3 *v)
 {
-    char msg[VOL_MSG_MAX] = "";
-    struct volj_create c;
-    json_t *body = NULL, *rec = NULL;
-    int rc = st_req_json(r, &body);
-
-    if (rc < 0)
-        return rc;
-    rc = volj_volume_create(body, &c, msg);
-    if (rc == 0)
-        rc = volj_metadata_count_check(c.metadata, vol_service_metadata_max(svc(r)), msg);
-    if (rc == 0) {
-        struct vol_create_req req = {
-            .name = c.name,
-            .description = c.description,
-            .size_gb = c.size_gb,
-            .snapshot_id = c.snapshot_id,
-            .source_volid = c.source_volid,
-            .image_id = c.image_id,
-            .volume_type = c.volume_type,
-            .availability_zone = c.availability_zone,
-            .metadata = c.metadata,
-        };
-        rc = vol_create(svc(r), who(r), &req, &rec, msg);
-    }
-    rc = rc == 0 ? reply_volume(r, v, 202, rec, VOLJ_BASIC) : fail(r, rc, msg, NULL, NULL);
-    json_decref(body);
-    json_decref(rec);
-    return rc;
+    return api_body(r, v, &api_volumes, 202, VOLJ_BASIC, volume_create_op);
 }
 
-static int volume_show(struct st_req *r, const struct v3 *v)
+static int volume_update_op(struct st_req *r, const json_t *body, struct api_out *o)
 {
-    const char *id = st_req_param(r, "id");
-    json_t *rec = NULL;
-    int rc = vol_get(svc(r), who(r), id, &rec);
+    struct volj_update u;
+    int rc = volj_volume_update(body, &u, o->msg);
 
-    rc = rc == 0 ? reply_volume(r, v, 200, rec, VOLJ_DETAIL) : fail(r, rc, NULL, "Volume", id);
-    json_decref(rec);
-    return rc;
-}
-
-typedef int (*list_fn)(struct vol_service *s, const struct st_auth_ctx *who, bool all_projects,
-                       const struct vol_filter *filters, size_t nfilters, json_t **out);
-typedef int (*get_fn)(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
-                      json_t **out);
-
-/* The visible, filtered, sorted page of a list and its total. */
-static int list_page(struct st_req *r, const struct volj_list_query *q, list_fn list, get_fn get,
-                     json_t **page, bool *more, size_t *count)
-{
-    struct vol_filter filters[VOLJ_FILTERS_MAX];
-    json_t *all = NULL, *mrec = NULL;
-    size_t n = 0;
-    int rc;
-
-    for (size_t i = 0; i < q->nfilter; i++) {
-        if (q->filter[i].service)
-            filters[n++] = (struct vol_filter){q->filter[i].name, q->filter[i].value};
-    }
-    rc = list(svc(r), who(r), q->all_tenants && is_admin(r), filters, n, &all);
-    if (rc < 0)
-        return fail(r, rc, NULL, NULL, NULL);
-    volj_list_filter(all, q);
-    *count = json_array_size(all);
-    rc = volj_list_page(all, q, NULL, page, more);
-    if (rc == -ENOENT) {
-        /* A marker filtered out of the set is placed by its own record. */
-        if (get(svc(r), who(r), q->marker, &mrec) == 0)
-            rc = volj_list_page(all, q, mrec, page, more);
-        else
-            st_reply_error(r, 404, "Marker %s could not be found.", q->marker);
-    }
-    json_decref(mrec);
-    json_decref(all);
-    return rc;
-}
-
-typedef json_t *(*view_fn)(const json_t *rec, int kind, const struct volj_ctx *c);
-
-static json_t *volume_list_view(const json_t *rec, int kind, const struct volj_ctx *c)
-{
-    return volj_volume_view(rec, (enum volj_view_kind)kind, c);
-}
-
-static json_t *snapshot_list_view(const json_t *rec, int kind, const struct volj_ctx *c)
-{
-    return volj_snapshot_view(rec, kind == VOLJ_DETAIL, c);
-}
-
-static int reply_list(struct st_req *r, const struct v3 *v, const struct volj_list_query *q,
-                      const json_t *page, bool more, size_t count, bool detail, view_fn fn)
-{
-    json_t *views = json_array(), *rec;
-    const char *next = NULL;
-    size_t i;
-
-    json_array_foreach(page, i, rec)
-    {
-        if (!views || json_array_append_new(
-                          views, fn(rec, detail ? VOLJ_DETAIL : VOLJ_SUMMARY, &v->ctx)) < 0) {
-            json_decref(views);
-            return -ENOMEM;
-        }
-        next = json_string_value(json_object_get(rec, "id"));
-    }
-    return reply_doc(r, 200, volj_list_body(views, q, &v->ctx, detail, more ? next : NULL, count));
-}
-
-static json_t *backup_list_view(const json_t *rec, int kind, const struct volj_ctx *c)
-{
-    return volj_backup_view(rec, kind == VOLJ_DETAIL, c);
-}
-
-/* What each list uses, by kind. */
-static const struct {
-    list_fn list;
-    get_fn get;
-    view_fn view;
-} lists[] = {
-    [VOLJ_LIST_VOLUMES] = {vol_list, vol_get, volume_list_view},
-    [VOLJ_LIST_SNAPSHOTS] = {snap_list, snap_get, snapshot_list_view},
-    [VOLJ_LIST_BACKUPS] = {bk_list, bk_get, backup_list_view},
-};
-
-int api_list(struct st_req *r, const struct v3 *v, enum volj_list_kind kind, bool detail)
-{
-    struct volj_list_query q;
-    char msg[VOL_MSG_MAX] = "";
-    json_t *page = NULL;
-    bool more = false;
-    size_t count = 0;
-    int rc = volj_list_parse(kind, api_query_get, r, v->ctx.mv, &q, msg);
-
-    if (rc < 0)
-        return fail(r, rc, msg, NULL, NULL);
-    rc = list_page(r, &q, lists[kind].list, lists[kind].get, &page, &more, &count);
-    if (rc == 0)
-        rc = reply_list(r, v, &q, page, more, count, detail, lists[kind].view);
-    json_decref(page);
-    volj_list_query_clear(&q);
-    return rc;
-}
-
-static int volume_list(struct st_req *r, const struct v3 *v)
-{
-    return api_list(r, v, VOLJ_LIST_VOLUMES, false);
-}
-
-static int volume_list_detail(struct st_req *r, const struct v3 *v)
-{
-    return api_list(r, v, VOLJ_LIST_VOLUMES, true);
+    return rc < 0 ? rc
+                  : vol_update(svc(r), who(r), o->id, u.name, u.description, u.metadata, &o->rec,
+                               o->msg);
 }
 
 static int volume_update(struct st_req *r, const struct v3 *v)
 {
-    const char *id = st_req_param(r, "id");
-    char msg[VOL_MSG_MAX] = "";
-    struct volj_update u;
-    json_t *body = NULL, *rec = NULL;
-    int rc = st_req_json(r, &body);
-
-    if (rc < 0)
-        return rc;
-    rc = volj_volume_update(body, &u, msg);
-    if (rc == 0)
-        rc = vol_update(svc(r), who(r), id, u.name, u.description, u.metadata, &rec, msg);
-    rc = rc == 0 ? reply_volume(r, v, 200, rec, VOLJ_BASIC) : fail(r, rc, msg, "Volume", id);
-    json_decref(body);
-    json_decref(rec);
-    return rc;
+    return api_body(r, v, &api_volumes, 200, VOLJ_BASIC, volume_update_op);
 }
 
 static int volume_delete(struct st_req *r, const struct v3 *v)
@@ -259,7 +110,7 @@ static int volume_delete(struct st_req *r, const struct v3 *v)
         return -EINVAL;
     }
     rc = vol_delete(svc(r), who(r), id, all, msg);
-    return rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Volume", id);
+    return reply_accepted(r, rc, msg, "Volume", id);
 }
 
 /* The attach/detach/connection actions: volj's kind → the service's op. */
@@ -293,7 +144,7 @@ static int attach_action(struct st_req *r, const char *id, const struct volj_act
             q.op = attach_ops[i].op;
     rc = vol_attach_action(svc(r), who(r), id, &q, &out, msg);
     if (rc < 0)
-        return fail(r, rc, msg, "Volume", id);
+        return st_reply_fail(r, rc, msg, "Volume", id);
     return out ? reply_doc(r, 200, out) : st_reply_json(r, 202, NULL);
 }
 
@@ -307,7 +158,7 @@ static int upload_image(struct st_req *r, const char *id, const struct volj_uplo
     if (rc == 0)
         rc = reply_doc(r, 202, volj_upload_view(vol, image_id, u));
     else
-        rc = fail(r, rc, msg, "Volume", id);
+        rc = st_reply_fail(r, rc, msg, "Volume", id);
     json_decref(vol);
     return rc;
 }
@@ -327,7 +178,7 @@ static int volume_action(struct st_req *r, const struct v3 *v)
         rc = v->ctx.mv < 40 ? -EINVAL : vol_revert(svc(r), who(r), id, a.snapshot_id, msg);
         if (rc == -EINVAL && v->ctx.mv < 40)
             snprintf(msg, sizeof(msg), "revert needs microversion 3.40 or later");
-        rc = rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Volume", id);
+        rc = reply_accepted(r, rc, msg, "Volume", id);
         json_decref(body);
         return rc;
     }
@@ -338,13 +189,13 @@ static int volume_action(struct st_req *r, const struct v3 *v)
     }
     if (rc == 0 && a.kind == VOLJ_ACT_RETYPE) {
         rc = vol_retype(svc(r), who(r), id, a.new_type, msg);
-        rc = rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Volume", id);
+        rc = reply_accepted(r, rc, msg, "Volume", id);
         json_decref(body);
         return rc;
     }
     if (rc == 0 && a.kind == VOLJ_ACT_UNMANAGE) {   /* admins (vol_manage.c) */
         rc = vol_unmanage(svc(r), who(r), id, msg);
-        rc = rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Volume", id);
+        rc = reply_accepted(r, rc, msg, "Volume", id);
         json_decref(body);
         return rc;
     }
@@ -364,88 +215,46 @@ static int volume_action(struct st_req *r, const struct v3 *v)
     } else if (rc == 0) {
         rc = vol_reset_status(svc(r), who(r), id, a.status, a.attach_status, msg);
     }
-    rc = rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Volume", id);
+    rc = reply_accepted(r, rc, msg, "Volume", id);
     json_decref(body);
     return rc;
 }
 
 /* ---- snapshots ---- */
 
-static int reply_snapshot(struct st_req *r, const struct v3 *v, unsigned status, const json_t *rec,
-                          bool extended)
+static int snapshot_create_op(struct st_req *r, const json_t *body, struct api_out *o)
 {
-    return reply_one(r, status, "snapshot", volj_snapshot_view(rec, extended, &v->ctx));
+    struct volj_snap_create c = {0};
+    int rc = volj_snapshot_create(body, &c, o->msg);
+
+    if (rc < 0)
+        return rc;
+    o->what = "Volume";
+    o->id = c.volume_id;
+    rc = volj_metadata_count_check(c.metadata, vol_service_metadata_max(svc(r)), o->msg);
+    return rc < 0 ? rc
+                  : snap_create(svc(r), who(r), c.volume_id, c.name, c.description, c.force,
+                                c.metadata, &o->rec, o->msg);
 }
 
 static int snapshot_create(struct st_req *r, const struct v3 *v)
 {
-    char msg[VOL_MSG_MAX] = "";
-    struct volj_snap_create c = {0};
-    json_t *body = NULL, *rec = NULL;
-    int rc = st_req_json(r, &body);
-
-    if (rc < 0)
-        return rc;
-    rc = volj_snapshot_create(body, &c, msg);
-    if (rc == 0)
-        rc = volj_metadata_count_check(c.metadata, vol_service_metadata_max(svc(r)), msg);
-    if (rc == 0)
-        rc = snap_create(svc(r), who(r), c.volume_id, c.name, c.description, c.force, c.metadata,
-                         &rec, msg);
-    rc = rc == 0 ? reply_snapshot(r, v, 202, rec, false) : fail(r, rc, msg, "Volume", c.volume_id);
-    json_decref(body);
-    json_decref(rec);
-    return rc;
+    return api_body(r, v, &api_snapshots, 202, VOLJ_SUMMARY, snapshot_create_op);
 }
 
-static int snapshot_show(struct st_req *r, const struct v3 *v)
+static int snapshot_update_op(struct st_req *r, const json_t *body, struct api_out *o)
 {
-    const char *id = st_req_param(r, "id");
-    json_t *rec = NULL;
-    int rc = snap_get(svc(r), who(r), id, &rec);
+    struct volj_update u;
+    int rc = volj_snapshot_update(body, &u, o->msg);
 
-    rc = rc == 0 ? reply_snapshot(r, v, 200, rec, true) : fail(r, rc, NULL, "Snapshot", id);
-    json_decref(rec);
-    return rc;
-}
-
-static int snapshot_list(struct st_req *r, const struct v3 *v)
-{
-    return api_list(r, v, VOLJ_LIST_SNAPSHOTS, false);
-}
-
-static int snapshot_list_detail(struct st_req *r, const struct v3 *v)
-{
-    return api_list(r, v, VOLJ_LIST_SNAPSHOTS, true);
+    return rc < 0
+               ? rc
+               : snap_update(svc(r), who(r), o->id, u.name, u.description, NULL, &o->rec, o->msg);
 }
 
 static int snapshot_update(struct st_req *r, const struct v3 *v)
 {
-    const char *id = st_req_param(r, "id");
-    char msg[VOL_MSG_MAX] = "";
-    struct volj_update u;
-    json_t *body = NULL, *rec = NULL;
-    int rc = st_req_json(r, &body);
-
-    if (rc < 0)
-        return rc;
-    rc = volj_snapshot_update(body, &u, msg);
-    if (rc == 0)
-        rc = snap_update(svc(r), who(r), id, u.name, u.description, NULL, &rec, msg);
-    rc = rc == 0 ? reply_snapshot(r, v, 200, rec, false) : fail(r, rc, msg, "Snapshot", id);
-    json_decref(body);
-    json_decref(rec);
-    return rc;
-}
-
-static int snapshot_delete(struct st_req *r, const struct v3 *v)
-{
-    const char *id = st_req_param(r, "id");
-    char msg[VOL_MSG_MAX] = "";
-    int rc = snap_delete(svc(r), who(r), id, msg);
-
-    (void)v;
-    return rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Snapshot", id);
+    return api_body(r, v, &api_snapshots, 200, VOLJ_SUMMARY, snapshot_update_op);
 }
 
 /* POST /snapshots/{id}/action: os-reset_status (admin; route flag). */
@@ -469,19 +278,18 @@ static int snapshot_action(struct st_req *r, const struct v3 *v)
                                json_string_value(json_object_get(arg, "status")), msg);
     }
     json_decref(body);
-    return rc == 0 ? st_reply_json(r, 202, NULL) : fail(r, rc, msg, "Snapshot", id);
+    return reply_accepted(r, rc, msg, "Snapshot", id);
 }
 
 /* ---- metadata of volumes and snapshots (one set of handlers for both) ---- */
 
 struct md_res {
     enum vol_res res;
-    const char *label;   /* "Volume", "Snapshot" */
-    get_fn get;
+    const struct api_res *api; /* its label ("Volume") and get */
 };
 
-static const struct md_res vol_res = {VOL_RES_VOLUME, "Volume", vol_get};
-static const struct md_res snap_res = {VOL_RES_SNAPSHOT, "Snapshot", snap_get};
+static const struct md_res vol_res = {VOL_RES_VOLUME, &api_volumes};
+static const struct md_res snap_res = {VOL_RES_SNAPSHOT, &api_snapshots};
 
 static const json_t *rec_metadata(const json_t *rec)
 {
@@ -500,8 +308,9 @@ static int reply_metadata(struct st_req *r, const struct md_res *m, const char *
         return reply_doc(r, 200, md ? json_pack("{s:O}", "metadata", md)
                                     : json_pack("{s:{}}", "metadata"));
     if (!v)
-        return st_reply_error(r, 404, "%s %s has no metadata with key %.64s.", m->label, id,
-                              key), -ENOENT;
+        return st_reply_error(r, 404, "%s %s has no metadata with key %.64s.", m->api->label, id,
+                              key),
+               -ENOENT;
     return reply_doc(r, 200, json_pack("{s:{s:O}}", "meta", key, v));
 }
 
@@ -510,9 +319,10 @@ static int md_show(struct st_req *r, const struct md_res *m)
 {
     const char *id = st_req_param(r, "id"), *key = st_req_param(r, "key");
     json_t *rec = NULL;
-    int rc = m->get(svc(r), who(r), id, &rec);
+    int rc = m->api->get(svc(r), who(r), id, &rec);
 
-    rc = rc == 0 ? reply_metadata(r, m, id, key, rec) : fail(r, rc, NULL, m->label, id);
+    rc = rc == 0 ? reply_metadata(r, m, id, key, rec)
+                 : st_reply_fail(r, rc, NULL, m->api->label, id);
     json_decref(rec);
     return rc;
 }
@@ -534,7 +344,7 @@ static int md_edit(struct st_req *r, const struct md_res *m, enum vol_md_op op)
     if (rc == 0)
         rc = vol_metadata_edit(svc(r), who(r), m->res, id, op, md, key, &rec, msg);
     if (rc < 0)
-        rc = fail(r, rc, msg, m->label, id);
+        rc = st_reply_fail(r, rc, msg, m->api->label, id);
     else if (op == VMD_DELETE)
         rc = st_reply_json(r, 200, NULL);
     else
@@ -569,20 +379,16 @@ static int md_edit(struct st_req *r, const struct md_res *m, enum vol_md_op op)
 
 MD_HANDLERS(vol)
 MD_HANDLERS(snap)
+V3_RES_HANDLERS(volume, api_volumes)
+V3_RES_HANDLERS(snapshot, api_snapshots)
+V3_DELETE_HANDLER(snapshot, api_snapshots)
 
 V3_HANDLER(volume_create)
-V3_HANDLER(volume_show)
-V3_HANDLER(volume_list)
-V3_HANDLER(volume_list_detail)
 V3_HANDLER(volume_update)
 V3_HANDLER(volume_delete)
 V3_HANDLER(volume_action)
 V3_HANDLER(snapshot_create)
-V3_HANDLER(snapshot_show)
-V3_HANDLER(snapshot_list)
-V3_HANDLER(snapshot_list_detail)
 V3_HANDLER(snapshot_update)
-V3_HANDLER(snapshot_delete)
 V3_HANDLER(snapshot_action)
 V3_HANDLER(vol_metadata_show)
 V3_HANDLER(vol_metadata_merge)

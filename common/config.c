@@ -238,6 +238,25 @@ static int check_range(const struct st_opt *o, int64_t v, bool too_big, char *wh
 }
 
 /* Parse `text` for option `o` into `val`: 0, or -EINVAL with the reason in why. */
+/* An integer-valued option (a count or a duration): parsed by parse, then
+ * checked against the option's bounds; why says what is wrong. */
+static int parse_signed(const struct st_opt *o, const char *text,
+                        int (*parse)(const char *s, int64_t *out), const char *not_what, int64_t *v,
+                        char *why, size_t len)
+{
+    int rc = parse(text, v);
+
+    if (rc == -EINVAL) {
+        snprintf(why, len, "%s", not_what);
+        return rc;
+    }
+    if (rc == -ERANGE && !bounded(o)) {
+        snprintf(why, len, "out of range");
+        return -EINVAL;
+    }
+    return check_range(o, *v, rc == -ERANGE, why, len) < 0 ? -EINVAL : 0;
+}
+
 static int parse_value(const struct st_opt *o, const char *text, struct cfg_val *val,
                        char *why, size_t len)
 {
@@ -254,17 +273,8 @@ static int parse_value(const struct st_opt *o, const char *text, struct cfg_val 
         }
         break;
     case ST_OPT_INT:
-        rc = parse_int_ex(text, &val->v.i);
-        if (rc == -EINVAL) {
-            snprintf(why, len, "not an integer");
+        if ((rc = parse_signed(o, text, parse_int_ex, "not an integer", &val->v.i, why, len)) < 0)
             return rc;
-        }
-        if (rc == -ERANGE && !bounded(o)) {
-            snprintf(why, len, "out of range");
-            return -EINVAL;
-        }
-        if (check_range(o, val->v.i, rc == -ERANGE, why, len) < 0)
-            return -EINVAL;
         break;
     case ST_OPT_SIZE:
         if (text[0] == '-') {
@@ -289,18 +299,11 @@ static int parse_value(const struct st_opt *o, const char *text, struct cfg_val 
             snprintf(why, len, "must not be negative");
             return -EINVAL;
         }
-        rc = parse_duration_ex(text, &val->v.i);
-        if (rc == -EINVAL) {
-            snprintf(why, len,
-                     "not a duration (a number with an optional ms, s, m, h or d suffix)");
+        rc = parse_signed(o, text, parse_duration_ex,
+                          "not a duration (a number with an optional ms, s, m, h or d suffix)",
+                          &val->v.i, why, len);
+        if (rc < 0)
             return rc;
-        }
-        if (rc == -ERANGE && !bounded(o)) {
-            snprintf(why, len, "out of range");
-            return -EINVAL;
-        }
-        if (check_range(o, val->v.i, rc == -ERANGE, why, len) < 0)
-            return -EINVAL;
         break;
     case ST_OPT_ENUM:
         for (int i = 0; o->choices && o->choices[i]; i++) {

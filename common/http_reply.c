@@ -213,6 +213,15 @@ int st_reply_error(struct st_req *r, unsigned status, const char *fmt, ...)
                                    (json_int_t)status, "message", jmsg));
 }
 
+int st_reply_fail(struct st_req *r, int rc, const char *msg, const char *what, const char *id)
+{
+    if (msg && msg[0])
+        st_reply_error(r, st_errno_to_http(rc), "%s", msg);
+    else if (rc == -ENOENT && what)
+        st_reply_error(r, 404, "%s %s could not be found.", what, id ? id : "");
+    return rc;
+}
+
 struct stream_reply {
     struct st_req *req; /* alive whenever MHD calls the reader */
     st_reader_fn reader;

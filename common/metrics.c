@@ -320,6 +320,17 @@ static int commit_family(struct st_metrics *m, struct family *f)
     return 0;
 }
 
+/* commit_family, after giving an unlabelled family its one series (shown as
+ * 0 before the first observation). */
+static int commit_unlabelled(struct st_metrics *m, struct family *f)
+{
+    if (f->nlabels == 0 && !get_series(f, "")) {
+        family_free(f);
+        return -ENOMEM;
+    }
+    return commit_family(m, f);
+}
+
 int st_counter_register(struct st_metrics *m, const char *name, const char *help,
                         const char *const *label_names, struct st_counter **out)
 {
@@ -328,17 +339,10 @@ int st_counter_register(struct st_metrics *m, const char *name, const char *help
 
     if (rc < 0)
         return rc;
-    /* An unlabelled counter shows 0 before its first increment. */
-    if (f->nlabels == 0 && !get_series(f, "")) {
-        family_free(f);
-        return -ENOMEM;
-    }
-    rc = commit_family(m, f);
-    if (rc < 0)
-        return rc;
-    if (out)
+    rc = commit_unlabelled(m, f);
+    if (rc == 0 && out)
         *out = (struct st_counter *)f;
-    return 0;
+    return rc;
 }
 
 void st_counter_add(struct st_counter *c, const char *const *label_values, uint64_t v)
@@ -388,16 +392,10 @@ int st_histogram_register(struct st_metrics *m, const char *name, const char *he
     }
     memcpy(f->bounds, bounds, nbounds * sizeof(*bounds));
     f->nbounds = nbounds;
-    if (f->nlabels == 0 && !get_series(f, "")) {
-        family_free(f);
-        return -ENOMEM;
-    }
-    rc = commit_family(m, f);
-    if (rc < 0)
-        return rc;
-    if (out)
+    rc = commit_unlabelled(m, f);
+    if (rc == 0 && out)
         *out = (struct st_histogram *)f;
-    return 0;
+    return rc;
 }
 
 void st_histogram_observe(struct st_histogram *h, const char *const *label_values,

@@ -60,8 +60,16 @@ int st_rbd_create(rados_ioctx_t ioctx, const char *name, uint64_t size)
 
     /* No options: the cluster's rbd default features, striping and order (22). */
     rbd_image_options_create(&opts);
-    rc = rbd_create4(ioctx, name, size, opts);
+    rc = st_rbd_create_opts(ioctx, name, size, opts);
     rbd_image_options_destroy(opts);
+    return rc;
+}
+
+int st_rbd_create_opts(rados_ioctx_t ioctx, const char *name, uint64_t size,
+                       rbd_image_options_t opts)
+{
+    int rc = rbd_create4(ioctx, name, size, opts);
+
     if (rc == -EEXIST)
         st_info("rbd image %s already exists", name);
     else if (rc < 0)

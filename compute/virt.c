@@ -319,21 +319,41 @@ static void dom_put(struct virt *v, virConnectPtr c, virDomainPtr d)
         conn_put(v, c);
 }
 
-int virt_define(struct virt *v, const char *xml)
+/* Run fn on the connection and return its -errno; -ECONNREFUSED at once
+ * while there is none. */
+static int with_conn(struct virt *v, int (*fn)(virConnectPtr c, const void *arg), const void *arg)
 {
     virConnectPtr c = conn_get(v);
-    virDomainPtr d;
-    int rc = 0;
+    int rc;
 
     if (!c)
         return -ECONNREFUSED;
-    d = virDomainDefineXML(c, xml);
-    if (!d) {
-        rc = call_failed();
-        st_error("libvirt define: %s", virt_last_error());
-    }
-    dom_put(v, c, d);
+    rc = fn(c, arg);
+    conn_put(v, c);
     return rc;
+}
+
+/* Free a domain a call returned: 0, or the call's -errno when it returned none. */
+static int dom_done(virDomainPtr d)
+{
+    if (!d)
+        return call_failed();
+    virDomainFree(d);
+    return 0;
+}
+
+static int do_define(virConnectPtr c, const void *xml)
+{
+    int rc = dom_done(virDomainDefineXML(c, xml));
+
+    if (rc < 0)
+        st_error("libvirt define: %s", virt_last_error());
+    return rc;
+}
+
+int virt_define(struct virt *v, const char *xml)
+{
+    return with_conn(v, do_define, xml);
 }
 
 static bool is_active(virDomainPtr d)
@@ -741,71 +761,71 @@ static bool secret_used(virConnectPtr c, const char *uuid)
     return used;
 }
 
-int virt_secret_release(struct virt *v, const char *uuid)
+static int do_secret_release(virConnectPtr c, const void *uuid)
 {
-    virConnectPtr c = conn_get(v);
-    virSecretPtr s;
+    virSecretPtr s = virSecretLookupByUUIDString(c, uuid);
     int rc = 0;
 
-    if (!c)
-        return -ECONNREFUSED;
-    s = virSecretLookupByUUIDString(c, uuid);
     if (s && !secret_used(c, uuid)) {
         if (virSecretUndefine(s) < 0)
             rc = call_failed();
         else
-            st_info("libvirt secret %s removed: no domain uses it", uuid);
+            st_info("libvirt secret %s removed: no domain uses it", (const char *)uuid);
     }
     if (s)
         virSecretFree(s);
-    conn_put(v, c);
+    return rc;
+}
+
+int virt_secret_release(struct virt *v, const char *uuid)
+{
+    return with_conn(v, do_secret_release, uuid);
+}
+
+struct host_cpu {
+    char *model, *arch;
+    size_t mlen, alen;
+};
+
+static int do_host_cpu(virConnectPtr c, const void *arg)
+{
+    const struct host_cpu *h = arg;
+    char *caps = virConnectGetCapabilities(c);
+    int rc = caps ? dx_caps_cpu(caps, h->model, h->mlen, h->arch, h->alen) : call_failed();
+
+    free(caps);
     return rc;
 }
 
 int virt_host_cpu(struct virt *v, char *model, size_t mlen, char *arch, size_t alen)
 {
-    virConnectPtr c = conn_get(v);
-    char *caps;
-    int rc;
+    struct host_cpu h = {model, arch, mlen, alen};
 
-    if (!c)
-        return -ECONNREFUSED;
-    caps = virConnectGetCapabilities(c);
-    rc = caps ? dx_caps_cpu(caps, model, mlen, arch, alen) : call_failed();
-    free(caps);
-    conn_put(v, c);
-    return rc;
+    return with_conn(v, do_host_cpu, &h);
+}
+
+static int do_create_transient(virConnectPtr c, const void *xml)
+{
+    return dom_done(virDomainCreateXML(c, xml, 0));
 }
 
 int virt_create_transient(struct virt *v, const char *xml)
 {
-    virConnectPtr c = conn_get(v);
-    virDomainPtr d;
-    int rc = 0;
-
-    if (!c)
-        return -ECONNREFUSED;
-    d = virDomainCreateXML(c, xml, 0);
-    if (!d)
-        rc = call_failed();
-    else
-        virDomainFree(d);
-    conn_put(v, c);
-    return rc;
+    return with_conn(v, do_create_transient, xml);
 }
 
-int virt_destroy_by_name(struct virt *v, const char *name)
+static int do_destroy_by_name(virConnectPtr c, const void *name)
 {
-    virConnectPtr c = conn_get(v);
-    virDomainPtr d;
+    virDomainPtr d = virDomainLookupByName(c, name);
 
-    if (!c)
-        return -ECONNREFUSED;
-    d = virDomainLookupByName(c, name);
     if (d) {
         virDomainDestroy(d);
         virDomainFree(d);
     }
-    conn_put(v, c);
     return 0;
+}
+
+int virt_destroy_by_name(struct virt *v, const char *name)
+{
+    return with_conn(v, do_destroy_by_name, name);
 }

@@ -41,11 +41,9 @@ static bool is_admin(const struct st_req *r)
  * text (from the common layer).  Returns rc for the handler to return. */
 static int fail(struct st_req *r, int rc, const char *msg, const char *id)
 {
-    if (msg && msg[0])
-        st_reply_error(r, st_errno_to_http(rc), "%s", msg);
-    else if (rc == -ENOENT && id)
-        st_reply_error(r, 404, "No image found with ID %s", id);
-    return rc;
+    if (rc == -ENOENT && !(msg && msg[0]) && id)
+        return st_reply_error(r, 404, "No image found with ID %s", id), rc;
+    return st_reply_fail(r, rc, msg, NULL, NULL);
 }
 
 static int unsupported_type(struct st_req *r, const char *expected)

@@ -17,6 +17,7 @@
 #include "rbd_io.h"
 #include "strata/bufpool.h"
 #include "strata/log.h"
+#include "strata/rbd.h"
 
 #define DEFAULT_BLOCK (4u << 20)
 #define DEFAULT_INFLIGHT 8u
@@ -390,12 +391,8 @@ static int image_create(rados_ioctx_t io, const char *name, uint64_t size, bool 
                                           RBD_FEATURE_EXCLUSIVE_LOCK | RBD_FEATURE_OBJECT_MAP |
                                               RBD_FEATURE_FAST_DIFF);
     if (rc == 0)
-        rc = rbd_create4(io, name, size, opts);
+        rc = st_rbd_create_opts(io, name, size, opts);
     rbd_image_options_destroy(opts);
-    if (rc == -EEXIST)
-        st_info("rbd image %s already exists", name);
-    else if (rc < 0)
-        st_error("cannot create rbd image %s (%" PRIu64 " bytes): %s", name, size, strerror(-rc));
     return rc;
 }
 

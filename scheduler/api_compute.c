@@ -62,16 +62,6 @@ static int begin(struct st_req *r)
     return 0;
 }
 
-/* Reply with msg when the service gave one, Nova's "not found" text otherwise. */
-static int fail(struct st_req *r, int rc, const char *msg, const char *what, const char *id)
-{
-    if (msg && msg[0])
-        return st_reply_error(r, st_errno_to_http(rc), "%s", msg), rc;
-    if (rc == -ENOENT && what)
-        return st_reply_error(r, 404, "%s %s could not be found.", what, id ? id : ""), rc;
-    return rc;
-}
-
 static int reply_one(struct st_req *r, unsigned status, const char *member, json_t *view)
 {
     return view ? st_reply_json(r, status, json_pack("{s:o}", member, view)) : -ENOMEM;
@@ -104,19 +94,19 @@ static int h_v21(struct st_req *r)
 
 /* ---- servers ---- */
 
-static int h_server_create(struct st_req *r)
+static int do_server_create(struct st_req *r)
 {
     char msg[SJ_MSG_MAX] = "", base[BASE_MAX], loc[BASE_MAX + 100];
     json_t *body = NULL, *out = NULL;
     int rc;
 
-    if ((rc = begin(r)) < 0 || (rc = st_req_json(r, &body)) < 0)
+    if ((rc = st_req_json(r, &body)) < 0)
         return rc;
     base_of(r, base);
     rc = srv_server_create(svc(r), who(r), body, base, &out, msg);
     json_decref(body);
     if (rc < 0)
-        return fail(r, rc, msg, NULL, NULL);
+        return st_reply_fail(r, rc, msg, NULL, NULL);
     snprintf(loc, sizeof(loc), "%s/v2.1/servers/%s", base, st_json_str(out, "id"));
     st_reply_header(r, "Location", loc);
     return reply_one(r, 202, "server", out);
@@ -126,10 +116,8 @@ static int list(struct st_req *r, bool detail)
 {
     char base[BASE_MAX];
     json_t *out = NULL;
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     base_of(r, base);
     bool all = truthy(st_req_query(r, "all_tenants"));
     if (all && !who(r)->is_admin)
@@ -139,45 +127,41 @@ static int list(struct st_req *r, bool detail)
     return st_reply_json(r, 200, json_pack("{s:o}", "servers", out));
 }
 
-static int h_server_list(struct st_req *r)
+static int do_server_list(struct st_req *r)
 {
     return list(r, false);
 }
 
-static int h_server_detail(struct st_req *r)
+static int do_server_detail(struct st_req *r)
 {
     return list(r, true);
 }
 
-static int h_server_show(struct st_req *r)
+static int do_server_show(struct st_req *r)
 {
     char base[BASE_MAX];
     json_t *out = NULL;
     const char *id = st_req_param(r, "id");
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     base_of(r, base);
     if ((rc = srv_server_show(svc(r), who(r), id, base, &out)) < 0)
-        return fail(r, rc, NULL, "Instance", id);
+        return st_reply_fail(r, rc, NULL, "Instance", id);
     return reply_one(r, 200, "server", out);
 }
 
-static int h_server_delete(struct st_req *r)
+static int do_server_delete(struct st_req *r)
 {
     char msg[SJ_MSG_MAX] = "";
     const char *id = st_req_param(r, "id");
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if ((rc = srv_server_delete(svc(r), who(r), id, msg)) < 0)
-        return fail(r, rc, msg, "Instance", id);
+        return st_reply_fail(r, rc, msg, "Instance", id);
     return st_reply_json(r, 204, NULL);
 }
 
-static int h_server_action(struct st_req *r)
+static int do_server_action(struct st_req *r)
 {
     char msg[SJ_MSG_MAX] = "";
     const char *id = st_req_param(r, "id");
@@ -185,69 +169,63 @@ static int h_server_action(struct st_req *r)
     unsigned status = 202;
     int rc;
 
-    if ((rc = begin(r)) < 0 || (rc = st_req_json(r, &body)) < 0)
+    if ((rc = st_req_json(r, &body)) < 0)
         return rc;
     rc = srv_server_action(svc(r), who(r), id, body, &out, &status, msg);
     json_decref(body);
     if (rc < 0)
-        return fail(r, rc == -ECANCELED ? -EBUSY : rc, msg, "Instance", id);
+        return st_reply_fail(r, rc == -ECANCELED ? -EBUSY : rc, msg, "Instance", id);
     return st_reply_json(r, status, out);
 }
 
 /* ---- volume attachments ---- */
 
-static int h_att_list(struct st_req *r)
+static int do_att_list(struct st_req *r)
 {
     json_t *out = NULL;
     const char *id = st_req_param(r, "id");
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if ((rc = srv_attach_list(svc(r), who(r), id, &out)) < 0)
-        return fail(r, rc, NULL, "Instance", id);
+        return st_reply_fail(r, rc, NULL, "Instance", id);
     return st_reply_json(r, 200, json_pack("{s:o}", "volumeAttachments", out));
 }
 
-static int h_att_create(struct st_req *r)
+static int do_att_create(struct st_req *r)
 {
     char msg[SJ_MSG_MAX] = "";
     const char *id = st_req_param(r, "id");
     json_t *body = NULL, *out = NULL;
     int rc;
 
-    if ((rc = begin(r)) < 0 || (rc = st_req_json(r, &body)) < 0)
+    if ((rc = st_req_json(r, &body)) < 0)
         return rc;
     rc = srv_attach(svc(r), who(r), id, body, &out, msg);
     json_decref(body);
     if (rc < 0)
-        return fail(r, rc == -ECANCELED ? -EBUSY : rc, msg, "Instance", id);
+        return st_reply_fail(r, rc == -ECANCELED ? -EBUSY : rc, msg, "Instance", id);
     return reply_one(r, 200, "volumeAttachment", out);
 }
 
-static int h_att_show(struct st_req *r)
+static int do_att_show(struct st_req *r)
 {
     json_t *out = NULL;
     const char *id = st_req_param(r, "id"), *vol = st_req_param(r, "volume_id");
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if ((rc = srv_attach_show(svc(r), who(r), id, vol, &out)) < 0)
-        return fail(r, rc, NULL, "Volume attachment of", vol);
+        return st_reply_fail(r, rc, NULL, "Volume attachment of", vol);
     return reply_one(r, 200, "volumeAttachment", out);
 }
 
-static int h_att_delete(struct st_req *r)
+static int do_att_delete(struct st_req *r)
 {
     char msg[SJ_MSG_MAX] = "";
     const char *id = st_req_param(r, "id"), *vol = st_req_param(r, "volume_id");
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if ((rc = srv_detach(svc(r), who(r), id, vol, msg)) < 0)
-        return fail(r, rc == -ECANCELED ? -EBUSY : rc, msg, "Instance", id);
+        return st_reply_fail(r, rc == -ECANCELED ? -EBUSY : rc, msg, "Instance", id);
     return st_reply_json(r, 202, NULL);
 }
 
@@ -257,136 +235,122 @@ static int flavor_list(struct st_req *r, bool detail)
 {
     char base[BASE_MAX];
     json_t *out = NULL;
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     base_of(r, base);
     if ((rc = srv_flavor_list(svc(r), detail, base, &out)) < 0)
         return rc;
     return st_reply_json(r, 200, json_pack("{s:o}", "flavors", out));
 }
 
-static int h_flavor_list(struct st_req *r)
+static int do_flavor_list(struct st_req *r)
 {
     return flavor_list(r, false);
 }
 
-static int h_flavor_detail(struct st_req *r)
+static int do_flavor_detail(struct st_req *r)
 {
     return flavor_list(r, true);
 }
 
-static int h_flavor_show(struct st_req *r)
+static int do_flavor_show(struct st_req *r)
 {
     char base[BASE_MAX];
     json_t *out = NULL;
     const char *id = st_req_param(r, "id");
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     base_of(r, base);
     if ((rc = srv_flavor_show(svc(r), id, base, &out)) < 0)
-        return fail(r, rc, NULL, "Flavor", id);
+        return st_reply_fail(r, rc, NULL, "Flavor", id);
     return reply_one(r, 200, "flavor", out);
 }
 
-static int h_flavor_specs(struct st_req *r)
+static int do_flavor_specs(struct st_req *r)
 {
     char base[BASE_MAX];
     json_t *out = NULL;
     const char *id = st_req_param(r, "id");
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     base_of(r, base);
     if ((rc = srv_flavor_show(svc(r), id, base, &out)) < 0)
-        return fail(r, rc, NULL, "Flavor", id);
+        return st_reply_fail(r, rc, NULL, "Flavor", id);
     json_decref(out);
     return st_reply_json(r, 200, json_pack("{s:{}}", "extra_specs"));
 }
 
-static int h_flavor_create(struct st_req *r)
+static int do_flavor_create(struct st_req *r)
 {
     char msg[SJ_MSG_MAX] = "", base[BASE_MAX];
     json_t *body = NULL, *out = NULL;
     int rc;
 
-    if ((rc = begin(r)) < 0 || (rc = st_req_json(r, &body)) < 0)
+    if ((rc = st_req_json(r, &body)) < 0)
         return rc;
     base_of(r, base);
     rc = srv_flavor_create(svc(r), body, base, &out, msg);
     json_decref(body);
     if (rc < 0)
-        return fail(r, rc, msg, NULL, NULL);
+        return st_reply_fail(r, rc, msg, NULL, NULL);
     return reply_one(r, 200, "flavor", out);
 }
 
-static int h_flavor_delete(struct st_req *r)
+static int do_flavor_delete(struct st_req *r)
 {
     const char *id = st_req_param(r, "id");
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if ((rc = srv_flavor_delete(svc(r), id)) < 0)
-        return fail(r, rc, NULL, "Flavor", id);
+        return st_reply_fail(r, rc, NULL, "Flavor", id);
     return st_reply_json(r, 202, NULL);
 }
 
 /* ---- server groups ---- */
 
-static int h_group_list(struct st_req *r)
+static int do_group_list(struct st_req *r)
 {
     json_t *out = NULL;
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if ((rc = srv_group_list(svc(r), who(r), truthy(st_req_query(r, "all_projects")), &out)) < 0)
         return rc;
     return st_reply_json(r, 200, json_pack("{s:o}", "server_groups", out));
 }
 
-static int h_group_show(struct st_req *r)
+static int do_group_show(struct st_req *r)
 {
     json_t *out = NULL;
     const char *id = st_req_param(r, "id");
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if ((rc = srv_group_show(svc(r), who(r), id, &out)) < 0)
-        return fail(r, rc, NULL, "Instance group", id);
+        return st_reply_fail(r, rc, NULL, "Instance group", id);
     return reply_one(r, 200, "server_group", out);
 }
 
-static int h_group_create(struct st_req *r)
+static int do_group_create(struct st_req *r)
 {
     char msg[SJ_MSG_MAX] = "";
     json_t *body = NULL, *out = NULL;
     int rc;
 
-    if ((rc = begin(r)) < 0 || (rc = st_req_json(r, &body)) < 0)
+    if ((rc = st_req_json(r, &body)) < 0)
         return rc;
     rc = srv_group_create(svc(r), who(r), body, &out, msg);
     json_decref(body);
     if (rc < 0)
-        return fail(r, rc, msg, NULL, NULL);
+        return st_reply_fail(r, rc, msg, NULL, NULL);
     return reply_one(r, 200, "server_group", out);
 }
 
-static int h_group_delete(struct st_req *r)
+static int do_group_delete(struct st_req *r)
 {
     const char *id = st_req_param(r, "id");
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if ((rc = srv_group_delete(svc(r), who(r), id)) < 0)
-        return fail(r, rc, NULL, "Instance group", id);
+        return st_reply_fail(r, rc, NULL, "Instance group", id);
     return st_reply_json(r, 204, NULL);
 }
 
@@ -395,74 +359,103 @@ static int h_group_delete(struct st_req *r)
 static int hv_list(struct st_req *r, bool detail)
 {
     json_t *out = NULL;
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if ((rc = srv_hypervisor_list(svc(r), detail, &out)) < 0)
         return rc;
     return st_reply_json(r, 200, json_pack("{s:o}", "hypervisors", out));
 }
 
-static int h_hv_list(struct st_req *r)
+static int do_hv_list(struct st_req *r)
 {
     return hv_list(r, false);
 }
 
-static int h_hv_detail(struct st_req *r)
+static int do_hv_detail(struct st_req *r)
 {
     return hv_list(r, true);
 }
 
-static int h_hv_show(struct st_req *r)
+static int do_hv_show(struct st_req *r)
 {
     json_t *out = NULL;
     const char *id = st_req_param(r, "id");
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if ((rc = srv_hypervisor_show(svc(r), id, &out)) < 0)
-        return fail(r, rc, NULL, "Hypervisor", id);
+        return st_reply_fail(r, rc, NULL, "Hypervisor", id);
     return reply_one(r, 200, "hypervisor", out);
 }
 
 static int zones(struct st_req *r, bool detail)
 {
     json_t *out = NULL;
-    int rc = begin(r);
+    int rc;
 
-    if (rc < 0)
-        return rc;
     if ((rc = srv_zone_list(svc(r), detail, &out)) < 0)
         return rc;
     return st_reply_json(r, 200, json_pack("{s:o}", "availabilityZoneInfo", out));
 }
 
-static int h_zones(struct st_req *r)
+static int do_zones(struct st_req *r)
 {
     return zones(r, false);
 }
 
-static int h_zones_detail(struct st_req *r)
+static int do_zones_detail(struct st_req *r)
 {
     return zones(r, true);
 }
 
-static int h_events(struct st_req *r)
+static int do_events(struct st_req *r)
 {
     char msg[SJ_MSG_MAX] = "";
     json_t *body = NULL, *out = NULL;
     int rc;
 
-    if ((rc = begin(r)) < 0 || (rc = st_req_json(r, &body)) < 0)
+    if ((rc = st_req_json(r, &body)) < 0)
         return rc;
     rc = srv_external_events(svc(r), body, &out, msg);
     json_decref(body);
     if (rc < 0)
-        return fail(r, rc, msg, NULL, NULL);
+        return st_reply_fail(r, rc, msg, NULL, NULL);
     return st_reply_json(r, 200, json_pack("{s:o}", "events", out));
 }
+
+/* Every route's handler first settles the microversion and the project. */
+#define NOVA_HANDLER(name)                                                                         \
+    static int h_##name(struct st_req *r)                                                          \
+    {                                                                                              \
+        int rc = begin(r);                                                                         \
+        return rc < 0 ? rc : do_##name(r);                                                         \
+    }
+
+NOVA_HANDLER(server_list)
+NOVA_HANDLER(server_create)
+NOVA_HANDLER(server_detail)
+NOVA_HANDLER(server_show)
+NOVA_HANDLER(server_delete)
+NOVA_HANDLER(server_action)
+NOVA_HANDLER(att_list)
+NOVA_HANDLER(att_create)
+NOVA_HANDLER(att_show)
+NOVA_HANDLER(att_delete)
+NOVA_HANDLER(flavor_list)
+NOVA_HANDLER(flavor_create)
+NOVA_HANDLER(flavor_detail)
+NOVA_HANDLER(flavor_show)
+NOVA_HANDLER(flavor_delete)
+NOVA_HANDLER(flavor_specs)
+NOVA_HANDLER(group_list)
+NOVA_HANDLER(group_create)
+NOVA_HANDLER(group_show)
+NOVA_HANDLER(group_delete)
+NOVA_HANDLER(hv_list)
+NOVA_HANDLER(hv_detail)
+NOVA_HANDLER(hv_show)
+NOVA_HANDLER(zones)
+NOVA_HANDLER(zones_detail)
+NOVA_HANDLER(events)
 
 /* Every route twice: /v2.1/... and /v2.1/{project_id}/... */
 #define R(m, p, h, f) {m, "/v2.1" p, h, f, NULL, "/v2.1" p}, \

@@ -136,6 +136,11 @@ int st_reply_text(struct st_req *r, unsigned status, const char *content_type,
 /* OpenStack-style fault body: {"<faultName>": {"code": N, "message": "..."}}. */
 int st_reply_error(struct st_req *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A failed call's answer, once for every API: the service's message when it
+ * wrote one (status from rc), else for -ENOENT "<what> <id> could not be
+ * found." (Cinder's, Nova's and Keystone's text) when what is given, else
+ * nothing: the common layer answers rc's generic text.  Returns rc. */
+int st_reply_fail(struct st_req *r, int rc, const char *msg, const char *what, const char *id);
 /* Streaming response: reader fills buf with up to max bytes at `pos` and
  * returns the count, 0 at end of stream, or a negative errno to abort.
  * size < 0 = unknown (chunked).  free_fn(ctx) runs when the response is done. */

@@ -14,6 +14,9 @@
  * rbd default features, default order 22 = 4 MiB objects).  -EEXIST if an
  * image of that name exists. */
 int st_rbd_create(rados_ioctx_t ioctx, const char *name, uint64_t size);
+/* The same with the caller's image options (order, features...). */
+int st_rbd_create_opts(rados_ioctx_t ioctx, const char *name, uint64_t size,
+                       rbd_image_options_t opts);
 /* Size of an image (at snap if non-NULL): -ENOENT if missing. */
 int st_rbd_size(rados_ioctx_t ioctx, const char *name, const char *snap, uint64_t *size);
 /* Set the image's size to `size` (grow, or no change; shrinking is refused
