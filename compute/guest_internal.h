@@ -20,6 +20,7 @@
 #include "host.h"
 #include "hvprobe.h"
 #include "strata/httpc.h"
+#include "strata/imaged_client.h"
 #include "strata/log.h"
 #include "strata/monaddr.h"
 #include "strata/rados.h"
@@ -40,7 +41,6 @@ struct guest_service {
     char host[65];
     char virt_type[8];
     char state_dir[PATH_MAX];
-    char image_url[256];
     char service_token[256];
     char vms_pool[128];
     char ceph_user[128];
@@ -54,6 +54,7 @@ struct guest_service {
     rados_ioctx_t vms;
     struct virt *virt;
     struct st_httpc *http;
+    struct st_imaged *imaged; /* [computed] image_url */
     struct st_workpool *workers;
     struct st_ticker heartbeat, reconciler;
 };

@@ -158,28 +158,13 @@ static int clone_root(struct guest_service *s, const json_t *rec, char *msg)
     const json_t *rd = json_object_get(rec, "root_disk");
     const char *id = gs_rstr(rec, "id"), *image = gs_rstr(rd, "image_id");
     uint64_t bytes = (uint64_t)json_integer_value(json_object_get(rd, "size_gb")) * GIB, have;
-    char name[128], url[512];
-    struct st_httpc_resp r = { 0 };
-    int rc;
+    char name[128];
 
     gs_root_rbd_name(id, name, sizeof(name));
     if (st_rbd_size(s->vms, name, NULL, &have) == 0)   /* made by an interrupted attempt */
         return have >= bytes ? 0 : st_rbd_resize(s->vms, name, bytes);
-    json_t *body = json_pack("{s:s, s:s, s:I, s:s}", "pool", s->vms_pool, "name", name, "size",
-                             (json_int_t)bytes, "project_id", gs_rstr(rec, "project_id"));
-    snprintf(url, sizeof(url), "%s/internal/v1/images/%s/clone", s->image_url, image);
-    rc = st_httpc_request(s->http, "POST", url, s->service_token, body, &r);
-    json_decref(body);
-    if (rc < 0) {
-        snprintf(msg, GJ_MSG_MAX, "the image service (%s) is unreachable: %s", s->image_url,
-                 strerror(-rc));
-    } else if (r.status != 201) {
-        snprintf(msg, GJ_MSG_MAX, "the image service refused to clone image %s (%ld): %.120s",
-                 image, r.status, r.raw ? r.raw : "");
-        rc = r.status == 404 ? -ENOENT : r.status == 400 ? -EINVAL : -EIO;
-    }
-    st_httpc_resp_cleanup(&r);
-    return rc;
+    return st_imaged_clone(s->imaged, image, s->vms_pool, name, bytes, gs_rstr(rec, "project_id"),
+                           msg, GJ_MSG_MAX);
 }
 
 static int remove_root(struct guest_service *s, const json_t *rec)
@@ -635,7 +620,6 @@ static int setup(struct guest_service *s)
     }
     snprintf(s->host, sizeof(s->host), "%s", host);
     snprintf(s->state_dir, sizeof(s->state_dir), "%s", st_config_str(c, "computed", "state_dir"));
-    snprintf(s->image_url, sizeof(s->image_url), "%s", st_config_str(c, "computed", "image_url"));
     snprintf(s->service_token, sizeof(s->service_token), "%s",
              st_config_str(c, "auth", "admin_token"));
     snprintf(s->vms_pool, sizeof(s->vms_pool), "%s", st_config_str(c, "ceph", "vms_pool"));
@@ -683,6 +667,8 @@ static int setup(struct guest_service *s)
         return rc;
     }
     if ((rc = st_httpc_create(&hc, &s->http)) < 0 ||
+        (rc = st_imaged_create(s->http, st_config_str(c, "computed", "image_url"), s->service_token,
+                               &s->imaged)) < 0 ||
         (rc = st_workpool_create((unsigned)st_config_int(c, "computed", "workers"), 1024,
                                  &s->workers)) < 0)
         return rc;
@@ -726,6 +712,7 @@ void gsvc_destroy(struct guest_service *s)
     st_workpool_destroy(s->workers);
     if (s->host[0] && s->http)   /* registered: tell the scheduler at once */
         host_mark_down(s->meta, s->host);
+    st_imaged_destroy(s->imaged);
     st_httpc_destroy(s->http);
     virt_close(s->virt);
     if (s->vms)
