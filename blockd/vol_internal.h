@@ -16,6 +16,7 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
+#include "compute_client.h"
 #include "strata/config.h"
 #include "strata/daemon.h"
 #include "strata/httpc.h"
@@ -45,7 +46,6 @@ struct vol_service {
     const char *owner;
     rados_ioctx_t vols;
     char pool[128];
-    char compute_url[256];
     char service_token[4200];
     char az[64];
     char rbd_user[128], secret_uuid[64], cluster_name[64];
@@ -61,7 +61,8 @@ struct vol_service {
     int64_t ttl_ms;
     int64_t reconcile_ms;
     struct st_httpc *http;
-    struct st_imaged *imaged; /* [blockd] image_url */
+    struct st_imaged *imaged;       /* [blockd] image_url */
+    struct compute_client *compute; /* [blockd] compute_url */
     struct st_workpool *workers;
     struct vol_quota *quota;
     struct vol_types *types;
