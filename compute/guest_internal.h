@@ -71,8 +71,7 @@ const char *gs_power_state(struct guest_service *s, const char *id);
 void gs_release_secrets(struct guest_service *s, const json_t *rec);
 int gs_submit(struct guest_service *s, const char *id);
 int gs_take(struct guest_service *s, const char *id, const char *op, char *msg);
-int gs_list_records(struct guest_service *s, const char *project_id,
-                    json_t *(*shape)(const json_t *rec), json_t **out);
+int gs_list_records(struct guest_service *s, const char *project_id, json_t **out);
 
 /* guest_reconcile.c */
 void gs_reconcile_tick(void *arg);

@@ -354,46 +354,44 @@ int gsvc_host(struct guest_service *s, json_t **out)
     return rc;
 }
 
-int gsvc_spawn(struct guest_service *s, const json_t *req, json_t **out, int *created, char *msg)
+int gsvc_spawn(struct guest_service *s, const struct gj_spawn_req *q, json_t **out, int *created,
+               char *msg)
 {
     json_t *rec = NULL;
     struct st_record old = { 0 };
-    int rc = gj_spawn_record(req, s->host, st_now_ms(), &rec, msg);
+    int rc = gj_spawn_record(q, s->host, st_now_ms(), &rec);
 
     if (rc < 0)
         return rc;
-    const char *id = gs_rstr(rec, "id");
-    rc = st_meta_create_leased(s->meta, &guest_kind, id, rec, s->owner, "spawn", st_now_ms(),
+    rc = st_meta_create_leased(s->meta, &guest_kind, q->id, rec, s->owner, "spawn", st_now_ms(),
                                s->ttl_ms, NULL);
     if (rc == -EEXIST) {   /* a retry of the same spawn is answered with the record */
-        rc = st_meta_get(s->meta, &guest_kind, id, &old);
-        if (rc == 0 && (strcmp(gs_rstr(old.data, "host"), s->host) != 0 ||
-                        !gj_spawn_matches(old.data, req))) {
-            snprintf(msg, GJ_MSG_MAX, "Server %s exists with another definition or host", id);
+        rc = st_meta_get(s->meta, &guest_kind, q->id, &old);
+        if (rc == 0 &&
+            (strcmp(gs_rstr(old.data, "host"), s->host) != 0 || !gj_spawn_matches(old.data, q))) {
+            snprintf(msg, GJ_MSG_MAX, "Server %s exists with another definition or host", q->id);
             rc = -EEXIST;
         }
         if (rc == 0) {
             *created = 0;
-            *out = gj_view(old.data);
+            *out = old.data;
+            old.data = NULL;
         }
         st_record_cleanup(&old);
         json_decref(rec);
         return rc;
     }
-    if (rc == 0 && (rc = gs_submit(s, id)) == 0) {
+    if (rc == 0 && (rc = gs_submit(s, q->id)) == 0) {
         *created = 1;
-        *out = gj_view(rec);
-        st_info("server %s (%s, project %s): spawning", id, gs_rstr(rec, "name"),
-                gs_rstr(rec, "project_id"));
+        *out = json_incref(rec);
+        st_info("server %s (%s, project %s): spawning", q->id, q->name, q->project_id);
     }
     json_decref(rec);
     return rc;
 }
 
-/* Every record of this host (and project, if given), each shaped by `shape`
- * (NULL = the record itself) into a new array. */
-int gs_list_records(struct guest_service *s, const char *project_id,
-                    json_t *(*shape)(const json_t *rec), json_t **out)
+/* Every record of this host (and project, if given), into a new array. */
+int gs_list_records(struct guest_service *s, const char *project_id, json_t **out)
 {
     struct st_meta_filter f[2] = { { "host", s->host }, { "project_id", project_id } };
     char marker[ST_META_ID_MAX + 1] = "";
@@ -405,8 +403,7 @@ int gs_list_records(struct guest_service *s, const char *project_id,
         rc = st_meta_list(s->meta, &guest_kind, marker[0] ? marker : NULL, 0, f,
                           project_id ? 2 : 1, NULL, NULL, &l);
         for (size_t i = 0; rc == 0 && i < l.count; i++)
-            json_array_append_new(list, shape ? shape(l.items[i].data)
-                                              : json_incref(l.items[i].data));
+            json_array_append(list, l.items[i].data);
         snprintf(marker, sizeof(marker), "%s", l.truncated ? l.next_marker : "");
         st_record_list_cleanup(&l);
     } while (rc == 0 && marker[0]);
@@ -420,7 +417,7 @@ int gs_list_records(struct guest_service *s, const char *project_id,
 
 int gsvc_list(struct guest_service *s, const char *project_id, json_t **out)
 {
-    return gs_list_records(s, project_id, gj_view, out);
+    return gs_list_records(s, project_id, out);
 }
 
 int gsvc_show(struct guest_service *s, const char *id, json_t **out)
@@ -430,9 +427,10 @@ int gsvc_show(struct guest_service *s, const char *id, json_t **out)
 
     if (rc < 0)
         return rc;
-    *out = gj_view(rec.data);
     /* the live power state, not just the last one recorded */
-    json_object_set_new(*out, "power_state", json_string(gs_power_state(s, id)));
+    json_object_set_new(rec.data, "power_state", json_string(gs_power_state(s, id)));
+    *out = rec.data;
+    rec.data = NULL;
     st_record_cleanup(&rec);
     return 0;
 }

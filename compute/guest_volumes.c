@@ -61,18 +61,11 @@ static int attached_begin(struct guest_service *s, const char *id, const char *o
     return 0;
 }
 
-static json_t *attachment_view(const json_t *v)
+int gsvc_attach(struct guest_service *s, const char *id, const struct gj_attach_req *q,
+                json_t **out, char *msg)
 {
-    char dev[40];
-
-    snprintf(dev, sizeof(dev), "/dev/%s", gs_rstr(v, "target"));
-    return json_pack("{s:s, s:s, s:s}", "volume_id", gs_rstr(v, "volume_id"), "target",
-                     gs_rstr(v, "target"), "device", dev);
-}
-
-int gsvc_attach(struct guest_service *s, const char *id, const char *volume_id,
-                const json_t *ci, json_t **out, char *msg)
-{
+    const char *volume_id = q->volume_id;
+    const json_t *ci = q->connection_info;
     struct st_record rec = { 0 };
     struct dx_disk d;
     char target[8], *xml = NULL;
@@ -85,7 +78,7 @@ int gsvc_attach(struct guest_service *s, const char *id, const char *volume_id,
         return rc;
     }
     if ((v = find_volume(rec.data, volume_id, NULL))) {   /* already attached: same answer */
-        *out = attachment_view(v);
+        *out = json_incref(v);
         goto out;
     }
     if (strcmp(volume_id, root_volume_id(rec.data)) == 0) {
@@ -117,7 +110,7 @@ int gsvc_attach(struct guest_service *s, const char *id, const char *volume_id,
     json_array_append(vols, v);
     rc = gs_patch_as(s, id, json_pack("{s:o}", "volumes", vols));
     if (rc == 0) {
-        *out = attachment_view(v);
+        *out = json_incref(v);
         st_info("server %s: volume %s attached as %s", id, volume_id, target);
     }
     json_decref(v);
@@ -159,8 +152,10 @@ int gsvc_detach(struct guest_service *s, const char *id, const char *volume_id, 
 }
 
 int gsvc_volume_update(struct guest_service *s, const char *id, const char *volume_id,
-                       const json_t *qos, int64_t size_gb, char *msg)
+                       const struct gj_volume_update_req *q, char *msg)
 {
+    const json_t *qos = q->qos;
+    int64_t size_gb = q->size_gb;
     struct st_record rec = { 0 };
     json_t *v;
     size_t idx;
