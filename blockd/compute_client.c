@@ -3,41 +3,8 @@
 #include "compute_client.h"
 
 #include <errno.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-struct compute_client {
-    struct st_httpc *http;
-    char *url;
-    char *token;
-};
-
-int compute_client_create(struct st_httpc *http, const char *url, const char *service_token,
-                          struct compute_client **out)
-{
-    struct compute_client *c = calloc(1, sizeof(*c));
-
-    if (!c || !(c->url = strdup(url)) || !(c->token = strdup(service_token))) {
-        compute_client_destroy(c);
-        return -ENOMEM;
-    }
-    c->http = http;
-    *out = c;
-    return 0;
-}
-
-void compute_client_destroy(struct compute_client *c)
-{
-    if (!c)
-        return;
-    if (c->token)
-        OPENSSL_cleanse(c->token, strlen(c->token));
-    free(c->token);
-    free(c->url);
-    free(c);
-}
 
 /* Nova's 404: none of the servers exists; each event is answered 404. */
 static json_t *all_not_found(const json_t *events)
@@ -49,18 +16,16 @@ static json_t *all_not_found(const json_t *events)
     return out;
 }
 
-int compute_client_events(struct compute_client *c, const json_t *events, json_t **results,
+int compute_client_events(struct st_httpc_peer *compute, const json_t *events, json_t **results,
                           char *msg, size_t msglen)
 {
     struct st_httpc_resp r = {0};
     json_t *body = json_pack("{s:O}", "events", events), *out = NULL;
-    char url[512];
     int rc;
 
     if (!body)
         return -ENOMEM;
-    snprintf(url, sizeof(url), "%s/os-server-external-events", c->url);
-    rc = st_httpc_request(c->http, "POST", url, c->token, body, &r);
+    rc = st_httpc_peer_request(compute, "POST", "/os-server-external-events", NULL, body, &r);
     json_decref(body);
     if (rc < 0 || (r.status != 200 && r.status != 207 && r.status != 404)) {
         snprintf(msg, msglen, "%s", rc < 0 ? strerror(-rc) : "it answered an error");

@@ -61,8 +61,8 @@ struct vol_service {
     int64_t ttl_ms;
     int64_t reconcile_ms;
     struct st_httpc *http;
-    struct st_imaged *imaged;       /* [blockd] image_url */
-    struct compute_client *compute; /* [blockd] compute_url */
+    struct st_httpc_peer *imaged;  /* [blockd] image_url */
+    struct st_httpc_peer *compute; /* [blockd] compute_url */
     struct st_workpool *workers;
     struct vol_quota *quota;
     struct vol_types *types;

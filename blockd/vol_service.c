@@ -407,10 +407,10 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
         goto fail;
     }
     if ((rc = st_httpc_create(&hc, &s->http)) < 0 ||
-        (rc = st_imaged_create(s->http, st_config_str(c, "blockd", "image_url"), s->service_token,
-                               &s->imaged)) < 0 ||
-        (rc = compute_client_create(s->http, st_config_str(c, "blockd", "compute_url"),
-                                    s->service_token, &s->compute)) < 0 ||
+        (rc = st_httpc_peer_create(s->http, st_config_str(c, "blockd", "image_url"),
+                                   s->service_token, &s->imaged)) < 0 ||
+        (rc = st_httpc_peer_create(s->http, st_config_str(c, "blockd", "compute_url"),
+                                   s->service_token, &s->compute)) < 0 ||
         (rc = vol_quota_create(s->meta, c, s->ttl_ms, &s->quota)) < 0 ||
         (rc = vt_create(s->meta, &s->types)) < 0 || (rc = vs_backup_open(s, c)) < 0 ||
         (rc = st_workpool_create((unsigned)st_config_int(c, "blockd", "workers"), 1024,
@@ -438,8 +438,8 @@ void vol_service_destroy(struct vol_service *s)
     vol_quota_destroy(s->quota);
     vt_destroy(s->types);
     qos_bulk_cleanup(&s->bulk);
-    compute_client_destroy(s->compute);
-    st_imaged_destroy(s->imaged);
+    st_httpc_peer_destroy(s->compute);
+    st_httpc_peer_destroy(s->imaged);
     st_httpc_destroy(s->http);
     if (s->vols)
         rados_ioctx_destroy(s->vols);

@@ -54,7 +54,7 @@ struct guest_service {
     rados_ioctx_t vms;
     struct virt *virt;
     struct st_httpc *http;
-    struct st_imaged *imaged; /* [computed] image_url */
+    struct st_httpc_peer *imaged; /* [computed] image_url */
     struct st_workpool *workers;
     struct st_ticker heartbeat, reconciler;
 };

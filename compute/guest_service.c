@@ -665,8 +665,8 @@ static int setup(struct guest_service *s)
         return rc;
     }
     if ((rc = st_httpc_create(&hc, &s->http)) < 0 ||
-        (rc = st_imaged_create(s->http, st_config_str(c, "computed", "image_url"), s->service_token,
-                               &s->imaged)) < 0 ||
+        (rc = st_httpc_peer_create(s->http, st_config_str(c, "computed", "image_url"),
+                                   s->service_token, &s->imaged)) < 0 ||
         (rc = st_workpool_create((unsigned)st_config_int(c, "computed", "workers"), 1024,
                                  &s->workers)) < 0)
         return rc;
@@ -710,7 +710,7 @@ void gsvc_destroy(struct guest_service *s)
     st_workpool_destroy(s->workers);
     if (s->host[0] && s->http)   /* registered: tell the scheduler at once */
         host_mark_down(s->meta, s->host);
-    st_imaged_destroy(s->imaged);
+    st_httpc_peer_destroy(s->imaged);
     st_httpc_destroy(s->http);
     virt_close(s->virt);
     if (s->vms)

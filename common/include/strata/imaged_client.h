@@ -10,15 +10,7 @@
 
 #include "strata/httpc.h"
 
-struct st_imaged;
-
-/* A client of imaged at `url` (e.g. http://127.0.0.1:9292) through `http`
- * (borrowed: it must outlive the client), calling as a service with
- * `service_token` (copied, wiped on destroy).  0 or -ENOMEM. */
-int st_imaged_create(struct st_httpc *http, const char *url, const char *service_token,
-                     struct st_imaged **out);
-void st_imaged_destroy(struct st_imaged *c);
-
+/* `imaged` is the peer made with imaged's URL ([blockd]/[computed] image_url). */
 /* Every call below returns 0, or -errno with a one-line message in msg
  * (msglen bytes):
  *   -ENOENT   imaged does not know the image (404);
@@ -28,19 +20,20 @@ void st_imaged_destroy(struct st_imaged *c);
  *   -ENOMEM. */
 
 /* The image record (GET /v2/images/{id}) as `token`'s project sees it (NULL:
- * the service token): *image (new reference) on success. */
-int st_imaged_image(struct st_imaged *c, const char *id, const char *token, json_t **image,
+ * the peer's service token): *image (new reference) on success. */
+int st_imaged_image(struct st_httpc_peer *imaged, const char *id, const char *token, json_t **image,
                     char *msg, size_t msglen);
 
 /* Clone image `id` into pool/name, `bytes` large, for `project_id` (the image
  * must be visible to it). */
-int st_imaged_clone(struct st_imaged *c, const char *id, const char *pool, const char *name,
-                    uint64_t bytes, const char *project_id, char *msg, size_t msglen);
+int st_imaged_clone(struct st_httpc_peer *imaged, const char *id, const char *pool,
+                    const char *name, uint64_t bytes, const char *project_id, char *msg,
+                    size_t msglen);
 
 /* Make image `id` of project_id from pool/name@snap, with the record fields
  * `image` (name, disk_format, visibility...; not stolen). */
-int st_imaged_import_rbd(struct st_imaged *c, const char *id, const char *pool, const char *name,
-                         const char *snap, const char *project_id, const json_t *image, char *msg,
-                         size_t msglen);
+int st_imaged_import_rbd(struct st_httpc_peer *imaged, const char *id, const char *pool,
+                         const char *name, const char *snap, const char *project_id,
+                         const json_t *image, char *msg, size_t msglen);
 
 #endif
