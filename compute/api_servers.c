@@ -30,9 +30,19 @@ static int fail(struct st_req *r, int rc, const char *msg)
 
 static int reply_wrapped(struct st_req *r, unsigned status, const char *key, json_t *doc)
 {
-    if (!doc)
-        return -ENOMEM;
-    return st_reply_json(r, status, json_pack("{s:o}", key, doc));
+    json_t *body = doc ? json_pack("{s:o}", key, doc) : NULL;
+
+    return body ? st_reply_json(r, status, body) : -ENOMEM;
+}
+
+/* A service call's answer (rc, msg and the record or records `rec`, which
+ * this takes): the error, or view(rec) wrapped in {key: ...}. */
+static int reply_view(struct st_req *r, int rc, const char *msg, unsigned status, const char *key,
+                      json_t *(*view)(const json_t *), json_t *rec)
+{
+    rc = rc == 0 ? reply_wrapped(r, status, key, view(rec)) : fail(r, rc, msg);
+    json_decref(rec);
+    return rc;
 }
 
 static int h_host(struct st_req *r)
@@ -57,11 +67,7 @@ static int h_spawn(struct st_req *r)
         rc = gsvc_spawn(svc(r), &q, &rec, &created, msg);
     gj_spawn_req_cleanup(&q);
     json_decref(body);
-    if (rc < 0)
-        return fail(r, rc, msg);
-    rc = reply_wrapped(r, created ? 202 : 200, "server", gj_view(rec));
-    json_decref(rec);
-    return rc;
+    return reply_view(r, rc, msg, created ? 202 : 200, "server", gj_view, rec);
 }
 
 static int h_list(struct st_req *r)
@@ -69,11 +75,7 @@ static int h_list(struct st_req *r)
     json_t *recs = NULL;
     int rc = gsvc_list(svc(r), st_req_query(r, "project_id"), &recs);
 
-    if (rc < 0)
-        return fail(r, rc, NULL);
-    rc = reply_wrapped(r, 200, "servers", gj_list_view(recs));
-    json_decref(recs);
-    return rc;
+    return reply_view(r, rc, NULL, 200, "servers", gj_list_view, recs);
 }
 
 static int h_show(struct st_req *r)
@@ -81,11 +83,7 @@ static int h_show(struct st_req *r)
     json_t *rec = NULL;
     int rc = gsvc_show(svc(r), st_req_param(r, "id"), &rec);
 
-    if (rc < 0)
-        return fail(r, rc, NULL);
-    rc = reply_wrapped(r, 200, "server", gj_view(rec));
-    json_decref(rec);
-    return rc;
+    return reply_view(r, rc, NULL, 200, "server", gj_view, rec);
 }
 
 static int h_delete(struct st_req *r)
@@ -145,11 +143,7 @@ static int h_attach(struct st_req *r)
     if (rc == 0)
         rc = gsvc_attach(svc(r), st_req_param(r, "id"), &q, &vol, msg);
     json_decref(body);
-    if (rc < 0)
-        return fail(r, rc, msg);
-    rc = reply_wrapped(r, 200, "volume_attachment", gj_attachment_view(vol));
-    json_decref(vol);
-    return rc;
+    return reply_view(r, rc, msg, 200, "volume_attachment", gj_attachment_view, vol);
 }
 
 static int h_detach(struct st_req *r)
