@@ -51,6 +51,7 @@ struct guest_service {
     json_t *mon_hosts, *mon_ports;
     int64_t ttl_ms, shutdown_ms;
     bool resume, reap;
+    bool registered; /* host_register succeeded: destroy marks the host down */
     rados_ioctx_t vms;
     struct virt *virt;
     struct st_httpc *http;

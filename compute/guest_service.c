@@ -664,6 +664,7 @@ static int setup(struct guest_service *s)
         st_error("cannot register host %s: %s", s->host, strerror(-rc));
         return rc;
     }
+    s->registered = true; /* from here on, every failure marks the host down */
     if ((rc = st_httpc_create(&hc, &s->http)) < 0 ||
         (rc = st_httpc_peer_create(s->http, st_config_str(c, "computed", "image_url"),
                                    s->service_token, &s->imaged)) < 0 ||
@@ -708,7 +709,7 @@ void gsvc_destroy(struct guest_service *s)
     st_ticker_stop(&s->reconciler);
     st_ticker_stop(&s->heartbeat);
     st_workpool_destroy(s->workers);
-    if (s->host[0] && s->http)   /* registered: tell the scheduler at once */
+    if (s->registered) /* tell the scheduler at once */
         host_mark_down(s->meta, s->host);
     st_httpc_peer_destroy(s->imaged);
     st_httpc_destroy(s->http);
