@@ -163,8 +163,8 @@ int vs_edit_attachments(json_t *rec, void *arg)
      * (its volume was freed and taken by another since): it changes nothing. */
     if (e->what == AE_REMOVE && e->attachment_id && !removed && !is_pending)
         return 1;
-    if (e->what == AE_ADD)
-        json_array_append(list, e->entry);
+    if (e->what == AE_ADD && (!e->entry || json_array_append(list, e->entry) < 0))
+        return -ENOMEM;
     if (e->set_pending) {
         json_object_set_new(priv, "pending_attachment", json_string(e->set_pending));
         json_object_set_new(priv, "pending_since", json_integer(st_now_ms()));

@@ -311,7 +311,11 @@ int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
         "updated_at", now,
         "metadata", req->metadata ? json_deep_copy(req->metadata) : json_object(),
         "attachments", json_array(), "multiattach", 0, "encrypted", 0);
-    json_object_update(rec, fields);
+    if (!fields || json_object_update(rec, fields) < 0) {
+        json_decref(fields);
+        rc = -ENOMEM;
+        goto unclaim;
+    }
     json_decref(fields);
     json_object_set_new(rec, "bootable", json_string("false"));
     /* quota first (vol_quota.h: released when the record is finally deleted) */

@@ -64,7 +64,7 @@ int vol_upload_image(struct vol_service *s, const struct st_auth_ctx *who, const
     vs_new_id(iid);
     json_t *extra = json_pack("{s:{s:s}}", "_s", "upload_pending", iid);
     struct transition t = { u->force ? forced : plain, "uploading", extra, "", NULL, NULL };
-    rc = vs_transition(s, &vol_kind, id, true, &t);
+    rc = extra ? vs_transition(s, &vol_kind, id, true, &t) : -ENOMEM;
     json_decref(extra);
     if (rc == -ECANCELED)
         snprintf(msg, VOL_MSG_MAX, "Invalid volume: Volume %s status must be available%s to "

@@ -398,6 +398,8 @@ int gs_list_records(struct guest_service *s, const char *project_id, json_t **ou
     json_t *list = json_array();
     int rc = 0;
 
+    if (!list)
+        return -ENOMEM;
     do {
         struct st_record_list l = { 0 };
         rc = st_meta_list(s->meta, &guest_kind, marker[0] ? marker : NULL, 0, f,

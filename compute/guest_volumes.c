@@ -69,7 +69,7 @@ int gsvc_attach(struct guest_service *s, const char *id, const struct gj_attach_
     struct st_record rec = { 0 };
     struct dx_disk d;
     char target[8], *xml = NULL;
-    json_t *used = json_array(), *v;
+    json_t *used = json_array(), *v, *entry = NULL;
     size_t i;
     int rc = volume_begin(s, id, "attach", &rec, msg);
 
@@ -98,6 +98,13 @@ int gsvc_attach(struct guest_service *s, const char *id, const struct gj_attach_
         goto out;
     d.target = target;
     d.serial = volume_id;
+    /* the record's entry first: a disk attached must not go unrecorded */
+    entry = json_pack("{s:s, s:s, s:O}", "volume_id", volume_id, "target", target,
+                      "connection_info", ci);
+    if (!entry) {
+        rc = -ENOMEM;
+        goto out;
+    }
     if ((rc = dx_disk_xml(&d, &xml)) < 0)
         goto out;
     if ((rc = virt_attach_disk(s->virt, id, xml)) < 0) {
@@ -105,16 +112,17 @@ int gsvc_attach(struct guest_service *s, const char *id, const struct gj_attach_
         goto out;
     }
     json_t *vols = json_deep_copy(json_object_get(rec.data, "volumes"));
-    v = json_pack("{s:s, s:s, s:O}", "volume_id", volume_id, "target", target,
-                  "connection_info", ci);
-    json_array_append(vols, v);
-    rc = gs_patch_as(s, id, json_pack("{s:o}", "volumes", vols));
+    if (json_array_append(vols, entry) < 0) {
+        json_decref(vols);
+        vols = NULL; /* gs_patch_as answers -ENOMEM */
+    }
+    rc = gs_patch_as(s, id, vols ? json_pack("{s:o}", "volumes", vols) : NULL);
     if (rc == 0) {
-        *out = json_incref(v);
+        *out = json_incref(entry);
         st_info("server %s: volume %s attached as %s", id, volume_id, target);
     }
-    json_decref(v);
 out:
+    json_decref(entry);
     st_lease_release(s->meta, &guest_kind, id, s->owner);
     st_record_cleanup(&rec);
     json_decref(used);
