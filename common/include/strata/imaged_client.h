@@ -10,14 +10,14 @@
 
 #include "strata/httpc.h"
 
-/* `imaged` is the peer made with imaged's URL ([blockd]/[computed] image_url). */
-/* Every call below returns 0, or -errno with a one-line message in msg
+/* `imaged` is the peer made with imaged's URL ([blockd]/[computed] image_url).
+ * Every call below returns 0, or -errno with a one-line message in msg
  * (msglen bytes):
  *   -ENOENT   imaged does not know the image (404);
  *   -EINVAL   it refused the request (400);
  *   -EEXIST   it refused it as a conflict (409: e.g. the target exists);
  *   -EIO      no reply, a 5xx or any other answer: imaged is unavailable;
- *   -ENOMEM. */
+ *   -ENOMEM (no message). */
 
 /* The image record (GET /v2/images/{id}) as `token`'s project sees it (NULL:
  * the peer's service token): *image (new reference) on success. */
