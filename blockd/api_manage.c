@@ -108,7 +108,8 @@ static int h_manage(struct st_req *r)
     struct volj_ctx c = { base, project, mv, true };
     json_t *view = volj_volume_view(rec, VOLJ_BASIC, &c);
     json_decref(rec);
-    return view ? st_reply_json(r, 202, json_pack("{s:o}", "volume", view)) : -ENOMEM;
+    json_t *doc = view ? json_pack("{s:o}", "volume", view) : NULL;
+    return doc ? st_reply_json(r, 202, doc) : -ENOMEM;
 }
 
 /* clang-format off */

@@ -37,14 +37,17 @@ static int reply_set(struct st_req *r, const char *project, const struct vq_coun
 {
     json_t *set = json_pack("{s:s}", "id", project);
 
-    for (int i = 0; i < VQ_NRES; i++)
-        json_object_set_new(set, vq_names[i],
-                            usage ? json_pack("{s:I, s:I, s:i, s:i}", "in_use",
-                                              (json_int_t)usage->n[i], "limit",
-                                              (json_int_t)limit->n[i], "reserved", 0,
-                                              "allocated", 0)
-                                  : json_integer(limit->n[i]));
-    return st_reply_json(r, 200, json_pack("{s:o}", "quota_set", set));
+    for (int i = 0; set && i < VQ_NRES; i++)
+        if (json_object_set_new(
+                set, vq_names[i],
+                usage ? json_pack("{s:I, s:I, s:i, s:i}", "in_use", (json_int_t)usage->n[i],
+                                  "limit", (json_int_t)limit->n[i], "reserved", 0, "allocated", 0)
+                      : json_integer(limit->n[i])) < 0) {
+            json_decref(set);
+            set = NULL;
+        }
+    json_t *doc = set ? json_pack("{s:o}", "quota_set", set) : NULL;
+    return doc ? st_reply_json(r, 200, doc) : -ENOMEM;
 }
 
 static int h_show(struct st_req *r)
@@ -145,7 +148,8 @@ static int h_limits(struct st_req *r)
         "totalVolumesUsed", (json_int_t)u.n[VQ_VOLUMES],
         "totalSnapshotsUsed", (json_int_t)u.n[VQ_SNAPSHOTS],
         "totalGigabytesUsed", (json_int_t)u.n[VQ_GIGABYTES]);
-    return st_reply_json(r, 200, json_pack("{s:{s:[], s:o}}", "limits", "rate", "absolute", abs));
+    json_t *doc = abs ? json_pack("{s:{s:[], s:o}}", "limits", "rate", "absolute", abs) : NULL;
+    return doc ? st_reply_json(r, 200, doc) : -ENOMEM;
 }
 
 /* clang-format off */

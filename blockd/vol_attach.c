@@ -56,11 +56,10 @@ static bool refresh_attachment_qos(struct vol_service *s, const char *id, const 
 void vs_tell_guests(struct vol_service *s, const char *id, bool grew)
 {
     static const char *const names[] = { "volume-extended", "volume-qos-changed" };
-    struct st_record rec = { 0 };
-    struct st_httpc_resp r = { 0 };
+    struct st_record rec = {0};
     const json_t *a, *e;
-    json_t *events = json_array();
-    char url[512], what[64];
+    json_t *events = json_array(), *results = NULL;
+    char what[64], why[VOL_MSG_MAX];
     size_t i;
     int rc;
 
@@ -89,28 +88,27 @@ void vs_tell_guests(struct vol_service *s, const char *id, bool grew)
     }
     if (json_array_size(events) == 0)
         goto out;
-    snprintf(url, sizeof(url), "%s/os-server-external-events", s->compute_url);
-    json_t *body = json_pack("{s:O}", "events", events);
-    rc = body ? st_httpc_request(s->http, "POST", url, s->service_token, body, &r) : -ENOMEM;
-    json_decref(body);
-    if (rc < 0 || (r.status != 200 && r.status != 207 && r.status != 404)) {
+    if ((rc = compute_client_events(s->compute, events, &results, why, sizeof(why))) < 0) {
         st_warn("volume %s %s, but the compute API was not told (%s): its guests see it at "
-                "their next attach or reboot", id, what,
-                rc < 0 ? strerror(-rc) : "it answered an error");
+                "their next attach or reboot",
+                id, what, rc == -ENOMEM ? strerror(-rc) : why);
         goto out;
     }
-    json_array_foreach(r.status == 404 ? events : json_object_get(r.body, "events"), i,
-                       e) if (r.status == 404 ||
-                              json_integer_value(json_object_get(e, "code")) != 200)
-        st_warn("volume %s %s, but server %s was not told of %s (compute API: %s): its "
-                "guest sees it at its next attach or reboot",
-                id, what, st_rec_str(e, "server_uuid"), st_rec_str(e, "name"),
-                r.status == 404 ? "no such server" : "the event failed");
-    else st_info("volume %s: server %s told of %s", id, st_rec_str(e, "server_uuid"),
-                 st_rec_str(e, "name"));
+    json_array_foreach(results, i, e)
+    {
+        json_int_t code = json_integer_value(json_object_get(e, "code"));
+        if (code != 200)
+            st_warn("volume %s %s, but server %s was not told of %s (compute API: %s): its "
+                    "guest sees it at its next attach or reboot",
+                    id, what, st_rec_str(e, "server_uuid"), st_rec_str(e, "name"),
+                    code == 404 ? "no such server" : "the event failed");
+        else
+            st_info("volume %s: server %s told of %s", id, st_rec_str(e, "server_uuid"),
+                    st_rec_str(e, "name"));
+    }
 out:
+    json_decref(results);
     json_decref(events);
-    st_httpc_resp_cleanup(&r);
     st_record_cleanup(&rec);
 }
 
@@ -165,8 +163,8 @@ int vs_edit_attachments(json_t *rec, void *arg)
      * (its volume was freed and taken by another since): it changes nothing. */
     if (e->what == AE_REMOVE && e->attachment_id && !removed && !is_pending)
         return 1;
-    if (e->what == AE_ADD)
-        json_array_append(list, e->entry);
+    if (e->what == AE_ADD && (!e->entry || json_array_append(list, e->entry) < 0))
+        return -ENOMEM;
     if (e->set_pending) {
         json_object_set_new(priv, "pending_attachment", json_string(e->set_pending));
         json_object_set_new(priv, "pending_since", json_integer(st_now_ms()));

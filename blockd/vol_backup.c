@@ -271,11 +271,11 @@ int bk_create(struct vol_service *s, const struct st_auth_ctx *who, const struct
         parent != NULL, "parent_id", parent ? st_rec_str(parent, "id") : NULL, "updated_at", now,
         "metadata", req->metadata ? json_deep_copy(req->metadata) : json_object(), "fail_reason",
         "data_timestamp", "_s", "chunk_project", who->project_id, "snap_kept", 0);
-    json_object_set_new(rec, "progress", json_string("0%"));
     if (!rec) {
         rc = -ENOMEM;
         goto out;
     }
+    json_object_set_new(rec, "progress", json_string("0%"));
     rc = st_meta_create_leased(s->meta, &backup_kind, id, rec, s->owner, "create", st_now_ms(),
                                s->ttl_ms, NULL);
     if (rc == 0 && (rc = vs_submit(s, JOB_BACKUP, id)) < 0) {

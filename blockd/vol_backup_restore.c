@@ -26,6 +26,8 @@ int vs_backup_claim(struct vol_service *s, const struct st_auth_ctx *who, const 
     struct transition t = { from, "restoring", NULL, "", NULL, NULL };
     json_t *extra = json_pack("{s:{s:s}, s:n}", "_s", "restoring_volume", volume_id,
                               "fail_reason");
+    if (!extra)
+        return -ENOMEM;
     t.extra = extra;
     rc = vs_transition(s, &backup_kind, backup_id, false, &t);
     json_decref(extra);
@@ -43,7 +45,7 @@ void vs_backup_unclaim(struct vol_service *s, const char *backup_id, const char 
     static const char *const from[] = { "restoring", NULL };
     json_t *extra = json_pack("{s:{s:n}, s:s?}", "_s", "restoring_volume", "fail_reason", fail);
     struct transition t = { from, "available", extra, "", NULL, NULL };
-    int rc = vs_transition(s, &backup_kind, backup_id, false, &t);
+    int rc = extra ? vs_transition(s, &backup_kind, backup_id, false, &t) : -ENOMEM;
 
     if (rc < 0)
         st_warn("backup %s: not moved back to available: %s", backup_id, strerror(-rc));
@@ -116,7 +118,7 @@ static int restore_existing(struct vol_service *s, const struct st_auth_ctx *who
         return rc;
     json_t *extra = json_pack("{s:{s:s}}", "_s", "restore_backup", id);
     struct transition t = { from, "restoring-backup", extra, "", NULL, NULL };
-    rc = vs_transition(s, &vol_kind, volume_id, true, &t);
+    rc = extra ? vs_transition(s, &vol_kind, volume_id, true, &t) : -ENOMEM;
     json_decref(extra);
     if (rc == -ECANCELED) {
         snprintf(msg, VOL_MSG_MAX, "Invalid volume: Volume to be restored to must be available, "
@@ -325,10 +327,15 @@ int bk_import(struct vol_service *s, const struct st_auth_ctx *who, const char *
                              "project_id", who->project_id, "user_id", who->user_id,
                              "availability_zone", s->az, "updated_at", now, "fail_reason",
                              "metadata", json_object(), "progress", "100%");
-    json_object_update(rec, mine);
+    json_t *priv = json_pack("{s:s, s:s, s:b}", "ref_id", ref, "chunk_project", ns, "snap_kept", 0);
+    rc = rec && mine && priv && json_object_update(rec, mine) == 0 &&
+                 json_object_set(rec, "_s", priv) == 0
+             ? 0
+             : -ENOMEM;
     json_decref(mine);
-    json_object_set_new(rec, "_s", json_pack("{s:s, s:s, s:b}", "ref_id", ref, "chunk_project",
-                                             ns, "snap_kept", 0));
+    json_decref(priv);
+    if (rc < 0)
+        goto out;
     /* leased: an import cut short by a crash is undone by reconcile */
     if ((rc = st_meta_create_leased(s->meta, &backup_kind, id, rec, s->owner, "create",
                                     st_now_ms(), s->ttl_ms, NULL)) < 0)
@@ -343,6 +350,7 @@ int bk_import(struct vol_service *s, const struct st_auth_ctx *who, const char *
     }
     st_lease_release(s->meta, &backup_kind, id, s->owner);
     *out = json_pack("{s:s, s:s?}", "id", id, "name", st_rec_str(rec, "name"));
+    rc = *out ? 0 : -ENOMEM;
     st_info("backup %s imported (references %s)", id, ref);
 out:
     json_decref(rec);

@@ -337,12 +337,17 @@ static int load_chunks(struct run *r, const json_t *m)
 static json_t *manifest_of(const struct run *r, const json_t *base)
 {
     json_t *m = json_deep_copy(base), *chunks = json_array();
+    bool ok = m && chunks;
 
-    for (uint64_t i = 0; i < r->nchunks; i++)
+    for (uint64_t i = 0; ok && i < r->nchunks; i++)
         if (r->shas[i][0])
-            json_array_append_new(chunks, json_pack("[I, s]", (json_int_t)i, r->shas[i]));
-    json_object_set_new(m, "chunks", chunks);
-    return m;
+            ok = json_array_append_new(chunks, json_pack("[I, s]", (json_int_t)i, r->shas[i])) == 0;
+    if (ok && json_object_set_new(m, "chunks", chunks) == 0)
+        return m; /* a manifest missing a chunk would be a corrupt backup: none, then */
+    if (!ok)
+        json_decref(chunks);
+    json_decref(m);
+    return NULL;
 }
 
 /* ---- backup ---- */
@@ -433,7 +438,11 @@ int vs_backup_data(struct vol_service *s, const struct vs_backup_plan *p, json_t
                              p->backup_id, "volume_id", p->volume_id, "chunk_project", p->ns,
                              "bytes", (json_int_t)bytes, "chunk_size", (json_int_t)r.chunk,
                              "parent_id", p->parent ? p->parent_id : NULL);
-    *manifest = manifest_of(&r, base);
+    if (!base || !(*manifest = manifest_of(&r, base))) {
+        json_decref(base);
+        rc = -ENOMEM;
+        goto out;
+    }
     json_decref(base);
     st->bytes = bytes;
     st->read_bytes = r.read_bytes;

@@ -10,8 +10,7 @@ static int image_lookup(struct vol_service *s, const char *image_id,
                         const struct st_auth_ctx *who, json_t **image, char *msg)
 {
     struct st_auth_ctx as = { .nroles = 1, .roles = { "member" } };
-    struct st_httpc_resp r = { 0 };
-    char url[512], *tok = NULL;
+    char *tok = NULL;
     int rc;
 
     snprintf(as.user_id, sizeof(as.user_id), "%s", who->user_id);
@@ -19,26 +18,22 @@ static int image_lookup(struct vol_service *s, const char *image_id,
     rc = st_auth_issue(st_daemon_auth(s->d), &as, st_now_ms() / 1000 + 300, &tok);
     if (rc < 0)
         return rc;
-    snprintf(url, sizeof(url), "%s/v2/images/%s", s->image_url, image_id);
-    rc = st_httpc_request(s->http, "GET", url, tok, NULL, &r);
+    json_t *img = NULL;
+    rc = st_imaged_image(s->imaged, image_id, tok, &img, msg, VOL_MSG_MAX);
     OPENSSL_cleanse(tok, strlen(tok));
     free(tok);
-    const char *status = r.body ? json_string_value(json_object_get(r.body, "status")) : NULL;
-    if (rc < 0 || (r.status != 200 && r.status != 404)) {
-        snprintf(msg, VOL_MSG_MAX, "The image service is unavailable (%s); try again later",
-                 rc < 0 ? strerror(-rc) : "it refused the lookup");
-        rc = -EIO;
-    } else if (r.status == 404) {
+    const char *status = json_string_value(json_object_get(img, "status"));
+    if (rc == -ENOENT) {
         snprintf(msg, VOL_MSG_MAX,
                  "Invalid image identifier or unable to access requested image.");
         rc = -EINVAL;
-    } else if (!status || strcmp(status, "active") != 0) {
+    } else if (rc == 0 && (!status || strcmp(status, "active") != 0)) {
         snprintf(msg, VOL_MSG_MAX, "Image %s is not active.", image_id);
+        json_decref(img);
         rc = -EINVAL;
-    } else {
-        *image = json_incref(r.body);
+    } else if (rc == 0) {
+        *image = img;
     }
-    st_httpc_resp_cleanup(&r);
     return rc;
 }
 
@@ -70,22 +65,9 @@ static int clone_image(struct vol_service *s, const json_t *rec, const char *rbd
 {
     const char *image_id =
         json_string_value(json_object_get(json_object_get(rec, "_s"), "image_id"));
-    json_t *body = json_pack("{s:s, s:s, s:I, s:s}", "pool", s->pool, "name", rbd_name, "size",
-                             (json_int_t)bytes, "project_id", st_rec_str(rec, "project_id"));
-    struct st_httpc_resp r = { 0 };
-    char url[512];
-    int rc;
 
-    snprintf(url, sizeof(url), "%s/internal/v1/images/%s/clone", s->image_url, image_id);
-    rc = st_httpc_request(s->http, "POST", url, s->service_token, body, &r);
-    json_decref(body);
-    if (rc == 0 && r.status != 201) {
-        snprintf(msg, VOL_MSG_MAX, "The image service refused the clone (%ld): %.150s", r.status,
-                 r.raw ? r.raw : "");
-        rc = r.status == 409 ? -EEXIST : -EIO;
-    }
-    st_httpc_resp_cleanup(&r);
-    return rc;
+    return st_imaged_clone(s->imaged, image_id, s->pool, rbd_name, bytes,
+                           st_rec_str(rec, "project_id"), msg, VOL_MSG_MAX);
 }
 
 /* Flatten a new volume's image at the pace [blockd] bulk_bytes_sec (daemon)
@@ -329,7 +311,11 @@ int vol_create(struct vol_service *s, const struct st_auth_ctx *who,
         "updated_at", now,
         "metadata", req->metadata ? json_deep_copy(req->metadata) : json_object(),
         "attachments", json_array(), "multiattach", 0, "encrypted", 0);
-    json_object_update(rec, fields);
+    if (!fields || json_object_update(rec, fields) < 0) {
+        json_decref(fields);
+        rc = -ENOMEM;
+        goto unclaim;
+    }
     json_decref(fields);
     json_object_set_new(rec, "bootable", json_string("false"));
     /* quota first (vol_quota.h: released when the record is finally deleted) */

@@ -16,19 +16,21 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
+#include "compute_client.h"
 #include "strata/config.h"
 #include "strata/daemon.h"
 #include "strata/httpc.h"
+#include "strata/imaged_client.h"
 #include "strata/log.h"
 #include "strata/meta.h"
+#include "strata/qos.h"
+#include "strata/qos_bucket.h"
+#include "strata/qos_bulk.h"
 #include "strata/rados.h"
 #include "strata/rbd.h"
 #include "strata/ticker.h"
 #include "strata/workpool.h"
 #include "vol_conn.h"
-#include "strata/qos.h"
-#include "strata/qos_bucket.h"
-#include "strata/qos_bulk.h"
 #include "vol_quota.h"
 #include "vol_rbdmeta.h"
 #include "vol_types.h"
@@ -44,8 +46,6 @@ struct vol_service {
     const char *owner;
     rados_ioctx_t vols;
     char pool[128];
-    char image_url[256];
-    char compute_url[256];
     char service_token[4200];
     char az[64];
     char rbd_user[128], secret_uuid[64], cluster_name[64];
@@ -61,6 +61,8 @@ struct vol_service {
     int64_t ttl_ms;
     int64_t reconcile_ms;
     struct st_httpc *http;
+    struct st_httpc_peer *imaged;  /* [blockd] image_url */
+    struct st_httpc_peer *compute; /* [blockd] compute_url */
     struct st_workpool *workers;
     struct vol_quota *quota;
     struct vol_types *types;

@@ -347,9 +347,6 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
     s->meta = st_daemon_meta(d);
     s->owner = st_daemon_owner(d);
     snprintf(s->pool, sizeof(s->pool), "%s", st_config_str(c, "ceph", "volumes_pool"));
-    snprintf(s->image_url, sizeof(s->image_url), "%s", st_config_str(c, "blockd", "image_url"));
-    snprintf(s->compute_url, sizeof(s->compute_url), "%s",
-             st_config_str(c, "blockd", "compute_url"));
     snprintf(s->az, sizeof(s->az), "%s", st_config_str(c, "blockd", "availability_zone"));
     /* blockd calls imaged as a service: the bootstrap admin token */
     snprintf(s->service_token, sizeof(s->service_token), "%s",
@@ -410,6 +407,10 @@ int vol_service_create(struct st_daemon *d, struct vol_service **out)
         goto fail;
     }
     if ((rc = st_httpc_create(&hc, &s->http)) < 0 ||
+        (rc = st_httpc_peer_create(s->http, st_config_str(c, "blockd", "image_url"),
+                                   s->service_token, &s->imaged)) < 0 ||
+        (rc = st_httpc_peer_create(s->http, st_config_str(c, "blockd", "compute_url"),
+                                   s->service_token, &s->compute)) < 0 ||
         (rc = vol_quota_create(s->meta, c, s->ttl_ms, &s->quota)) < 0 ||
         (rc = vt_create(s->meta, &s->types)) < 0 || (rc = vs_backup_open(s, c)) < 0 ||
         (rc = st_workpool_create((unsigned)st_config_int(c, "blockd", "workers"), 1024,
@@ -437,6 +438,8 @@ void vol_service_destroy(struct vol_service *s)
     vol_quota_destroy(s->quota);
     vt_destroy(s->types);
     qos_bulk_cleanup(&s->bulk);
+    st_httpc_peer_destroy(s->compute);
+    st_httpc_peer_destroy(s->imaged);
     st_httpc_destroy(s->http);
     if (s->vols)
         rados_ioctx_destroy(s->vols);

@@ -76,6 +76,10 @@ int snap_create(struct vol_service *s, const struct st_auth_ctx *who, const char
         "project_id", who->project_id, "user_id", who->user_id, "created_at", now,
         "metadata", metadata ? json_deep_copy(metadata) : json_object(), "updated_at", now);
     st_record_cleanup(&vol);
+    if (!rec) {
+        st_lease_release(s->meta, &vol_kind, volume_id, s->owner);
+        return -ENOMEM;
+    }
     json_object_set_new(rec, "progress", json_string("100%"));
     struct vq_counts need;
     vq_of_record(rec, true, 1, &need);

@@ -29,34 +29,22 @@ int vs_end_upload(json_t *rec, void *arg)
 static int imaged_import(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
                          const char *image_id, const struct vol_upload_req *u, char *msg)
 {
-    char name[NAME_MAX_LEN], snap[NAME_MAX_LEN], url[512];
-    struct st_httpc_resp r = { 0 };
-    json_t *body;
+    char name[NAME_MAX_LEN], snap[NAME_MAX_LEN];
+    json_t *image;
     int rc;
 
     vol_rbd_name(id, name, sizeof(name));
     snprintf(snap, sizeof(snap), "upload-%s", image_id);
-    body = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:b, s:s}}", "pool", s->pool,
-                     "name", name, "snap", snap, "project_id", who->project_id, "image", "name",
-                     u->image_name, "disk_format", "raw", "container_format", "bare",
-                     "protected", u->is_protected, "visibility",
-                     u->visibility ? u->visibility : "private");
-    if (!body)
+    image = json_pack("{s:s, s:s, s:s, s:b, s:s}", "name", u->image_name, "disk_format", "raw",
+                      "container_format", "bare", "protected", u->is_protected, "visibility",
+                      u->visibility ? u->visibility : "private");
+    if (!image)
         return -ENOMEM;
-    snprintf(url, sizeof(url), "%s/internal/v1/images/%s/import-rbd", s->image_url, image_id);
-    rc = st_httpc_request(s->http, "POST", url, s->service_token, body, &r);
-    json_decref(body);
-    if (rc < 0 || r.status >= 500) {
-        snprintf(msg, VOL_MSG_MAX, "The image service is unavailable (%s); try again later",
-                 rc < 0 ? strerror(-rc) : "it failed");
-        rc = -EIO;
-    } else if (r.status != 201) {
-        snprintf(msg, VOL_MSG_MAX, "The image service refused the image (%ld): %.150s", r.status,
-                 r.raw ? r.raw : "");
-        rc = -EINVAL;
-    }
-    st_httpc_resp_cleanup(&r);
-    return rc;
+    rc = st_imaged_import_rbd(s->imaged, image_id, s->pool, name, snap, who->project_id, image, msg,
+                              VOL_MSG_MAX);
+    json_decref(image);
+    /* any refusal (the image's fields, its id) is the caller's request: a 400 */
+    return rc == -ENOENT || rc == -EEXIST ? -EINVAL : rc;
 }
 
 int vol_upload_image(struct vol_service *s, const struct st_auth_ctx *who, const char *id,
@@ -76,7 +64,7 @@ int vol_upload_image(struct vol_service *s, const struct st_auth_ctx *who, const
     vs_new_id(iid);
     json_t *extra = json_pack("{s:{s:s}}", "_s", "upload_pending", iid);
     struct transition t = { u->force ? forced : plain, "uploading", extra, "", NULL, NULL };
-    rc = vs_transition(s, &vol_kind, id, true, &t);
+    rc = extra ? vs_transition(s, &vol_kind, id, true, &t) : -ENOMEM;
     json_decref(extra);
     if (rc == -ECANCELED)
         snprintf(msg, VOL_MSG_MAX, "Invalid volume: Volume %s status must be available%s to "
@@ -116,18 +104,14 @@ int vol_upload_image(struct vol_service *s, const struct st_auth_ctx *who, const
 static int upload_done(struct vol_service *s, const char *image_id)
 {
     static const char *const done[] = { "active", "killed", "deleted", "deactivated", NULL };
-    struct st_httpc_resp r = { 0 };
-    char url[512];
-    int rc;
+    char msg[VOL_MSG_MAX];
+    json_t *image = NULL;
+    int rc = st_imaged_image(s->imaged, image_id, NULL, &image, msg, sizeof(msg));
 
-    snprintf(url, sizeof(url), "%s/v2/images/%s", s->image_url, image_id);
-    rc = st_httpc_request(s->http, "GET", url, s->service_token, NULL, &r);
     if (rc == 0)
-        rc = r.status == 404   ? 1
-             : r.status == 200 ? vs_status_in(st_rec_str(r.body, "status"), done)
-                               : -EIO;
-    st_httpc_resp_cleanup(&r);
-    return rc;
+        rc = vs_status_in(st_rec_str(image, "status"), done);
+    json_decref(image);
+    return rc == -ENOENT ? 1 : rc < 0 ? -EIO : rc;
 }
 
 static int drop_upload(json_t *rec, void *arg)

@@ -30,9 +30,19 @@ static int fail(struct st_req *r, int rc, const char *msg)
 
 static int reply_wrapped(struct st_req *r, unsigned status, const char *key, json_t *doc)
 {
-    if (!doc)
-        return -ENOMEM;
-    return st_reply_json(r, status, json_pack("{s:o}", key, doc));
+    json_t *body = doc ? json_pack("{s:o}", key, doc) : NULL;
+
+    return body ? st_reply_json(r, status, body) : -ENOMEM;
+}
+
+/* A service call's answer (rc, msg and the record or records `rec`, which
+ * this takes): the error, or view(rec) wrapped in {key: ...}. */
+static int reply_view(struct st_req *r, int rc, const char *msg, unsigned status, const char *key,
+                      json_t *(*view)(const json_t *), json_t *rec)
+{
+    rc = rc == 0 ? reply_wrapped(r, status, key, view(rec)) : fail(r, rc, msg);
+    json_decref(rec);
+    return rc;
 }
 
 static int h_host(struct st_req *r)
@@ -46,32 +56,34 @@ static int h_host(struct st_req *r)
 static int h_spawn(struct st_req *r)
 {
     char msg[GJ_MSG_MAX] = "";
-    json_t *body = NULL, *out = NULL;
+    struct gj_spawn_req q;
+    json_t *body = NULL, *rec = NULL;
     int created = 0, rc = st_req_json(r, &body);
 
     if (rc < 0)
         return rc;
-    /* {"server": {...}} is accepted too, as Nova clients wrap bodies */
-    const json_t *req = json_object_get(body, "server") ? json_object_get(body, "server") : body;
-    rc = gsvc_spawn(svc(r), req, &out, &created, msg);
+    rc = gj_spawn_req(body, &q, msg);
+    if (rc == 0)
+        rc = gsvc_spawn(svc(r), &q, &rec, &created, msg);
+    gj_spawn_req_cleanup(&q);
     json_decref(body);
-    return rc < 0 ? fail(r, rc, msg) : reply_wrapped(r, created ? 202 : 200, "server", out);
+    return reply_view(r, rc, msg, created ? 202 : 200, "server", gj_view, rec);
 }
 
 static int h_list(struct st_req *r)
 {
-    json_t *list = NULL;
-    int rc = gsvc_list(svc(r), st_req_query(r, "project_id"), &list);
+    json_t *recs = NULL;
+    int rc = gsvc_list(svc(r), st_req_query(r, "project_id"), &recs);
 
-    return rc < 0 ? fail(r, rc, NULL) : reply_wrapped(r, 200, "servers", list);
+    return reply_view(r, rc, NULL, 200, "servers", gj_list_view, recs);
 }
 
 static int h_show(struct st_req *r)
 {
-    json_t *out = NULL;
-    int rc = gsvc_show(svc(r), st_req_param(r, "id"), &out);
+    json_t *rec = NULL;
+    int rc = gsvc_show(svc(r), st_req_param(r, "id"), &rec);
 
-    return rc < 0 ? fail(r, rc, NULL) : reply_wrapped(r, 200, "server", out);
+    return reply_view(r, rc, NULL, 200, "server", gj_view, rec);
 }
 
 static int h_delete(struct st_req *r)
@@ -121,18 +133,17 @@ static int h_console(struct st_req *r)
 static int h_attach(struct st_req *r)
 {
     char msg[GJ_MSG_MAX] = "";
-    const char *vol = NULL;
-    const json_t *ci = NULL;
-    json_t *body = NULL, *out = NULL;
+    struct gj_attach_req q;
+    json_t *body = NULL, *vol = NULL;
     int rc = st_req_json(r, &body);
 
     if (rc < 0)
         return rc;
-    rc = gj_attach(body, &vol, &ci, msg);
+    rc = gj_attach(body, &q, msg);
     if (rc == 0)
-        rc = gsvc_attach(svc(r), st_req_param(r, "id"), vol, ci, &out, msg);
+        rc = gsvc_attach(svc(r), st_req_param(r, "id"), &q, &vol, msg);
     json_decref(body);
-    return rc < 0 ? fail(r, rc, msg) : reply_wrapped(r, 200, "volume_attachment", out);
+    return reply_view(r, rc, msg, 200, "volume_attachment", gj_attachment_view, vol);
 }
 
 static int h_detach(struct st_req *r)
@@ -146,17 +157,16 @@ static int h_detach(struct st_req *r)
 static int h_volume_update(struct st_req *r)
 {
     char msg[GJ_MSG_MAX] = "";
-    const json_t *qos = NULL;
-    int64_t size = 0;
+    struct gj_volume_update_req q;
     json_t *body = NULL;
     int rc = st_req_json(r, &body);
 
     if (rc < 0)
         return rc;
-    rc = gj_volume_update(body, &qos, &size, msg);
+    rc = gj_volume_update(body, &q, msg);
     if (rc == 0)
-        rc = gsvc_volume_update(svc(r), st_req_param(r, "id"), st_req_param(r, "volume_id"), qos,
-                                size, msg);
+        rc = gsvc_volume_update(svc(r), st_req_param(r, "id"), st_req_param(r, "volume_id"), &q,
+                                msg);
     json_decref(body);
     return rc < 0 ? fail(r, rc, msg) : st_reply_json(r, 204, NULL);
 }

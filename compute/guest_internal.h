@@ -20,6 +20,7 @@
 #include "host.h"
 #include "hvprobe.h"
 #include "strata/httpc.h"
+#include "strata/imaged_client.h"
 #include "strata/log.h"
 #include "strata/monaddr.h"
 #include "strata/rados.h"
@@ -40,7 +41,6 @@ struct guest_service {
     char host[65];
     char virt_type[8];
     char state_dir[PATH_MAX];
-    char image_url[256];
     char service_token[256];
     char vms_pool[128];
     char ceph_user[128];
@@ -51,9 +51,11 @@ struct guest_service {
     json_t *mon_hosts, *mon_ports;
     int64_t ttl_ms, shutdown_ms;
     bool resume, reap;
+    bool registered; /* host_register succeeded: destroy marks the host down */
     rados_ioctx_t vms;
     struct virt *virt;
     struct st_httpc *http;
+    struct st_httpc_peer *imaged; /* [computed] image_url */
     struct st_workpool *workers;
     struct st_ticker heartbeat, reconciler;
 };
@@ -73,8 +75,7 @@ int gs_submit(struct guest_service *s, const char *id);
  * unreachable or not answering in time): the guest stays building. */
 bool gs_transient(int rc);
 int gs_take(struct guest_service *s, const char *id, const char *op, char *msg);
-int gs_list_records(struct guest_service *s, const char *project_id,
-                    json_t *(*shape)(const json_t *rec), json_t **out);
+int gs_list_records(struct guest_service *s, const char *project_id, json_t **out);
 
 /* guest_reconcile.c */
 void gs_reconcile_tick(void *arg);

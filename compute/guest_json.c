@@ -68,58 +68,80 @@ static int root_disk(const json_t *rd, json_t **out, char *msg)
     return *out ? 0 : -ENOMEM;
 }
 
-int gj_spawn_record(const json_t *req, const char *host, int64_t now_ms, json_t **rec, char *msg)
+int gj_spawn_req(const json_t *body, struct gj_spawn_req *q, char *msg)
 {
-    const char *id = st_json_str(req, "id"), *name = st_json_str(req, "name");
-    const char *project = st_json_str(req, "project_id");
+    /* {"server": {...}} is accepted too, as Nova clients wrap bodies */
+    const json_t *req = json_object_get(body, "server") ? json_object_get(body, "server") : body;
     const json_t *flavor = json_object_get(req, "flavor");
-    int64_t vcpus, ram;
-    json_t *disk = NULL;
-    char now[32];
     int rc;
 
+    memset(q, 0, sizeof(*q));
     if (!json_is_object(req))
         return bad(msg, "the body must be a JSON %s", "object");
-    if (!st_is_uuid(id))
+    q->id = st_json_str(req, "id");
+    q->name = st_json_str(req, "name");
+    q->project_id = st_json_str(req, "project_id");
+    if (!st_is_uuid(q->id))
         return bad(msg, "'%s' must be a UUID", "id");
-    if (!name || st_utf8_len(name) < 1 || st_utf8_len(name) > 255)
+    if (!q->name || st_utf8_len(q->name) < 1 || st_utf8_len(q->name) > 255)
         return bad(msg, "'%s' must be a string of 1 to 255 characters", "name");
-    if (!project || !*project || strlen(project) > 64)
+    if (!q->project_id || !*q->project_id || strlen(q->project_id) > 64)
         return bad(msg, "'%s' must be a non-empty string of at most 64 characters", "project_id");
     if (flavor && !json_is_null(flavor) &&
         (!json_is_string(flavor) || strlen(json_string_value(flavor)) > 255))
         return bad(msg, "'%s' must be a string", "flavor");
-    if ((rc = int_field(req, "vcpus", 1, 256, &vcpus, msg)) < 0 ||
-        (rc = int_field(req, "ram_mb", 16, 4 * 1024 * 1024, &ram, msg)) < 0 ||
-        (rc = root_disk(json_object_get(req, "root_disk"), &disk, msg)) < 0)
+    q->flavor = json_string_value(flavor);
+    if ((rc = int_field(req, "vcpus", 1, 256, &q->vcpus, msg)) < 0 ||
+        (rc = int_field(req, "ram_mb", 16, 4 * 1024 * 1024, &q->ram_mb, msg)) < 0 ||
+        (rc = root_disk(json_object_get(req, "root_disk"), &q->root_disk, msg)) < 0)
         return rc;
+    return 0;
+}
+
+void gj_spawn_req_cleanup(struct gj_spawn_req *q)
+{
+    json_decref(q->root_disk);
+    q->root_disk = NULL;
+}
+
+int gj_spawn_record(const struct gj_spawn_req *q, const char *host, int64_t now_ms, json_t **rec)
+{
+    char now[32];
+
     st_time_iso(now_ms, now, sizeof(now));
-    *rec = json_pack("{s:s, s:s, s:s, s:s, s:s*, s:I, s:I, s:s, s:s, s:s, s:s, s:o, s:[], s:n, "
+    *rec = json_pack("{s:s, s:s, s:s, s:s, s:s*, s:I, s:I, s:s, s:s, s:s, s:s, s:O, s:[], s:n, "
                      "s:s, s:s, s:{}}",
-                     "id", id, "name", name, "project_id", project, "host", host, "flavor",
-                     json_string_value(flavor), "vcpus", (json_int_t)vcpus, "ram_mb",
-                     (json_int_t)ram, "status", GS_BUILDING, "task_state", "spawning", "power_state",
-                     "nostate", "desired", "running", "root_disk", disk, "volumes", "fault",
-                     "created_at", now, "updated_at", now, "_s");
+                     "id", q->id, "name", q->name, "project_id", q->project_id, "host", host,
+                     "flavor", q->flavor, "vcpus", (json_int_t)q->vcpus, "ram_mb",
+                     (json_int_t)q->ram_mb, "status", GS_BUILDING, "task_state", "spawning",
+                     "power_state", "nostate", "desired", "running", "root_disk", q->root_disk,
+                     "volumes", "fault", "created_at", now, "updated_at", now, "_s");
     return *rec ? 0 : -ENOMEM;
 }
 
-/* json_equal, with two absent members equal too */
-static bool same(const json_t *a, const json_t *b)
+/* Whether a record member is the string s (both absent counts as equal). */
+static bool same_str(const json_t *o, const char *k, const char *s)
 {
-    return (!a && !b) || json_equal(a, b);
+    const json_t *v = json_object_get(o, k);
+
+    return s ? json_is_string(v) && strcmp(json_string_value(v), s) == 0 : !v;
 }
 
-int gj_spawn_matches(const json_t *rec, const json_t *req)
+static bool same_int(const json_t *o, const char *k, int64_t n)
 {
-    static const char *const keys[] = { "project_id", "vcpus", "ram_mb", NULL };
-    const json_t *rd = json_object_get(rec, "root_disk"), *qd = json_object_get(req, "root_disk");
+    const json_t *v = json_object_get(o, k);
 
-    for (size_t i = 0; keys[i]; i++)
-        if (!same(json_object_get(rec, keys[i]), json_object_get(req, keys[i])))
-            return 0;
-    return same(json_object_get(rd, "image_id"), json_object_get(qd, "image_id")) &&
-           same(json_object_get(rd, "volume_id"), json_object_get(qd, "volume_id"));
+    return json_is_integer(v) && json_integer_value(v) == n;
+}
+
+int gj_spawn_matches(const json_t *rec, const struct gj_spawn_req *q)
+{
+    const json_t *rd = json_object_get(rec, "root_disk");
+
+    return same_str(rec, "project_id", q->project_id) && same_int(rec, "vcpus", q->vcpus) &&
+           same_int(rec, "ram_mb", q->ram_mb) &&
+           same_str(rd, "image_id", st_json_str(q->root_disk, "image_id")) &&
+           same_str(rd, "volume_id", st_json_str(q->root_disk, "volume_id"));
 }
 
 static const char *const action_names[] = { "start", "stop", "reboot", "reboot" };
@@ -166,35 +188,35 @@ int gj_action(const json_t *req, enum gj_action *out, char *msg)
     return 0;
 }
 
-int gj_attach(const json_t *req, const char **volume_id, const json_t **ci, char *msg)
+int gj_attach(const json_t *req, struct gj_attach_req *q, char *msg)
 {
     struct dx_disk d;
 
+    memset(q, 0, sizeof(*q));
     if (!json_is_object(req))
         return bad(msg, "the body must be a JSON %s", "object");
-    *volume_id = st_json_str(req, "volume_id");
-    if (!st_is_uuid(*volume_id))
+    q->volume_id = st_json_str(req, "volume_id");
+    if (!st_is_uuid(q->volume_id))
         return bad(msg, "'%s' must be a UUID", "volume_id");
-    *ci = json_object_get(req, "connection_info");
-    return dx_disk_from_connection_info(*ci, &d, msg);
+    q->connection_info = json_object_get(req, "connection_info");
+    return dx_disk_from_connection_info(q->connection_info, &d, msg);
 }
 
-int gj_volume_update(const json_t *req, const json_t **qos, int64_t *size_gb, char *msg)
+int gj_volume_update(const json_t *req, struct gj_volume_update_req *q, char *msg)
 {
     int rc;
 
-    *qos = NULL;
-    *size_gb = 0;
+    memset(q, 0, sizeof(*q));
     if (!json_is_object(req))
         return bad(msg, "the body must be a JSON %s", "object");
-    const json_t *q = json_object_get(req, "qos_specs");
-    if (!q && !json_object_get(req, "size_gb"))
+    const json_t *qos = json_object_get(req, "qos_specs");
+    if (!qos && !json_object_get(req, "size_gb"))
         return bad(msg, "nothing to change: give %s", "qos_specs and/or size_gb");
-    if (q && (rc = dx_qos_check(q, msg)) < 0)
+    if (qos && (rc = dx_qos_check(qos, msg)) < 0)
         return rc;
-    *qos = q;
+    q->qos = qos;
     if (json_object_get(req, "size_gb") &&
-        (rc = int_field(req, "size_gb", 1, GIB_MAX, size_gb, msg)) < 0)
+        (rc = int_field(req, "size_gb", 1, GIB_MAX, &q->size_gb, msg)) < 0)
         return rc;
     return 0;
 }
@@ -217,6 +239,31 @@ json_t *gj_view(const json_t *rec)
         json_object_set_new(vol, "device", json_string(dev));
     }
     return v;
+}
+
+json_t *gj_list_view(const json_t *recs)
+{
+    json_t *list = json_array(), *rec;
+    size_t i;
+
+    json_array_foreach(recs, i, rec)
+    {
+        if (json_array_append_new(list, gj_view(rec)) < 0) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+json_t *gj_attachment_view(const json_t *vol)
+{
+    const char *t = st_json_str(vol, "target");
+    char dev[40];
+
+    snprintf(dev, sizeof(dev), "/dev/%s", t);
+    return json_pack("{s:s, s:s, s:s}", "volume_id", st_json_str(vol, "volume_id"), "target", t,
+                     "device", dev);
 }
 
 const char *gj_console_tail(const char *text, size_t len, long lines)

@@ -132,7 +132,7 @@ void gsvc_reconcile(struct guest_service *s, int at_start)
         st_warn("reconcile: libvirt unreachable: %s", virt_last_error());
         return;
     }
-    if (gs_list_records(s, NULL, NULL, &guests) == 0)
+    if (gs_list_records(s, NULL, &guests) == 0)
         json_array_foreach(guests, i, g)
             sync_guest(s, g, domains, at_start);
     sweep_domains(s, domains);

@@ -162,28 +162,13 @@ static int clone_root(struct guest_service *s, const json_t *rec, char *msg)
     const json_t *rd = json_object_get(rec, "root_disk");
     const char *id = gs_rstr(rec, "id"), *image = gs_rstr(rd, "image_id");
     uint64_t bytes = (uint64_t)json_integer_value(json_object_get(rd, "size_gb")) * GIB, have;
-    char name[128], url[512];
-    struct st_httpc_resp r = { 0 };
-    int rc;
+    char name[128];
 
     gs_root_rbd_name(id, name, sizeof(name));
     if (st_rbd_size(s->vms, name, NULL, &have) == 0)   /* made by an interrupted attempt */
         return have >= bytes ? 0 : st_rbd_resize(s->vms, name, bytes);
-    json_t *body = json_pack("{s:s, s:s, s:I, s:s}", "pool", s->vms_pool, "name", name, "size",
-                             (json_int_t)bytes, "project_id", gs_rstr(rec, "project_id"));
-    snprintf(url, sizeof(url), "%s/internal/v1/images/%s/clone", s->image_url, image);
-    rc = st_httpc_request(s->http, "POST", url, s->service_token, body, &r);
-    json_decref(body);
-    if (rc < 0) {
-        snprintf(msg, GJ_MSG_MAX, "the image service (%s) is unreachable: %s", s->image_url,
-                 strerror(-rc));
-    } else if (r.status != 201) {
-        snprintf(msg, GJ_MSG_MAX, "the image service refused to clone image %s (%ld): %.120s",
-                 image, r.status, r.raw ? r.raw : "");
-        rc = r.status == 404 ? -ENOENT : r.status == 400 ? -EINVAL : -EIO;
-    }
-    st_httpc_resp_cleanup(&r);
-    return rc;
+    return st_imaged_clone(s->imaged, image, s->vms_pool, name, bytes, gs_rstr(rec, "project_id"),
+                           msg, GJ_MSG_MAX);
 }
 
 static int remove_root(struct guest_service *s, const json_t *rec)
@@ -381,59 +366,58 @@ int gsvc_host(struct guest_service *s, json_t **out)
     return rc;
 }
 
-int gsvc_spawn(struct guest_service *s, const json_t *req, json_t **out, int *created, char *msg)
+int gsvc_spawn(struct guest_service *s, const struct gj_spawn_req *q, json_t **out, int *created,
+               char *msg)
 {
     json_t *rec = NULL;
     struct st_record old = { 0 };
-    int rc = gj_spawn_record(req, s->host, st_now_ms(), &rec, msg);
+    int rc = gj_spawn_record(q, s->host, st_now_ms(), &rec);
 
     if (rc < 0)
         return rc;
-    const char *id = gs_rstr(rec, "id");
-    rc = st_meta_create_leased(s->meta, &guest_kind, id, rec, s->owner, "spawn", st_now_ms(),
+    rc = st_meta_create_leased(s->meta, &guest_kind, q->id, rec, s->owner, "spawn", st_now_ms(),
                                s->ttl_ms, NULL);
     if (rc == -EEXIST) {   /* a retry of the same spawn is answered with the record */
-        rc = st_meta_get(s->meta, &guest_kind, id, &old);
-        if (rc == 0 && (strcmp(gs_rstr(old.data, "host"), s->host) != 0 ||
-                        !gj_spawn_matches(old.data, req))) {
-            snprintf(msg, GJ_MSG_MAX, "Server %s exists with another definition or host", id);
+        rc = st_meta_get(s->meta, &guest_kind, q->id, &old);
+        if (rc == 0 &&
+            (strcmp(gs_rstr(old.data, "host"), s->host) != 0 || !gj_spawn_matches(old.data, q))) {
+            snprintf(msg, GJ_MSG_MAX, "Server %s exists with another definition or host", q->id);
             rc = -EEXIST;
         }
         if (rc == 0) {
             *created = 0;
-            *out = gj_view(old.data);
+            *out = old.data;
+            old.data = NULL;
         }
         st_record_cleanup(&old);
         json_decref(rec);
         return rc;
     }
-    if (rc == 0 && (rc = gs_submit(s, id)) == 0) {
+    if (rc == 0 && (rc = gs_submit(s, q->id)) == 0) {
         *created = 1;
-        *out = gj_view(rec);
-        st_info("server %s (%s, project %s): spawning", id, gs_rstr(rec, "name"),
-                gs_rstr(rec, "project_id"));
+        *out = json_incref(rec);
+        st_info("server %s (%s, project %s): spawning", q->id, q->name, q->project_id);
     }
     json_decref(rec);
     return rc;
 }
 
-/* Every record of this host (and project, if given), each shaped by `shape`
- * (NULL = the record itself) into a new array. */
-int gs_list_records(struct guest_service *s, const char *project_id,
-                    json_t *(*shape)(const json_t *rec), json_t **out)
+/* Every record of this host (and project, if given), into a new array. */
+int gs_list_records(struct guest_service *s, const char *project_id, json_t **out)
 {
     struct st_meta_filter f[2] = { { "host", s->host }, { "project_id", project_id } };
     char marker[ST_META_ID_MAX + 1] = "";
     json_t *list = json_array();
     int rc = 0;
 
+    if (!list)
+        return -ENOMEM;
     do {
         struct st_record_list l = { 0 };
         rc = st_meta_list(s->meta, &guest_kind, marker[0] ? marker : NULL, 0, f,
                           project_id ? 2 : 1, NULL, NULL, &l);
         for (size_t i = 0; rc == 0 && i < l.count; i++)
-            json_array_append_new(list, shape ? shape(l.items[i].data)
-                                              : json_incref(l.items[i].data));
+            json_array_append(list, l.items[i].data);
         snprintf(marker, sizeof(marker), "%s", l.truncated ? l.next_marker : "");
         st_record_list_cleanup(&l);
     } while (rc == 0 && marker[0]);
@@ -447,7 +431,7 @@ int gs_list_records(struct guest_service *s, const char *project_id,
 
 int gsvc_list(struct guest_service *s, const char *project_id, json_t **out)
 {
-    return gs_list_records(s, project_id, gj_view, out);
+    return gs_list_records(s, project_id, out);
 }
 
 int gsvc_show(struct guest_service *s, const char *id, json_t **out)
@@ -457,14 +441,14 @@ int gsvc_show(struct guest_service *s, const char *id, json_t **out)
 
     if (rc < 0)
         return rc;
-    *out = gj_view(rec.data);
     /* the live power state, not just the last one recorded (which stays
      * while libvirtd cannot be asked) */
     const char *ps = "nostate";
     rc = virt_power_state(s->virt, id, &ps);
     if (rc == 0 || rc == -ENOENT)
-        json_object_set_new(*out, "power_state", json_string(ps));
-    rc = 0;
+        json_object_set_new(rec.data, "power_state", json_string(ps));
+    *out = rec.data;
+    rec.data = NULL;
     st_record_cleanup(&rec);
     return 0;
 }
@@ -652,7 +636,6 @@ static int setup(struct guest_service *s)
     }
     snprintf(s->host, sizeof(s->host), "%s", host);
     snprintf(s->state_dir, sizeof(s->state_dir), "%s", st_config_str(c, "computed", "state_dir"));
-    snprintf(s->image_url, sizeof(s->image_url), "%s", st_config_str(c, "computed", "image_url"));
     snprintf(s->service_token, sizeof(s->service_token), "%s",
              st_config_str(c, "auth", "admin_token"));
     snprintf(s->vms_pool, sizeof(s->vms_pool), "%s", st_config_str(c, "ceph", "vms_pool"));
@@ -700,7 +683,10 @@ static int setup(struct guest_service *s)
         st_error("cannot register host %s: %s", s->host, strerror(-rc));
         return rc;
     }
+    s->registered = true; /* from here on, every failure marks the host down */
     if ((rc = st_httpc_create(&hc, &s->http)) < 0 ||
+        (rc = st_httpc_peer_create(s->http, st_config_str(c, "computed", "image_url"),
+                                   s->service_token, &s->imaged)) < 0 ||
         (rc = st_workpool_create((unsigned)st_config_int(c, "computed", "workers"), 1024,
                                  &s->workers)) < 0)
         return rc;
@@ -742,8 +728,9 @@ void gsvc_destroy(struct guest_service *s)
     st_ticker_stop(&s->reconciler);
     st_ticker_stop(&s->heartbeat);
     st_workpool_destroy(s->workers);
-    if (s->host[0] && s->http)   /* registered: tell the scheduler at once */
+    if (s->registered) /* tell the scheduler at once */
         host_mark_down(s->meta, s->host);
+    st_httpc_peer_destroy(s->imaged);
     st_httpc_destroy(s->http);
     virt_close(s->virt);
     if (s->vms)

@@ -61,22 +61,15 @@ static int attached_begin(struct guest_service *s, const char *id, const char *o
     return 0;
 }
 
-static json_t *attachment_view(const json_t *v)
+int gsvc_attach(struct guest_service *s, const char *id, const struct gj_attach_req *q,
+                json_t **out, char *msg)
 {
-    char dev[40];
-
-    snprintf(dev, sizeof(dev), "/dev/%s", gs_rstr(v, "target"));
-    return json_pack("{s:s, s:s, s:s}", "volume_id", gs_rstr(v, "volume_id"), "target",
-                     gs_rstr(v, "target"), "device", dev);
-}
-
-int gsvc_attach(struct guest_service *s, const char *id, const char *volume_id,
-                const json_t *ci, json_t **out, char *msg)
-{
+    const char *volume_id = q->volume_id;
+    const json_t *ci = q->connection_info;
     struct st_record rec = { 0 };
     struct dx_disk d;
     char target[8], *xml = NULL;
-    json_t *used = json_array(), *v;
+    json_t *used = json_array(), *v, *entry = NULL;
     size_t i;
     int rc = volume_begin(s, id, "attach", &rec, msg);
 
@@ -85,7 +78,7 @@ int gsvc_attach(struct guest_service *s, const char *id, const char *volume_id,
         return rc;
     }
     if ((v = find_volume(rec.data, volume_id, NULL))) {   /* already attached: same answer */
-        *out = attachment_view(v);
+        *out = json_incref(v);
         goto out;
     }
     if (strcmp(volume_id, root_volume_id(rec.data)) == 0) {
@@ -105,6 +98,13 @@ int gsvc_attach(struct guest_service *s, const char *id, const char *volume_id,
         goto out;
     d.target = target;
     d.serial = volume_id;
+    /* the record's entry first: a disk attached must not go unrecorded */
+    entry = json_pack("{s:s, s:s, s:O}", "volume_id", volume_id, "target", target,
+                      "connection_info", ci);
+    if (!entry) {
+        rc = -ENOMEM;
+        goto out;
+    }
     if ((rc = dx_disk_xml(&d, &xml)) < 0)
         goto out;
     if ((rc = virt_attach_disk(s->virt, id, xml)) < 0) {
@@ -112,16 +112,17 @@ int gsvc_attach(struct guest_service *s, const char *id, const char *volume_id,
         goto out;
     }
     json_t *vols = json_deep_copy(json_object_get(rec.data, "volumes"));
-    v = json_pack("{s:s, s:s, s:O}", "volume_id", volume_id, "target", target,
-                  "connection_info", ci);
-    json_array_append(vols, v);
-    rc = gs_patch_as(s, id, json_pack("{s:o}", "volumes", vols));
+    if (json_array_append(vols, entry) < 0) {
+        json_decref(vols);
+        vols = NULL; /* gs_patch_as answers -ENOMEM */
+    }
+    rc = gs_patch_as(s, id, vols ? json_pack("{s:o}", "volumes", vols) : NULL);
     if (rc == 0) {
-        *out = attachment_view(v);
+        *out = json_incref(entry);
         st_info("server %s: volume %s attached as %s", id, volume_id, target);
     }
-    json_decref(v);
 out:
+    json_decref(entry);
     st_lease_release(s->meta, &guest_kind, id, s->owner);
     st_record_cleanup(&rec);
     json_decref(used);
@@ -159,8 +160,10 @@ int gsvc_detach(struct guest_service *s, const char *id, const char *volume_id, 
 }
 
 int gsvc_volume_update(struct guest_service *s, const char *id, const char *volume_id,
-                       const json_t *qos, int64_t size_gb, char *msg)
+                       const struct gj_volume_update_req *q, char *msg)
 {
+    const json_t *qos = q->qos;
+    int64_t size_gb = q->size_gb;
     struct st_record rec = { 0 };
     json_t *v;
     size_t idx;

@@ -431,7 +431,10 @@ json_t *idj_token_body(const struct idj_token_info *t)
         json_t *p = json_pack("{s:s, s:s, s:o}", "id", t->project_id, "name",
                               str_at(t->project, "name") ? str_at(t->project, "name") : "",
                               "domain", ref(t->project_domain_id, t->project_domain));
-        json_object_set_new(tok, "project", p);
+        if (json_object_set_new(tok, "project", p) < 0) { /* never a scoped token unscoped */
+            json_decref(tok);
+            goto fail;
+        }
         json_object_set_new(tok, "is_domain", json_false());
         json_object_set(tok, "roles", (json_t *)t->roles);
     }

@@ -383,7 +383,7 @@ static int finish_raw(struct img_upload *u, char *msg)
     json_t *extra = json_pack("{s:I, s:I, s:s, s:s, s:s, s:{s:b}}", "size", (json_int_t)written,
                               "virtual_size", (json_int_t)written, "checksum", md5,
                               "os_hash_algo", "sha512", "os_hash_value", sha512, "_s", "rbd", 1);
-    rc = img_set_status_leased(u->s, u->id, u->status, IMG_ACTIVE, extra);
+    rc = extra ? img_set_status_leased(u->s, u->id, u->status, IMG_ACTIVE, extra) : -ENOMEM;
     json_decref(extra);
     if (rc < 0) {   /* deleted or reset behind our back: leave nothing behind */
         snprintf(msg, IMG_MSG_MAX, "Image %s changed during the upload", u->id);
@@ -430,7 +430,7 @@ static int finish_staged(struct img_upload *u, char *msg)
         instance_of(s->owner, here, sizeof(here));
         json_t *extra = json_pack("{s:{s:b, s:I, s:s}}", "_s", "staged", 1, "staged_bytes",
                                   (json_int_t)u->bytes, "staged_on", here);
-        rc = still_owner(u);
+        rc = extra ? still_owner(u) : -ENOMEM;
         /* stays "uploading" until POST /import */
         if (rc == 0)
             rc = img_set_status_leased(s, u->id, IMG_UPLOADING, IMG_UPLOADING, extra);
@@ -570,7 +570,7 @@ int img_ingest_staged(struct img_service *s, const char *id, char *msg)
                                   "os_hash_value", sha512,
                                   "disk_format", converted ? "raw" : fmt,
                                   "_s", "rbd", 1, "staged", 0, "source_format", p.format);
-        rc = img_import_outcome(task_of, 0, NULL, extra);
+        rc = extra ? img_import_outcome(task_of, 0, NULL, extra) : -ENOMEM;
         if (rc == 0)
             rc = img_set_status_leased(s, id, from, IMG_ACTIVE, extra);
         json_decref(extra);

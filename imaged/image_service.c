@@ -613,7 +613,7 @@ int img_clone(struct img_service *s, const struct st_auth_ctx *who, const char *
                      "size", (json_int_t)size, "parent", "pool", s->images_pool, "image", id,
                      "snap", IMG_SNAP_NAME);
     st_info("image %s: cloned into %s/%s (%llu bytes)", id, pool, name, (unsigned long long)size);
-    return 0;
+    return *out ? 0 : -ENOMEM;
 }
 
 /* ---- life cycle ---- */

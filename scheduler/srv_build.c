@@ -149,7 +149,8 @@ static int make_boot_volume(struct srv_service *s, json_t *rec, char *msg)
                                  (json_int_t)json_integer_value(json_object_get(bv, "size_gb")),
                                  "imageRef", rs(bv, "image_id"), "name", name, "metadata",
                                  "strata_server_id", rs(rec, "id"));
-        rc = rem_as_user(s, rs(rec, "project_id"), rs(rec, "user_id"), "POST", url, body, &r);
+        rc = body ? rem_as_user(s, rs(rec, "project_id"), rs(rec, "user_id"), "POST", url, body, &r)
+                  : -ENOMEM;
         json_decref(body);
         if (rc < 0 || r.status != 202 || !st_json_str(json_object_get(r.body, "volume"), "id")) {
             if (rc < 0)

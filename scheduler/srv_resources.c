@@ -160,7 +160,7 @@ void srv_flavors_seed(struct srv_service *s)
         json_t *f = json_pack("{s:s, s:i, s:i, s:i, s:b}", "name", defaults[i].name, "vcpus",
                               defaults[i].vcpus, "ram", defaults[i].ram, "disk", defaults[i].disk,
                               "is_public", 1);
-        if (flavor_claim(s, defaults[i].name, defaults[i].id) == 0)
+        if (f && flavor_claim(s, defaults[i].name, defaults[i].id) == 0)
             st_meta_create(s->meta, &flavor_kind, defaults[i].id, f, NULL);
         json_decref(f);
     }

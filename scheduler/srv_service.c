@@ -192,6 +192,8 @@ int srv_server_create(struct srv_service *s, const struct st_auth_ctx *who, cons
                      json_object_get(brief, "links"), "OS-DCF:diskConfig", "MANUAL",
                      "security_groups", "name", "default");
     json_decref(brief);
+    if (!*out)
+        rc = -ENOMEM;
 out:
     json_decref(rec);
     st_record_cleanup(&fl);
@@ -471,7 +473,7 @@ int srv_attach(struct srv_service *s, const struct st_auth_ctx *who, const char 
     }
     snprintf(path, sizeof(path), "/%s/volumes", id);
     req = json_pack("{s:s, s:O}", "volume_id", vol, "connection_info", ci);
-    rc = agent_status(&r, rem_agent(s, host, "POST", path, req, &r), msg);
+    rc = req ? agent_status(&r, rem_agent(s, host, "POST", path, req, &r), msg) : -ENOMEM;
     if (rc < 0) {
         rem_attach_delete(s, project, user, att);
         goto release;
@@ -484,8 +486,11 @@ int srv_attach(struct srv_service *s, const struct st_auth_ctx *who, const char 
     json_t *entry = json_pack("{s:s, s:s, s:s}", "volume_id", vol, "attachment_id", att,
                               "device", device);
     json_t *vols = json_deep_copy(json_object_get(rec.data, "volumes"));
-    json_array_append(vols, entry);
-    if ((rc = srv_patch(s, id, json_pack("{s:o}", "volumes", vols))) == 0)
+    if (!entry || json_array_append(vols, entry) < 0) {
+        json_decref(vols);
+        vols = NULL; /* srv_patch answers -ENOMEM */
+    }
+    if ((rc = srv_patch(s, id, vols ? json_pack("{s:o}", "volumes", vols) : NULL)) == 0)
         *out = sj_attachment_view(id, entry);
     json_decref(entry);
 release:

@@ -24,19 +24,30 @@ static json_t *spawn_req(void)
 static void test_spawn_record(void **state)
 {
     json_t *req = spawn_req(), *rec = NULL;
+    struct gj_spawn_req q;
     char msg[GJ_MSG_MAX] = "";
 
     (void)state;
-    assert_int_equal(gj_spawn_record(req, "h1", 1795355851000LL, &rec, msg), 0);
+    assert_int_equal(gj_spawn_req(req, &q, msg), 0);
+    assert_int_equal(gj_spawn_record(&q, "h1", 1795355851000LL, &rec), 0);
     assert_string_equal(json_string_value(json_object_get(rec, "status")), GS_BUILDING);
     assert_string_equal(json_string_value(json_object_get(rec, "desired")), "running");
     assert_string_equal(json_string_value(json_object_get(rec, "host")), "h1");
     assert_string_equal(json_string_value(json_object_get(rec, "task_state")), "spawning");
     assert_string_equal(json_string_value(json_object_get(rec, "created_at")), "2026-11-22T13:57:31Z");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(rec, "root_disk"), "size_gb")), 10);
-    assert_true(gj_spawn_matches(rec, req));
+    assert_true(gj_spawn_matches(rec, &q));
+    gj_spawn_req_cleanup(&q);
+    /* Nova's wrapping is the same request */
+    json_t *wrapped = json_pack("{s:O}", "server", req);
+    assert_int_equal(gj_spawn_req(wrapped, &q, msg), 0);
+    assert_true(gj_spawn_matches(rec, &q));
+    gj_spawn_req_cleanup(&q);
+    json_decref(wrapped);
     json_object_set_new(req, "vcpus", json_integer(4));
-    assert_false(gj_spawn_matches(rec, req));
+    assert_int_equal(gj_spawn_req(req, &q, msg), 0);
+    assert_false(gj_spawn_matches(rec, &q));
+    gj_spawn_req_cleanup(&q);
 
     json_t *view = gj_view(rec);
     assert_null(json_object_get(view, "_s"));
@@ -71,11 +82,13 @@ static void test_spawn_refused(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        json_t *req = spawn_req(), *rec = NULL;
+        json_t *req = spawn_req();
+        struct gj_spawn_req q;
         json_object_set_new(req, cases[i].key, json_loads(cases[i].json, JSON_DECODE_ANY, NULL));
         msg[0] = '\0';
-        assert_int_equal(gj_spawn_record(req, "h1", 0, &rec, msg), -EINVAL);
-        assert_null(rec);
+        assert_int_equal(gj_spawn_req(req, &q, msg), -EINVAL);
+        assert_null(q.root_disk);
+        gj_spawn_req_cleanup(&q);
         if (!strstr(msg, cases[i].why))
             fail_msg("case %zu: \"%s\" does not mention %s", i, msg, cases[i].why);
         json_decref(req);
@@ -115,27 +128,26 @@ static void test_actions(void **state)
 
 static void test_volume_update(void **state)
 {
-    const json_t *qos;
-    int64_t size;
+    struct gj_volume_update_req q;
     char msg[GJ_MSG_MAX];
     json_t *req;
 
     (void)state;
     req = json_pack("{s:{s:s}, s:i}", "qos_specs", "total_iops_sec", "100", "size_gb", 3);
-    assert_int_equal(gj_volume_update(req, &qos, &size, msg), 0);
-    assert_true(json_is_object(qos));
-    assert_int_equal(size, 3);
+    assert_int_equal(gj_volume_update(req, &q, msg), 0);
+    assert_true(json_is_object(q.qos));
+    assert_int_equal(q.size_gb, 3);
     json_decref(req);
     req = json_pack("{s:n}", "qos_specs");
-    assert_int_equal(gj_volume_update(req, &qos, &size, msg), 0);
-    assert_true(json_is_null(qos));
-    assert_int_equal(size, 0);
+    assert_int_equal(gj_volume_update(req, &q, msg), 0);
+    assert_true(json_is_null(q.qos));
+    assert_int_equal(q.size_gb, 0);
     json_decref(req);
     req = json_pack("{}");
-    assert_int_equal(gj_volume_update(req, &qos, &size, msg), -EINVAL);
+    assert_int_equal(gj_volume_update(req, &q, msg), -EINVAL);
     json_decref(req);
     req = json_pack("{s:{s:i}}", "qos_specs", "write_iops_sec", -1);
-    assert_int_equal(gj_volume_update(req, &qos, &size, msg), -EINVAL);
+    assert_int_equal(gj_volume_update(req, &q, msg), -EINVAL);
     assert_non_null(strstr(msg, "write_iops_sec"));
     json_decref(req);
 }

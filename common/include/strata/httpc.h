@@ -37,4 +37,16 @@ int st_httpc_request_h(struct st_httpc *c, const char *method, const char *url,
                        const char *token, const char *const *headers_extra, const json_t *body,
                        struct st_httpc_resp *resp);
 
+/* A peer service: its base URL (e.g. http://127.0.0.1:9292) and the service
+ * token to call it with, through a client `http` (borrowed: it must outlive the
+ * peer).  Both strings are copied; the token is wiped on destroy. */
+struct st_httpc_peer;
+int st_httpc_peer_create(struct st_httpc *http, const char *url, const char *service_token,
+                         struct st_httpc_peer **out);
+void st_httpc_peer_destroy(struct st_httpc_peer *p);
+/* st_httpc_request of `method {url}{path}` with `token` (NULL: the service
+ * token). */
+int st_httpc_peer_request(struct st_httpc_peer *p, const char *method, const char *path,
+                          const char *token, const json_t *body, struct st_httpc_resp *resp);
+
 #endif
