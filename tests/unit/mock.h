@@ -3,7 +3,7 @@
  * by defining __wrap_<fn>; tests/CMakeLists.txt finds every ST_WRAP/ST_STUB/
  * ST_MOCK(fn, ...) in those files and links the test with -Wl,--wrap=<fn>, so
  * every call to fn from another object file (the service's, the metadata
- * store's) lands in the double.  Three kinds:
+ * store's) lands in the double.  Four kinds:
  *   ST_WRAP(fn, ret, args) { body }  a hand-written double (a fake with state);
  *   ST_STUB(fn, ret, args, val)      returns ut_<fn> (starts as val; set it
  *                                    with ST_SET(fn, v), back with ST_RESET);
