@@ -6,6 +6,7 @@
 #ifndef STRATA_TEST_BLOCKD_FIXTURE_H
 #define STRATA_TEST_BLOCKD_FIXTURE_H
 
+#include "meta_assert.h"
 #include "options.h"
 #include "strata/config.h"
 #include "vol_internal.h"
@@ -95,18 +96,9 @@ static void fx_volume(const char *status, int64_t size_gb, bool image, char *id)
     }
 }
 
-/* The stored record's status ("(gone)" when there is no record). */
-static const char *fx_status(const struct st_meta_kind *k, const char *id)
-{
-    static char buf[64];
-    struct st_record r = {0};
-
-    if (st_meta_get(fx->meta, k, id, &r) < 0)
-        return "(gone)";
-    snprintf(buf, sizeof(buf), "%s", st_rec_str(r.data, "status"));
-    st_record_cleanup(&r);
-    return buf;
-}
+/* The stored record's status ("(gone)" when there is no record), its lease's owner. */
+#define fx_status(k, id) ut_field(fx->meta, k, id, "status")
+#define fx_lease_owner(k, id) ut_lease_owner(fx->meta, k, id)
 
 /* A field of the stored record as an integer (-1 when missing). */
 static int64_t fx_int(const struct st_meta_kind *k, const char *id, const char *field)
@@ -126,14 +118,6 @@ static bool fx_image(const char *id)
 
     vol_rbd_name(id, name, sizeof(name));
     return fake_rbd_exists(fx->vols, name);
-}
-
-/* Whether anyone holds the record's lease, and who. */
-static const char *fx_lease_owner(const struct st_meta_kind *k, const char *id)
-{
-    static struct st_lease l;
-
-    return st_lease_get(fx->meta, k, id, &l) == 0 ? l.owner : NULL;
 }
 
 #endif

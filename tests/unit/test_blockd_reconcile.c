@@ -22,11 +22,7 @@
 #include "blockd_fixture.h"
 
 /* The record's lease taken by a daemon of another node that then died. */
-static void lease_by(const struct st_meta_kind *k, const char *id, const char *owner,
-                     const char *op)
-{
-    assert_int_equal(st_lease_acquire(fx->meta, k, id, owner, op, st_now_ms(), FX_TTL), 0);
-}
+#define lease_by(k, id, owner, op) ut_lease_take(fx->meta, k, id, owner, op, FX_TTL)
 
 static void set_fields(const struct st_meta_kind *k, const char *id, json_t *extra)
 {

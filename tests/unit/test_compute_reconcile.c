@@ -22,6 +22,7 @@
 #include "fake_work.h"
 #include "guest_internal.h"
 #include "guest_json.h"
+#include "meta_assert.h"
 
 #define OWNER "h1/0000000000000001"
 #define OTHER "h1x/0000000000000002"
@@ -94,29 +95,9 @@ static void guest(const char *id, const char *host, const char *status, const ch
     json_decref(rec);
 }
 
-static const char *field(const char *id, const char *name)
-{
-    static char buf[64];
-    struct st_record r = {0};
-
-    if (st_meta_get(s->meta, &guest_kind, id, &r) < 0)
-        return "(gone)";
-    snprintf(buf, sizeof(buf), "%s", gs_rstr(r.data, name) ? gs_rstr(r.data, name) : "(null)");
-    st_record_cleanup(&r);
-    return buf;
-}
-
-static const char *lease_owner(const char *id)
-{
-    static struct st_lease l;
-
-    return st_lease_get(s->meta, &guest_kind, id, &l) == 0 ? l.owner : NULL;
-}
-
-static void lease_by(const char *id, const char *owner, const char *op)
-{
-    assert_int_equal(st_lease_acquire(s->meta, &guest_kind, id, owner, op, st_now_ms(), TTL), 0);
-}
+#define field(id, name) ut_field(s->meta, &guest_kind, id, name)
+#define lease_owner(id) ut_lease_owner(s->meta, &guest_kind, id)
+#define lease_by(id, owner, op) ut_lease_take(s->meta, &guest_kind, id, owner, op, TTL)
 
 /* A stale lease of our guest: taken over and converged — not while it lives. */
 static void test_stale_lease_resumed(void **state)

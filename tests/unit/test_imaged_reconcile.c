@@ -20,6 +20,7 @@
 #include "fake_rbd.h"
 #include "fake_work.h"
 #include "image_internal.h"
+#include "meta_assert.h"
 #include "strata/log.h"
 #include "strata/qos_bulk.h"
 #include "strata/rbd.h"
@@ -80,29 +81,9 @@ static void image(const char *id, const char *status, json_t *priv)
     json_decref(rec);
 }
 
-static void lease_by(const char *id, const char *owner, const char *op)
-{
-    assert_int_equal(st_lease_acquire(s->meta, &img_kind, id, owner, op, st_now_ms(), TTL), 0);
-}
-
-static const char *status_of(const char *id)
-{
-    static char buf[32];
-    struct st_record r = {0};
-
-    if (st_meta_get(s->meta, &img_kind, id, &r) < 0)
-        return "(gone)";
-    snprintf(buf, sizeof(buf), "%s", st_rec_str(r.data, "status"));
-    st_record_cleanup(&r);
-    return buf;
-}
-
-static const char *lease_owner(const char *id)
-{
-    static struct st_lease l;
-
-    return st_lease_get(s->meta, &img_kind, id, &l) == 0 ? l.owner : NULL;
-}
+#define lease_by(id, owner, op) ut_lease_take(s->meta, &img_kind, id, owner, op, TTL)
+#define status_of(id) ut_field(s->meta, &img_kind, id, "status")
+#define lease_owner(id) ut_lease_owner(s->meta, &img_kind, id)
 
 static void staged_file(const char *id, const char *suffix)
 {

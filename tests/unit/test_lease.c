@@ -276,17 +276,13 @@ static void test_store_errors(void **state)
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_acquire_needs_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_takeover_after_expiry_not_before, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_renew_extends, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_former_holder_fenced, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fenced_modify, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cas_and_delete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stale_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_owner_new, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reconcile_scan, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_errors, setup, teardown),
+        T(test_acquire_needs_record), T(test_takeover_after_expiry_not_before),
+        T(test_renew_extends),        T(test_former_holder_fenced),
+        T(test_fenced_modify),        T(test_cas_and_delete),
+        T(test_stale_rules),          T(test_owner_new),
+        T(test_reconcile_scan),       T(test_store_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
