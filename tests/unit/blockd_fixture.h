@@ -19,7 +19,7 @@ static struct vol_service *fx;
 static struct st_config *fx_cfg;
 static const struct st_auth_ctx fx_user = {.user_id = "u1", .project_id = "p1"};
 
-static int fx_setup(void **state)
+static inline int fx_setup(void **state)
 {
     const struct st_opt *tables[] = {st_common_options, blockd_options, NULL};
     char err[256];
@@ -56,7 +56,7 @@ static int fx_setup(void **state)
     return 0;
 }
 
-static int fx_teardown(void **state)
+static inline int fx_teardown(void **state)
 {
     (void)state;
     fake_work_run();
@@ -78,7 +78,7 @@ static int fx_teardown(void **state)
 
 /* A volume record as blockd writes it, in `status`, of size_gb, with its
  * RBD image when `image`; its id in id (37 bytes). */
-static void fx_volume(const char *status, int64_t size_gb, bool image, char *id)
+static inline void fx_volume(const char *status, int64_t size_gb, bool image, char *id)
 {
     char name[NAME_MAX_LEN];
     json_t *rec;
@@ -101,7 +101,7 @@ static void fx_volume(const char *status, int64_t size_gb, bool image, char *id)
 #define fx_lease_owner(k, id) ut_lease_owner(fx->meta, k, id)
 
 /* A field of the stored record as an integer (-1 when missing). */
-static int64_t fx_int(const struct st_meta_kind *k, const char *id, const char *field)
+static inline int64_t fx_int(const struct st_meta_kind *k, const char *id, const char *field)
 {
     struct st_record r = {0};
     int64_t v = -1;
@@ -112,7 +112,7 @@ static int64_t fx_int(const struct st_meta_kind *k, const char *id, const char *
     return v;
 }
 
-static bool fx_image(const char *id)
+static inline bool fx_image(const char *id)
 {
     char name[NAME_MAX_LEN];
 
