@@ -45,6 +45,8 @@ static inline int fx_setup(void **state)
     fx->max_depth = 5;
     fx->mon_hosts = json_array();
     fx->mon_ports = json_array();
+    if (qos_bulk_init(&fx->bulk, 0, 0) < 0)
+        return -1;
     pthread_mutex_init(&fx->bk_mu, NULL);
     pthread_cond_init(&fx->bk_cv, NULL);
     /* the pool's mark as vol_service_create leaves it: blockd used it from now */
@@ -64,6 +66,7 @@ static inline int fx_teardown(void **state)
     vt_destroy(fx->types);
     json_decref(fx->mon_hosts);
     json_decref(fx->mon_ports);
+    qos_bulk_cleanup(&fx->bulk);
     pthread_mutex_destroy(&fx->bk_mu);
     pthread_cond_destroy(&fx->bk_cv);
     st_meta_close(fx->meta);

@@ -21,7 +21,7 @@ struct rule {
 };
 
 struct call {
-    char method[16], url[512];
+    char method[16], url[512], token[256];
     json_t *body;
 };
 
@@ -76,12 +76,26 @@ unsigned fake_httpc_calls_to(const char *method, const char *url_part)
     return n;
 }
 
-const json_t *fake_httpc_last_body(const char *url_part)
+static const struct call *last_to(const char *url_part)
 {
     for (unsigned i = ncalls < LOG_MAX ? ncalls : LOG_MAX; i-- > 0;)
         if (strstr(calls[i].url, url_part))
-            return calls[i].body;
+            return &calls[i];
     return NULL;
+}
+
+const json_t *fake_httpc_last_body(const char *url_part)
+{
+    const struct call *k = last_to(url_part);
+
+    return k ? k->body : NULL;
+}
+
+const char *fake_httpc_last_token(const char *url_part)
+{
+    const struct call *k = last_to(url_part);
+
+    return k ? k->token : NULL;
 }
 
 ST_WRAP(st_httpc_request_h, int,
@@ -93,6 +107,7 @@ ST_WRAP(st_httpc_request_h, int,
         struct call *k = &calls[ncalls];
         snprintf(k->method, sizeof(k->method), "%s", method);
         snprintf(k->url, sizeof(k->url), "%s", url);
+        snprintf(k->token, sizeof(k->token), "%s", token ? token : "");
         k->body = body ? json_deep_copy(body) : NULL;
     }
     ncalls++;

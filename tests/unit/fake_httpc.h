@@ -16,7 +16,9 @@ void fake_httpc_rule_err(const char *method, const char *url_part, int rc);
 /* Requests made so far, and how many of them went to URLs containing url_part. */
 unsigned fake_httpc_calls(void);
 unsigned fake_httpc_calls_to(const char *method, const char *url_part);
-/* The body sent with the last request to a matching URL (borrowed; NULL if none). */
+/* The body and the token sent with the last request to a matching URL
+ * (borrowed; NULL if none). */
 const json_t *fake_httpc_last_body(const char *url_part);
+const char *fake_httpc_last_token(const char *url_part);
 
 #endif

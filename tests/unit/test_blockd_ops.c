@@ -18,8 +18,23 @@
 #include "fake_rados.h"
 #include "fake_rbd.h"
 #include "fake_work.h"
+#include "mock.h"
 
 #include "blockd_fixture.h"
+
+/* blockd asks imaged about an image as the caller's project: the token it
+ * mints names that project (the HTTP double sees it). */
+ST_STUB(st_daemon_auth, const struct st_auth *, (const struct st_daemon *d), NULL)
+
+ST_WRAP(st_auth_issue, int,
+        (const struct st_auth *a, const struct st_auth_ctx *ctx, int64_t expires_at, char **out))
+{
+    char tok[128];
+
+    snprintf(tok, sizeof(tok), "token-of-%s", ctx->project_id);
+    *out = strdup(tok);
+    return *out ? 0 : -ENOMEM;
+}
 
 static const struct st_auth_ctx admin = {.user_id = "a", .project_id = "admin", .is_admin = true};
 
@@ -251,6 +266,79 @@ static void test_upload_to_image(void **state)
     assert_false(fake_rbd_snap_exists(fx->vols, vname, snap));
 }
 
+/* From a volume: a clone of a temporary snapshot, flattened, the snapshot
+ * dropped; only from a usable source, at least the source's size. */
+static void test_create_from_volume(void **state)
+{
+    char src[37], busy[37], name[NAME_MAX_LEN], snap[64], msg[VOL_MSG_MAX] = "";
+    json_t *out = NULL;
+    unsigned depth = 9;
+    uint64_t size = 0;
+
+    (void)state;
+    fx_volume("in-use", 1, true, src);
+    fx_volume("extending", 1, true, busy);
+    struct vol_create_req req = {.source_volid = busy};
+    assert_int_equal(vol_create(fx, &fx_user, &req, &out, msg), -EINVAL);
+    char want[VOL_MSG_MAX];
+    snprintf(want, sizeof(want), "Invalid volume: source volume %s is extending", busy);
+    assert_string_equal(msg, want);
+    req = (struct vol_create_req){.source_volid = src, .size_gb = 2};
+    assert_int_equal(vol_create(fx, &fx_user, &req, &out, msg), 0);
+    const char *id = st_rec_str(out, "id");
+    fake_work_run();
+    assert_string_equal(fx_status(&vol_kind, id), "available");
+    vol_rbd_name(id, name, sizeof(name));
+    assert_int_equal(st_rbd_parent_depth(fx->vols, name, &depth), 0);
+    assert_int_equal(depth, 0);
+    assert_int_equal(st_rbd_size(fx->vols, name, NULL, &size), 0);
+    assert_true(size == 2 * GIB);
+    vol_rbd_name(src, name, sizeof(name));
+    snprintf(snap, sizeof(snap), "clone-%s", id);
+    assert_false(fake_rbd_snap_exists(fx->vols, name, snap));
+    json_decref(out);
+}
+
+/* From an image: imaged looked up as the caller's project, then asked to
+ * clone into the volumes pool; refusals with Cinder's messages. */
+static void test_create_from_image(void **state)
+{
+    static const char img[] = "12345678-1234-4234-8234-123456789abc";
+    struct vol_create_req req = {.image_id = img};
+    char msg[VOL_MSG_MAX] = "", name[NAME_MAX_LEN];
+    json_t *out = NULL;
+
+    (void)state;
+    assert_int_equal(vol_create(fx, &fx_user, &req, &out, msg), -EIO); /* imaged down */
+    assert_string_equal(msg, "The image service is unavailable (Connection refused); try again "
+                             "later");
+    fake_httpc_rule("GET", "/v2/images/", 404, "{}");
+    assert_int_equal(vol_create(fx, &fx_user, &req, &out, msg), -EINVAL);
+    assert_string_equal(msg, "Invalid image identifier or unable to access requested image.");
+    fake_httpc_reset();
+    fake_httpc_rule("GET", "/v2/images/", 200, "{\"status\": \"queued\"}");
+    assert_int_equal(vol_create(fx, &fx_user, &req, &out, msg), -EINVAL);
+    fake_httpc_reset();
+    fake_httpc_rule("GET", "/v2/images/", 200,
+                    "{\"status\": \"active\", \"id\": \"12345678-1234-4234-8234-123456789abc\", "
+                    "\"name\": \"cirros\", \"virtual_size\": 2147483648, \"min_disk\": 1}");
+    fake_httpc_rule("POST", "/clone", 201, "{}");
+    assert_int_equal(vol_create(fx, &fx_user, &req, &out, msg), 0);
+    const char *id = st_rec_str(out, "id");
+    assert_int_equal(json_integer_value(json_object_get(out, "size")), 2); /* the image's size */
+    assert_string_equal(st_rec_str(json_object_get(out, "volume_image_metadata"), "min_disk"), "1");
+    fake_work_run();
+    assert_string_equal(fx_status(&vol_kind, id), "available");
+    assert_string_equal(ut_field(fx->meta, &vol_kind, id, "bootable"), "true");
+    vol_rbd_name(id, name, sizeof(name));
+    const json_t *body = fake_httpc_last_body("/clone");
+    assert_string_equal(st_rec_str(body, "name"), name);
+    assert_string_equal(st_rec_str(body, "pool"), "volumes");
+    assert_string_equal(st_rec_str(body, "project_id"), "p1");
+    assert_string_equal(fake_httpc_last_token("/v2/images/"), "token-of-p1");
+    json_decref(out);
+}
+
 /* os-reset_status: admins only, whatever the status. */
 static void test_reset_status(void **state)
 {
@@ -298,9 +386,9 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_attach_actions),  T(test_attachment_records), T(test_revert),
-        T(test_snapshot_delete), T(test_upload_to_image),    T(test_reset_status),
-        T(test_list_and_update),
+        T(test_attach_actions),    T(test_attachment_records), T(test_revert),
+        T(test_snapshot_delete),   T(test_upload_to_image),    T(test_create_from_volume),
+        T(test_create_from_image), T(test_reset_status),       T(test_list_and_update),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
