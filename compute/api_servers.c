@@ -15,17 +15,15 @@ static struct guest_service *svc(const struct st_req *r)
     return st_req_app(r);
 }
 
+/* st_reply_fail, with the agent's not-found texts (a volume of a server, or
+ * the server). */
 static int fail(struct st_req *r, int rc, const char *msg)
 {
     const char *id = st_req_param(r, "id"), *vol = st_req_param(r, "volume_id");
 
-    if (msg && msg[0])
-        return st_reply_error(r, st_errno_to_http(rc), "%s", msg), rc;
-    if (rc == -ENOENT && vol)
+    if (rc == -ENOENT && !(msg && msg[0]) && vol)
         return st_reply_error(r, 404, "Volume %s is not attached to server %s", vol, id), rc;
-    if (rc == -ENOENT && id)
-        return st_reply_error(r, 404, "Server %s could not be found.", id), rc;
-    return rc;
+    return st_reply_fail(r, rc, msg, id ? "Server" : NULL, id);
 }
 
 static int reply_wrapped(struct st_req *r, unsigned status, const char *key, json_t *doc)
