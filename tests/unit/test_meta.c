@@ -1091,6 +1091,67 @@ static void test_leased_job_loses_lease(void **state)
         st_workpool_submit_leased(NULL, A.m, &K_LEASE, "x", oa, 600, leased_job_fn, &job), -EINVAL);
 }
 
+static atomic_int dropped_jobs, unleased_runs;
+
+static void drop_job_fn(void *arg)
+{
+    struct leased_job *j = arg;
+
+    assert_false(atomic_load(&j->started));
+    atomic_fetch_add(&dropped_jobs, 1);
+}
+
+static void unleased_job_fn(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&unleased_runs, 1);
+}
+
+/* At destroy (SIGTERM), queued leased jobs are not run: they are dropped with
+ * their leases kept, so the next incarnation's reconcile resumes them; the
+ * running job finishes and releases its lease; unleased queued jobs still run. */
+static void test_leased_jobs_dropped_at_stop(void **state)
+{
+    static const char *const ids[] = {"run", "q1", "q2"};
+    struct leased_job jobs[3] = {{.run_ms = 800}, {.run_ms = 0}, {.run_ms = 0}};
+    struct st_workpool *p;
+    char oa[128], next[128];
+    struct st_lease l;
+
+    NEED_CLUSTER();
+    assert_int_equal(st_lease_owner_new("stopnode", oa, sizeof(oa)), 0);
+    assert_int_equal(st_workpool_create(1, 0, &p), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(create_json(A.m, &K_LEASE, ids[i], "{}", NULL), 0);
+        assert_int_equal(st_lease_acquire(A.m, &K_LEASE, ids[i], oa, "import", st_now_ms(), 60000),
+                         0);
+        assert_int_equal(st_workpool_submit_leased2(p, A.m, &K_LEASE, ids[i], oa, 60000,
+                                                    leased_job_fn, drop_job_fn, &jobs[i]),
+                         0);
+        while (i == 0 && !atomic_load(&jobs[0].started))
+            sleep_ms(10);
+    }
+    assert_int_equal(st_workpool_submit(p, unleased_job_fn, NULL), 0);
+    st_workpool_destroy(p);
+    assert_true(atomic_load(&jobs[0].done));
+    assert_false(atomic_load(&jobs[1].started));
+    assert_false(atomic_load(&jobs[2].started));
+    assert_int_equal(atomic_load(&dropped_jobs), 2);
+    assert_int_equal(atomic_load(&unleased_runs), 1);
+    assert_int_equal(st_lease_get(A.m, &K_LEASE, "run", &l), -ENOENT);
+    /* The dropped ones keep their leases, stale for the node's next start. */
+    assert_int_equal(st_lease_owner_new("stopnode", next, sizeof(next)), 0);
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(st_lease_get(B.m, &K_LEASE, ids[i], &l), 0);
+        assert_string_equal(l.owner, oa);
+        assert_string_equal(l.op, "import");
+        assert_true(st_lease_is_stale(&l, next, st_now_ms()));
+        assert_int_equal(st_lease_acquire(B.m, &K_LEASE, ids[i], next, "resume", st_now_ms(), 600),
+                         0);
+        assert_int_equal(st_lease_release(B.m, &K_LEASE, ids[i], next), 0);
+    }
+}
+
 static void test_rados_misc(void **state)
 {
     char fsid[37], buf[32];
@@ -1140,6 +1201,7 @@ int main(void)
         cmocka_unit_test(test_lease_reconcile),
         cmocka_unit_test(test_leased_job_keeps_lease),
         cmocka_unit_test(test_leased_job_loses_lease),
+        cmocka_unit_test(test_leased_jobs_dropped_at_stop),
         cmocka_unit_test(test_rados_misc),
     };
 
