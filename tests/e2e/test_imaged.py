@@ -237,6 +237,28 @@ def test_qcow2_with_backing_file_is_refused(url, alice, tmp_path, cluster):
     assert img["id"] not in rbd_names(cluster)
 
 
+@pytest.mark.parametrize("declared", ["qcow2", "raw"])
+def test_qcow2_with_data_file_is_refused_before_qemu_img(url, alice, tmp_path, cluster, declared):
+    """The header names an external data file: refused from the header, never
+    opened.  It names a FIFO here, on which `qemu-img info` would hang until
+    the probe's deadline (and answer "could not be inspected in time")."""
+    q = str(tmp_path / "d.qcow2")
+    fifo = str(tmp_path / "d.fifo")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=" + fifo, q,
+                    "1M"], check=True)
+    os.unlink(fifo)
+    os.mkfifo(fifo)
+    img = create(url, alice, disk_format=declared)
+    t0 = time.time()
+    with open(q, "rb") as f:
+        r = upload(url, alice, img["id"], f.read())
+    assert r.status_code == 400, r.text
+    assert "qcow2 images with an external data file are refused" in r.text, r.text
+    assert time.time() - t0 < 10
+    assert requests.get(url + "/v2/images/" + img["id"], headers=H(alice)).json()["status"] == "queued"
+    assert img["id"] not in rbd_names(cluster)
+
+
 def test_staged_and_converted_uploads_check_content_md5(url, alice, tmp_path, cluster):
     raw = make_file(str(tmp_path / "m.raw"), MIB)
     qcow = str(tmp_path / "m.qcow2")
