@@ -427,6 +427,39 @@ def test_delete_with_clones_keeps_the_data(url, alice, bob, admin_tok, home, clu
     eventually(lambda: img["id"] not in rbd_names(cluster), "the hidden image purged")
 
 
+def image_record(cluster, image_id):
+    """The image's stored record, private part ("_s") included."""
+    with cluster.open_ioctx("strata.meta") as io, rados.ReadOpCtx() as op:
+        it, _ = io.get_omap_vals_by_keys(op, ("r/" + image_id,))
+        io.operate_read_op(op, "meta.image")
+        return {k[2:]: json.loads(v) for k, v in it}[image_id]
+
+
+def test_clone_list_is_pruned_of_gone_children(url, alice, admin_tok, home, cluster):
+    """The parent's private clone list drops a clone whose RBD image is gone
+    (the reconcile prunes it) instead of growing forever."""
+    img = create(url, alice)
+    assert upload(url, alice, img["id"], os.urandom(MIB)).status_code == 204
+    clone = url + "/internal/v1/images/%s/clone" % img["id"]
+    names = ["volume-" + str(uuid.uuid4()) for _ in range(2)]
+    for n in names:
+        r = requests.post(clone, headers=H(admin_tok),
+                          json={"pool": "strata.volumes", "name": n, "project_id": "p-alice"})
+        assert r.status_code == 201, r.text
+
+    def clone_names():
+        return [c["name"] for c in image_record(cluster, img["id"])["_s"].get("clones", [])]
+
+    assert clone_names() == names
+    with cluster.open_ioctx("strata.volumes") as io:
+        rbd.RBD().remove(io, names[0])
+    kill_and_restart(home, signal.SIGTERM)          # start-up reconcile prunes it
+    eventually(lambda: clone_names() == names[1:], "the gone clone dropped from the list", 30)
+    with cluster.open_ioctx("strata.volumes") as io:
+        rbd.RBD().remove(io, names[1])
+    assert requests.delete(url + "/v2/images/" + img["id"], headers=H(alice)).status_code == 204
+
+
 def test_clone_of_a_queued_image_names_its_status(url, alice, admin_tok):
     """A clone is only made of an active image; the 409 says what the image is
     (the status was once read from a freed record and came back as garbage)."""
