@@ -1,8 +1,9 @@
 /* workpool.c — fixed worker threads fed by one FIFO queue (mutex + condvars),
  * plus a keeper thread that renews the lease of every leased job from submit
  * until the job returns (every ttl/3), then the worker releases the lease.
- * At destroy, leased jobs not yet started are dropped with their leases left
- * in place, for the reconcile of the next start (or of another instance). */
+ * At destroy, leased jobs not yet started (submitted with submit_leased2) are
+ * dropped with their leases left in place, for the reconcile of the next start
+ * (or of another instance). */
 #include "strata/workpool.h"
 
 #include <errno.h>
@@ -32,6 +33,7 @@ struct held_lease {
 struct job {
     st_job_fn fn;
     st_job_fn drop; /* instead of fn when dropped at destroy (optional) */
+    bool droppable; /* leased2: dropped, not run, if still queued at destroy */
     void *arg;
     struct held_lease *lease;
     struct job *next;
@@ -268,9 +270,9 @@ int st_workpool_submit(struct st_workpool *p, st_job_fn fn, void *arg)
     return rc;
 }
 
-int st_workpool_submit_leased2(struct st_workpool *p, struct st_meta *m,
-                               const struct st_meta_kind *k, const char *id, const char *owner,
-                               int64_t ttl_ms, st_job_fn fn, st_job_fn drop, void *arg)
+static int submit_leased(struct st_workpool *p, struct st_meta *m, const struct st_meta_kind *k,
+                         const char *id, const char *owner, int64_t ttl_ms, st_job_fn fn,
+                         st_job_fn drop, bool droppable, void *arg)
 {
     struct held_lease *l = NULL;
     struct job *j = NULL;
@@ -290,6 +292,7 @@ int st_workpool_submit_leased2(struct st_workpool *p, struct st_meta *m,
         l->due_ms = mono_ms() + renew_period(l);
         j->fn = fn;
         j->drop = drop;
+        j->droppable = droppable;
         j->arg = arg;
         j->lease = l;
         rc = enqueue(p, j);
@@ -301,11 +304,20 @@ int st_workpool_submit_leased2(struct st_workpool *p, struct st_meta *m,
     return rc;
 }
 
+int st_workpool_submit_leased2(struct st_workpool *p, struct st_meta *m,
+                               const struct st_meta_kind *k, const char *id, const char *owner,
+                               int64_t ttl_ms, st_job_fn fn, st_job_fn drop, void *arg)
+{
+    return submit_leased(p, m, k, id, owner, ttl_ms, fn, drop, true, arg);
+}
+
+/* The old entry point: nothing would free a dropped job's arg, so its jobs
+ * still run at destroy. */
 int st_workpool_submit_leased(struct st_workpool *p, struct st_meta *m,
                               const struct st_meta_kind *k, const char *id, const char *owner,
                               int64_t ttl_ms, st_job_fn fn, void *arg)
 {
-    return st_workpool_submit_leased2(p, m, k, id, owner, ttl_ms, fn, NULL, arg);
+    return submit_leased(p, m, k, id, owner, ttl_ms, fn, NULL, false, arg);
 }
 
 size_t st_workpool_pending(struct st_workpool *p)
@@ -320,8 +332,8 @@ size_t st_workpool_pending(struct st_workpool *p)
     return n;
 }
 
-/* Take the leased jobs out of the queue and their leases off the keeper's
- * list (locked); returns them as a list. */
+/* Take the droppable leased jobs out of the queue and their leases off the
+ * keeper's list (locked); returns them as a list. */
 static struct job *unqueue_leased(struct st_workpool *p)
 {
     struct job *dropped = NULL, **pp = &p->head;
@@ -330,7 +342,7 @@ static struct job *unqueue_leased(struct st_workpool *p)
     while (*pp) {
         struct job *j = *pp;
 
-        if (!j->lease) {
+        if (!j->lease || !j->droppable) {
             p->tail = j;
             pp = &j->next;
             continue;

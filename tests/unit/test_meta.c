@@ -1109,11 +1109,13 @@ static void unleased_job_fn(void *arg)
 
 /* At destroy (SIGTERM), queued leased jobs are not run: they are dropped with
  * their leases kept, so the next incarnation's reconcile resumes them; the
- * running job finishes and releases its lease; unleased queued jobs still run. */
+ * running job finishes and releases its lease; unleased queued jobs, and those
+ * of the old submit_leased (nothing would free their arg), still run. */
 static void test_leased_jobs_dropped_at_stop(void **state)
 {
     static const char *const ids[] = {"run", "q1", "q2"};
     struct leased_job jobs[3] = {{.run_ms = 800}, {.run_ms = 0}, {.run_ms = 0}};
+    struct leased_job old = {.run_ms = 0};
     struct st_workpool *p;
     char oa[128], next[128];
     struct st_lease l;
@@ -1132,7 +1134,14 @@ static void test_leased_jobs_dropped_at_stop(void **state)
             sleep_ms(10);
     }
     assert_int_equal(st_workpool_submit(p, unleased_job_fn, NULL), 0);
+    /* The old submit_leased (no drop callback): still run at destroy. */
+    assert_int_equal(create_json(A.m, &K_LEASE, "old", "{}", NULL), 0);
+    assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "old", oa, "import", st_now_ms(), 60000), 0);
+    assert_int_equal(
+        st_workpool_submit_leased(p, A.m, &K_LEASE, "old", oa, 60000, leased_job_fn, &old), 0);
     st_workpool_destroy(p);
+    assert_true(atomic_load(&old.done));
+    assert_int_equal(st_lease_get(A.m, &K_LEASE, "old", &l), -ENOENT);
     assert_true(atomic_load(&jobs[0].done));
     assert_false(atomic_load(&jobs[1].started));
     assert_false(atomic_load(&jobs[2].started));

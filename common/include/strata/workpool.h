@@ -26,15 +26,16 @@ int st_workpool_submit(struct st_workpool *p, st_job_fn fn, void *arg);
 int st_workpool_submit_leased2(struct st_workpool *p, struct st_meta *m,
                                const struct st_meta_kind *k, const char *id, const char *owner,
                                int64_t ttl_ms, st_job_fn fn, st_job_fn drop, void *arg);
-/* The same without drop: a dropped job's arg is left to the caller. */
+/* The old form: its jobs are never dropped (nothing would free their arg),
+ * so still queued at destroy they run then.  Use submit_leased2. */
 int st_workpool_submit_leased(struct st_workpool *p, struct st_meta *m,
                               const struct st_meta_kind *k, const char *id,
                               const char *owner, int64_t ttl_ms,
                               st_job_fn fn, void *arg);
 /* Jobs queued or running. */
 size_t st_workpool_pending(struct st_workpool *p);
-/* Stop taking jobs; drop the queued leased jobs (see submit_leased2); finish
- * the running ones and the queued unleased ones; join the threads. */
+/* Stop taking jobs; drop the queued jobs of submit_leased2; finish the
+ * running ones and the other queued ones; join the threads. */
 void st_workpool_destroy(struct st_workpool *p);
 
 /* Milliseconds since the epoch (CLOCK_REALTIME) — for leases across hosts. */
