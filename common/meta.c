@@ -326,15 +326,17 @@ static int read_hwm(struct st_meta *m, const struct target *t, uint64_t *h,
     rc = meta_read_keys(m, t->oid, keys, 2, kv);
     if (rc == -ENOENT)
         return 0; /* no object: no record, no mark */
-    if (rc == 0 && kv[0].present)
+    if (rc < 0)
+        return rc; /* logged there */
+    if (kv[0].present)
         rc = parse_version(kv[0].val, kv[0].len, cur);
     if (rc == 0 && kv[1].present) {
         rc = parse_version(kv[1].val, kv[1].len, h);
         if (rc == 0)
             memcpy(hstr, kv[1].val, VERSION_LEN + 1);
     }
-    if (rc == -EIO)
-        st_error("meta: corrupt version of %s in %s", t->id, t->oid);
+    if (rc < 0)
+        st_error("meta: corrupt version of %s or %s in %s", t->id, HWM_KEY, t->oid);
     meta_kv_free(kv, 2);
     return rc;
 }
