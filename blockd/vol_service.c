@@ -209,7 +209,7 @@ int vs_submit(struct vol_service *s, enum job_kind kind, const char *id)
     rc = kind == JOB_TELL || kind == JOB_TELL_QOS || kind == JOB_QOS
              ? st_workpool_submit(s->workers, run_job, j)
              : st_workpool_submit_leased(s->workers, s->meta, k, id, s->owner, s->ttl_ms, run_job,
-                                         j);
+                                         free, j);
     if (rc < 0) {
         st_error("%s %s: cannot queue the operation: %s", k->name, id, strerror(-rc));
         free(j);

@@ -1,7 +1,9 @@
 /* meta.c — the metadata store's records.  Kind K is the RADOS object
  * "meta.K"; record I is the omap keys "r/I" (compact JSON, sorted keys) and
- * "v/I" (version, 20-digit decimal), its lease "l/I".  Every write is ONE write
- * op guarded by omap_cmp (a missing key compares equal to ""), so it is a CAS.
+ * "v/I" (version, 20-digit decimal), its lease "l/I"; "hwm" is the highest version
+ * any deleted record of K reached, and a new record starts above it (no ABA).
+ * Every write is ONE write op guarded by omap_cmp (a missing key compares equal
+ * to ""), so it is a CAS.
  * Listing is in meta_list.c, leases in lease.c. */
 #include "meta_internal.h"
 
@@ -286,6 +288,21 @@ int meta_record_fill(struct st_record *out, const char *oid, const char *id, con
     return 0;
 }
 
+/* A few ms of jitter, growing with the attempt, so racing writers spread out. */
+static void backoff(unsigned attempt)
+{
+    static _Thread_local unsigned seed;
+    struct timespec ts;
+    unsigned ms;
+
+    if (!seed)
+        seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&ts;
+    ms = 1 + (unsigned)rand_r(&seed) % (1u << (attempt < 5 ? attempt + 1 : 6));
+    ts.tv_sec = 0;
+    ts.tv_nsec = (long)ms * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
 /* A lease to write with a new record, or NULL. */
 struct lease_spec {
     const char *owner;
@@ -293,13 +310,44 @@ struct lease_spec {
     int64_t expires_ms;
 };
 
+/* The kind's high-water mark (HWM_KEY, absent = 0) and the record's version
+ * key, read together: *h the mark, hstr its stored text ("" when absent),
+ * *cur the record's version (0 when it does not exist). */
+static int read_hwm(struct st_meta *m, const struct target *t, uint64_t *h,
+                    char hstr[VERSION_LEN + 1], uint64_t *cur)
+{
+    const char *keys[] = {t->vkey, HWM_KEY};
+    struct kv kv[2];
+    int rc;
+
+    *h = 0;
+    *cur = 0;
+    hstr[0] = '\0';
+    rc = meta_read_keys(m, t->oid, keys, 2, kv);
+    if (rc == -ENOENT)
+        return 0; /* no object: no record, no mark */
+    if (rc < 0)
+        return rc; /* logged there */
+    if (kv[0].present)
+        rc = parse_version(kv[0].val, kv[0].len, cur);
+    if (rc == 0 && kv[1].present) {
+        rc = parse_version(kv[1].val, kv[1].len, h);
+        if (rc == 0)
+            memcpy(hstr, kv[1].val, VERSION_LEN + 1);
+    }
+    if (rc < 0)
+        st_error("meta: corrupt version of %s or %s in %s", t->id, HWM_KEY, t->oid);
+    meta_kv_free(kv, 2);
+    return rc;
+}
+
 static int create_record(struct st_meta *m, const struct st_meta_kind *k, const char *id,
                          const json_t *data, const struct lease_spec *ls, uint64_t *version)
 {
-    char ver[VERSION_LEN + 1];
+    char ver[VERSION_LEN + 1], hstr[VERSION_LEN + 1];
     char *text = NULL, *ltext = NULL;
     struct target t;
-    struct cas c = {.create = true};
+    uint64_t h = 0, cur = 0;
     int rc;
 
     rc = meta_target_init(m, k, id, &t);
@@ -307,22 +355,37 @@ static int create_record(struct st_meta *m, const struct st_meta_kind *k, const 
         rc = encode_data(k, data, &text);
     if (rc == 0 && ls)
         rc = meta_lease_encode(ls->owner, ls->op, ls->expires_ms, &ltext);
-    if (rc < 0)
-        goto out;
-    format_version(1, ver);
-    meta_cas_cmp(&c, t.vkey, LIBRADOS_CMPXATTR_OP_EQ, "");
-    meta_cas_set(&c, t.rkey, text);
-    meta_cas_set(&c, t.vkey, ver);
-    if (ltext) {
-        meta_cas_set(&c, t.lkey, ltext);
-        meta_cas_set(&c, t.okey, ls->owner);
+    /* A new record starts above the mark, so no version of an earlier record
+     * of the same id (deleted: the mark is at least its last version) comes
+     * back; the guard on the mark closes the race with such a delete. */
+    for (unsigned attempt = 0; rc == 0 && attempt < MODIFY_TRIES; attempt++) {
+        struct cas c = {.create = true};
+
+        if (attempt)
+            backoff(attempt);
+        rc = read_hwm(m, &t, &h, hstr, &cur);
+        if (rc == 0 && cur)
+            rc = -EEXIST;
+        if (rc < 0)
+            break;
+        format_version(h + 1, ver);
+        meta_cas_cmp(&c, t.vkey, LIBRADOS_CMPXATTR_OP_EQ, "");
+        meta_cas_cmp(&c, HWM_KEY, LIBRADOS_CMPXATTR_OP_EQ, hstr);
+        meta_cas_set(&c, t.rkey, text);
+        meta_cas_set(&c, t.vkey, ver);
+        if (ltext) {
+            meta_cas_set(&c, t.lkey, ltext);
+            meta_cas_set(&c, t.okey, ls->owner);
+        }
+        rc = meta_cas_run(m, t.oid, &c);
+        if (rc != -ECANCELED)
+            break;
+        rc = 0; /* created meanwhile, or the mark moved: look again */
+        if (attempt + 1 == MODIFY_TRIES)
+            rc = -ECANCELED;
     }
-    rc = meta_cas_run(m, t.oid, &c);
-    if (rc == -ECANCELED)
-        rc = -EEXIST;
     if (rc == 0 && version)
-        *version = 1;
-out:
+        *version = h + 1;
     free(text);
     free(ltext);
     return rc;
@@ -422,27 +485,43 @@ int st_meta_update(struct st_meta *m, const struct st_meta_kind *k, const char *
 int st_meta_delete(struct st_meta *m, const struct st_meta_kind *k, const char *id,
                    uint64_t expected)
 {
-    char ver[VERSION_LEN + 1];
+    char ver[VERSION_LEN + 1], hstr[VERSION_LEN + 1];
     struct target t;
-    struct cas c = {0};
+    uint64_t h, cur;
     int rc;
 
     rc = meta_target_init(m, k, id, &t);
-    if (rc < 0)
-        return rc;
-    /* expected 0: any stored version; a present key is greater than "". */
-    format_version(expected, ver);
-    if (expected)
+    /* One write removes the record and raises the kind's mark to its version
+     * (the mark never goes down, so a mark already above needs no guard). */
+    for (unsigned attempt = 0; rc == 0 && attempt < MODIFY_TRIES; attempt++) {
+        struct cas c = {0};
+
+        if (attempt)
+            backoff(attempt);
+        rc = read_hwm(m, &t, &h, hstr, &cur);
+        if (rc == 0 && !cur)
+            rc = -ENOENT;
+        if (rc == 0 && expected && cur != expected)
+            rc = -ECANCELED;
+        if (rc < 0)
+            break;
+        format_version(cur, ver);
         meta_cas_cmp(&c, t.vkey, LIBRADOS_CMPXATTR_OP_EQ, ver);
-    else
-        meta_cas_cmp(&c, t.vkey, LIBRADOS_CMPXATTR_OP_GT, "");
-    meta_cas_rm(&c, t.rkey);
-    meta_cas_rm(&c, t.vkey);
-    meta_cas_rm(&c, t.lkey);
-    meta_cas_rm(&c, t.okey);
-    rc = meta_cas_run(m, t.oid, &c);
-    if (rc == -ECANCELED)
-        rc = expected ? cancel_reason(m, &t) : -ENOENT;
+        if (cur > h) {
+            meta_cas_cmp(&c, HWM_KEY, LIBRADOS_CMPXATTR_OP_EQ, hstr);
+            meta_cas_set(&c, HWM_KEY, ver);
+        }
+        meta_cas_rm(&c, t.rkey);
+        meta_cas_rm(&c, t.vkey);
+        meta_cas_rm(&c, t.lkey);
+        meta_cas_rm(&c, t.okey);
+        rc = meta_cas_run(m, t.oid, &c);
+        if (rc != -ECANCELED)
+            break;
+        rc = 0; /* written or deleted meanwhile, or the mark moved: look again */
+        if (attempt + 1 == MODIFY_TRIES)
+            rc = -ECANCELED;
+    }
     return rc;
 }
 
@@ -485,21 +564,6 @@ out:
     json_decref(copy);
     st_record_cleanup(&cur);
     return rc;
-}
-
-/* A few ms of jitter, growing with the attempt, so racing writers spread out. */
-static void backoff(unsigned attempt)
-{
-    static _Thread_local unsigned seed;
-    struct timespec ts;
-    unsigned ms;
-
-    if (!seed)
-        seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&ts;
-    ms = 1 + (unsigned)rand_r(&seed) % (1u << (attempt < 5 ? attempt + 1 : 6));
-    ts.tv_sec = 0;
-    ts.tv_nsec = (long)ms * 1000000L;
-    nanosleep(&ts, NULL);
 }
 
 static int modify_retry(struct st_meta *m, const struct st_meta_kind *k, const char *id,

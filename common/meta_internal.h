@@ -19,6 +19,7 @@
 #define OID_MAX (sizeof("meta.") + KIND_NAME_MAX)
 #define KEY_MAX (2 + ST_META_ID_MAX + 1)
 #define VERSION_LEN 20
+#define HWM_KEY "hwm" /* the kind's high-water mark of deleted versions */
 #define MODIFY_TRIES 20
 #define LEASE_TRIES 8
 #define LIST_PAGE_MAX 1000

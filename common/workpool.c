@@ -1,6 +1,9 @@
 /* workpool.c — fixed worker threads fed by one FIFO queue (mutex + condvars),
  * plus a keeper thread that renews the lease of every leased job from submit
- * until the job returns (every ttl/3), then the worker releases the lease. */
+ * until the job returns (every ttl/3), then the worker releases the lease.
+ * At destroy, leased jobs not yet started are
+ * dropped with their leases left in place, for the reconcile of the next start
+ * (or of another instance). */
 #include "strata/workpool.h"
 
 #include <errno.h>
@@ -29,6 +32,7 @@ struct held_lease {
 
 struct job {
     st_job_fn fn;
+    st_job_fn drop; /* instead of fn when dropped at destroy (optional) */
     void *arg;
     struct held_lease *lease;
     struct job *next;
@@ -267,7 +271,7 @@ int st_workpool_submit(struct st_workpool *p, st_job_fn fn, void *arg)
 
 int st_workpool_submit_leased(struct st_workpool *p, struct st_meta *m,
                               const struct st_meta_kind *k, const char *id, const char *owner,
-                              int64_t ttl_ms, st_job_fn fn, void *arg)
+                              int64_t ttl_ms, st_job_fn fn, st_job_fn drop, void *arg)
 {
     struct held_lease *l = NULL;
     struct job *j = NULL;
@@ -286,6 +290,7 @@ int st_workpool_submit_leased(struct st_workpool *p, struct st_meta *m,
         l->ttl_ms = ttl_ms;
         l->due_ms = mono_ms() + renew_period(l);
         j->fn = fn;
+        j->drop = drop;
         j->arg = arg;
         j->lease = l;
         rc = enqueue(p, j);
@@ -309,14 +314,61 @@ size_t st_workpool_pending(struct st_workpool *p)
     return n;
 }
 
+/* Take the leased jobs out of the queue and their leases off the
+ * keeper's list (locked); returns them as a list. */
+static struct job *unqueue_leased(struct st_workpool *p)
+{
+    struct job *dropped = NULL, **pp = &p->head;
+
+    p->tail = NULL;
+    while (*pp) {
+        struct job *j = *pp;
+
+        if (!j->lease) {
+            p->tail = j;
+            pp = &j->next;
+            continue;
+        }
+        *pp = j->next;
+        p->queued--;
+        for (struct held_lease **lp = &p->leases; *lp; lp = &(*lp)->next) {
+            if (*lp == j->lease) {
+                *lp = j->lease->next;
+                break;
+            }
+        }
+        j->next = dropped;
+        dropped = j;
+    }
+    return dropped;
+}
+
 void st_workpool_destroy(struct st_workpool *p)
 {
+    struct job *dropped;
+
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
     p->stopping = true;
+    dropped = unqueue_leased(p);
     pthread_cond_broadcast(&p->work);
+    /* The keeper may be renewing one of them unlocked right now. */
+    for (struct job *j = dropped; j; j = j->next)
+        while (j->lease->renewing)
+            pthread_cond_wait(&p->renewed, &p->mu);
     pthread_mutex_unlock(&p->mu);
+    while (dropped) {
+        struct job *j = dropped;
+
+        dropped = j->next;
+        st_info("workpool: stopping: %s/%s left queued to the reconcile, its lease kept",
+                j->lease->k->name, j->lease->id);
+        if (j->drop)
+            j->drop(j->arg);
+        free(j->lease);
+        free(j);
+    }
     for (unsigned i = 0; i < p->started; i++)
         pthread_join(p->threads[i], NULL);
 

@@ -329,8 +329,9 @@ int gs_submit(struct guest_service *s, const char *id)
     } else {
         j->s = s;
         snprintf(j->id, sizeof(j->id), "%s", id);
+        /* dropped at shutdown before it runs: free j, the lease goes to reconcile */
         rc = st_workpool_submit_leased(s->workers, s->meta, &guest_kind, id, s->owner, s->ttl_ms,
-                                       job_converge, j);
+                                       job_converge, free, j);
     }
     if (rc < 0) {
         free(j);

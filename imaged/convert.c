@@ -1,8 +1,8 @@
 /* convert.c — qemu-img as a child process (fork + execvp, never a shell; the
  * arguments from clients can't reach one): `qemu-img info --output=json` to learn
- * what an upload really is, the checks Glance's import workflow makes on it,
- * and `qemu-img convert` into a raw RBD image.  Every run has a deadline after
- * which the child's process group is killed. */
+ * what an upload really is (once inspect.c has passed its header), the checks
+ * Glance's import workflow makes on it, and `qemu-img convert` into a raw RBD
+ * image.  Every run has a deadline after which the child's process group is killed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "convert.h"
+#include "inspect.h"
 #include "strata/log.h"
 
 #define QEMU_IMG            "qemu-img"
@@ -298,6 +299,16 @@ int img_probe_file(const char *path, unsigned timeout_s, struct img_probe *out, 
         msg[0] = '\0';
     if (!path || !path[0] || !out)
         return -EINVAL;
+    /* qemu-img info opens what a header names (data files, extents): the
+     * header is inspected first, and what it refuses qemu-img never sees. */
+    rc = img_inspect_file(path, msg, msglen);
+    if (rc < 0) {
+        if (!msg[0])
+            snprintf(msg, msglen, "the image data cannot be read: %s", strerror(-rc));
+        st_info("image file %s refused before qemu-img: %s", path, msg);
+        rc = -EINVAL;
+        goto out;
+    }
     file = file_arg(path);
     if (!file) {
         rc = -ENOMEM;

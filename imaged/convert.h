@@ -18,7 +18,9 @@ struct img_probe {
 };
 
 /* Inspect `path` (format probed by qemu-img, never trusted from the client).
- * -EINVAL with msg when qemu-img cannot read it; timeout_s bounds the run. */
+ * Its header is checked first (img_inspect_file) and qemu-img does not run on
+ * what that refuses.  -EINVAL with msg when refused or when qemu-img cannot
+ * read it; timeout_s bounds the run. */
 int img_probe_file(const char *path, unsigned timeout_s, struct img_probe *out,
                    char *msg, size_t msglen);
 

@@ -622,6 +622,26 @@ static void import_job(void *arg)
     pthread_mutex_unlock(&j->lock);
 }
 
+/* Dropped at shutdown before it ran (the lease stays for the next start's
+ * reconcile): a waiting request is told so, and frees the job itself. */
+static void import_drop(void *arg)
+{
+    struct import_job *j = arg;
+
+    if (!j->waited) {
+        free(j);
+        return;
+    }
+    pthread_mutex_lock(&j->lock);
+    j->rc = -ESHUTDOWN;
+    snprintf(j->msg, sizeof(j->msg),
+             "the image service is stopping; the import resumes "
+             "when it starts again");
+    j->done = true;
+    pthread_cond_signal(&j->cond);
+    pthread_mutex_unlock(&j->lock);
+}
+
 static int import_submit(struct img_service *s, const char *id, struct import_job **waiter)
 {
     struct import_job *j = calloc(1, sizeof(*j));
@@ -637,8 +657,8 @@ static int import_submit(struct img_service *s, const char *id, struct import_jo
         pthread_cond_init(&j->cond, NULL);
         *waiter = j;
     }
-    rc = st_workpool_submit_leased(s->workers, s->meta, &img_kind, id, s->owner,
-                                   s->lease_ttl_ms, import_job, j);
+    rc = st_workpool_submit_leased(s->workers, s->meta, &img_kind, id, s->owner, s->lease_ttl_ms,
+                                   import_job, import_drop, j);
     if (rc < 0)
         free(j);
     return rc;

@@ -95,6 +95,9 @@ int img_remove_data(struct img_service *s, const char *id);
 /* Remove a hidden (deleted) image's data and record once no clone needs it:
  * -EBUSY while clones remain (the record stays hidden). */
 int img_purge_deleted(struct img_service *s, const char *id);
+/* Drop the image's clone records ("_s".clones) whose child RBD image no
+ * longer exists: 0 or -errno (-ENOENT: no such record). */
+int img_prune_clones(struct img_service *s, const char *id);
 
 /* The store Glance's import properties name (os_glance_importing_to_stores,
  * os_glance_failed_import). */

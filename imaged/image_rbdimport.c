@@ -113,7 +113,7 @@ int img_import_rbd_resume(struct img_service *s, const char *id)
     j->s = s;
     snprintf(j->id, sizeof(j->id), "%s", id);
     rc = st_workpool_submit_leased(s->workers, s->meta, &img_kind, id, s->owner, s->lease_ttl_ms,
-                                   import_job, j);
+                                   import_job, free, j);
     if (rc < 0)
         free(j);
     return rc;

@@ -1,7 +1,8 @@
 /* image_reconcile.c — imaged's crash recovery, at start-up and periodically:
  * uploads/imports whose lease went stale are undone (image back to queued, its
  * data removed) or resumed; deleted images are purged once their last clone is
- * gone; RBD images in the images pool that no record owns are removed. */
+ * gone; RBD images in the images pool that no record owns are removed; clone
+ * records ("_s".clones) whose child RBD image is gone are dropped. */
 #include "image_internal.h"
 
 #include <errno.h>
@@ -114,6 +115,32 @@ static int sweep_deleted(struct img_service *s)
     }
 }
 
+static bool has_clones(const json_t *data, void *arg)
+{
+    (void)arg;
+    return json_array_size(json_object_get(json_object_get(data, "_s"), "clones")) > 0;
+}
+
+/* Clone records whose child is gone (a volume deleted, a guest's disk
+ * removed): without this "_s".clones would only ever grow. */
+static int sweep_clone_lists(struct img_service *s)
+{
+    json_t *all = NULL;
+    int rc = st_meta_list_all(s->meta, &img_kind, has_clones, NULL, &all);
+
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        const char *id = st_rec_str(json_array_get(all, i), "id");
+        int prc = id ? img_prune_clones(s, id) : 0;
+
+        if (prc < 0 && prc != -ENOENT)
+            st_warn("image %s: pruning its clone list failed: %s", id, strerror(-prc));
+    }
+    json_decref(all);
+    return 0;
+}
+
 /* RBD images that no record owns (or whose record says there is no data). */
 /* Whether the record of `id` says it has no RBD data (queued or killed):
  * 1 yes, 0 no, -ENOENT no record at all. */
@@ -178,10 +205,11 @@ int img_service_reconcile(struct img_service *s)
     int rc = st_lease_reconcile(s->meta, &img_kind, s->owner, st_now_ms(), reconcile_lease, s);
     int rc2 = sweep_deleted(s);
     int rc3 = sweep_orphans(s);
+    int rc4 = sweep_clone_lists(s);
 
     if (rc > 0)
         st_info("reconcile: %d interrupted operation(s) handled", rc);
-    return rc < 0 ? rc : rc2 < 0 ? rc2 : rc3 < 0 ? rc3 : 0;
+    return rc < 0 ? rc : rc2 < 0 ? rc2 : rc3 < 0 ? rc3 : rc4;
 }
 
 static void reconcile_tick(void *arg)

@@ -561,6 +561,54 @@ static int add_clone(json_t *rec, void *arg)
     return 0;
 }
 
+/* Drop the entries of "_s".clones whose child RBD image is gone (checked
+ * again on every try, so a clone made meanwhile is never dropped): 1 when
+ * none is, for st_meta_modify. */
+static int prune_clones(json_t *rec, void *arg)
+{
+    struct img_service *s = arg;
+    json_t *clones = json_object_get(json_object_get(rec, "_s"), "clones");
+    size_t i = 0, dropped = 0;
+
+    while (i < json_array_size(clones)) {
+        json_t *c = json_array_get(clones, i);
+        const char *pool = st_rec_str(c, "pool"), *name = st_rec_str(c, "name");
+        int idx = pool ? img_clone_pool_index(s, pool) : -1;
+        uint64_t size;
+
+        if (idx >= 0 && name && img_valid_rbd_name(name) &&
+            st_rbd_size(s->clone_ioctx[idx], name, NULL, &size) == -ENOENT) {
+            json_array_remove(clones, i);
+            dropped++;
+        } else {
+            i++;
+        }
+    }
+    return dropped ? 0 : 1;
+}
+
+int img_prune_clones(struct img_service *s, const char *id)
+{
+    struct st_record rec = {0};
+    size_t before, after;
+    int rc = st_meta_get(s->meta, &img_kind, id, &rec);
+
+    if (rc < 0)
+        return rc;
+    before = json_array_size(json_object_get(json_object_get(rec.data, "_s"), "clones"));
+    st_record_cleanup(&rec);
+    if (!before)
+        return 0;
+    rc = st_meta_modify(s->meta, &img_kind, id, prune_clones, s, &rec);
+    if (rc < 0)
+        return rc;
+    after = json_array_size(json_object_get(json_object_get(rec.data, "_s"), "clones"));
+    st_record_cleanup(&rec);
+    if (after < before)
+        st_info("image %s: %zu gone clone(s) dropped from its clone list", id, before - after);
+    return 0;
+}
+
 int img_clone(struct img_service *s, const struct st_auth_ctx *who, const char *id,
               const char *pool, const char *name, uint64_t size, json_t **out, char *msg)
 {

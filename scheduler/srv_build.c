@@ -707,7 +707,7 @@ static int submit(struct srv_service *s, enum job_kind kind, const char *id)
     j->kind = kind;
     snprintf(j->id, sizeof(j->id), "%s", id);
     rc = st_workpool_submit_leased(s->workers, s->meta, &server_kind, id, s->owner, s->ttl_ms,
-                                   run_job, j);
+                                   run_job, free, j);
     if (rc < 0) {
         st_error("server %s: cannot queue the %s: %s", id,
                  kind == JOB_BUILD ? "build" : "delete", strerror(-rc));

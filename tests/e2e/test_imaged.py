@@ -237,6 +237,28 @@ def test_qcow2_with_backing_file_is_refused(url, alice, tmp_path, cluster):
     assert img["id"] not in rbd_names(cluster)
 
 
+@pytest.mark.parametrize("declared", ["qcow2", "raw"])
+def test_qcow2_with_data_file_is_refused_before_qemu_img(url, alice, tmp_path, cluster, declared):
+    """The header names an external data file: refused from the header, never
+    opened.  It names a FIFO here, on which `qemu-img info` would hang until
+    the probe's deadline (and answer "could not be inspected in time")."""
+    q = str(tmp_path / "d.qcow2")
+    fifo = str(tmp_path / "d.fifo")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=" + fifo, q,
+                    "1M"], check=True)
+    os.unlink(fifo)
+    os.mkfifo(fifo)
+    img = create(url, alice, disk_format=declared)
+    t0 = time.time()
+    with open(q, "rb") as f:
+        r = upload(url, alice, img["id"], f.read())
+    assert r.status_code == 400, r.text
+    assert "qcow2 images with an external data file are refused" in r.text, r.text
+    assert time.time() - t0 < 10
+    assert requests.get(url + "/v2/images/" + img["id"], headers=H(alice)).json()["status"] == "queued"
+    assert img["id"] not in rbd_names(cluster)
+
+
 def test_staged_and_converted_uploads_check_content_md5(url, alice, tmp_path, cluster):
     raw = make_file(str(tmp_path / "m.raw"), MIB)
     qcow = str(tmp_path / "m.qcow2")
@@ -403,6 +425,39 @@ def test_delete_with_clones_keeps_the_data(url, alice, bob, admin_tok, home, clu
         rbd.RBD().remove(io, name)                  # the last clone goes
     kill_and_restart(home, signal.SIGTERM)          # start-up reconcile purges it
     eventually(lambda: img["id"] not in rbd_names(cluster), "the hidden image purged")
+
+
+def image_record(cluster, image_id):
+    """The image's stored record, private part ("_s") included."""
+    with cluster.open_ioctx("strata.meta") as io, rados.ReadOpCtx() as op:
+        it, _ = io.get_omap_vals_by_keys(op, ("r/" + image_id,))
+        io.operate_read_op(op, "meta.image")
+        return {k[2:]: json.loads(v) for k, v in it}[image_id]
+
+
+def test_clone_list_is_pruned_of_gone_children(url, alice, admin_tok, home, cluster):
+    """The parent's private clone list drops a clone whose RBD image is gone
+    (the reconcile prunes it) instead of growing forever."""
+    img = create(url, alice)
+    assert upload(url, alice, img["id"], os.urandom(MIB)).status_code == 204
+    clone = url + "/internal/v1/images/%s/clone" % img["id"]
+    names = ["volume-" + str(uuid.uuid4()) for _ in range(2)]
+    for n in names:
+        r = requests.post(clone, headers=H(admin_tok),
+                          json={"pool": "strata.volumes", "name": n, "project_id": "p-alice"})
+        assert r.status_code == 201, r.text
+
+    def clone_names():
+        return [c["name"] for c in image_record(cluster, img["id"])["_s"].get("clones", [])]
+
+    assert clone_names() == names
+    with cluster.open_ioctx("strata.volumes") as io:
+        rbd.RBD().remove(io, names[0])
+    kill_and_restart(home, signal.SIGTERM)          # start-up reconcile prunes it
+    eventually(lambda: clone_names() == names[1:], "the gone clone dropped from the list", 30)
+    with cluster.open_ioctx("strata.volumes") as io:
+        rbd.RBD().remove(io, names[1])
+    assert requests.delete(url + "/v2/images/" + img["id"], headers=H(alice)).status_code == 204
 
 
 def test_clone_of_a_queued_image_names_its_status(url, alice, admin_tok):

@@ -96,7 +96,7 @@ ST_WRAP(st_workpool_submit, int, (struct st_workpool * p, st_job_fn fn, void *ar
 
 ST_WRAP(st_workpool_submit_leased, int,
         (struct st_workpool * p, struct st_meta *m, const struct st_meta_kind *k, const char *id,
-         const char *owner, int64_t ttl_ms, st_job_fn fn, void *arg))
+         const char *owner, int64_t ttl_ms, st_job_fn fn, st_job_fn drop, void *arg))
 {
     struct fjob *j = calloc(1, sizeof(*j));
 

@@ -34,6 +34,10 @@ static bool have_cluster;
 static char nspace[64];
 
 static const struct st_meta_kind K_BASIC = {"basic", NULL};
+/* Kinds of their own for tests that delete: a new record starts above the
+ * versions deleted ones of its kind reached, and K_BASIC's start at 1. */
+static const struct st_meta_kind K_ROUND = {"roundtrip", NULL};
+static const struct st_meta_kind K_UPD = {"conflicts", NULL};
 
 static void sleep_ms(long ms)
 {
@@ -236,22 +240,22 @@ static void test_round_trip(void **state)
 
     NEED_CLUSTER();
     /* The kind's object does not exist yet: create makes it. */
-    assert_int_equal(create_json(A.m, &K_BASIC, "vol-1", "{\"name\":\"a\",\"size\":1}", &v), 0);
+    assert_int_equal(create_json(A.m, &K_ROUND, "vol-1", "{\"name\":\"a\",\"size\":1}", &v), 0);
     assert_int_equal(v, 1);
-    assert_record(A.m, &K_BASIC, "vol-1", 1, "{\"size\":1,\"name\":\"a\"}");
+    assert_record(A.m, &K_ROUND, "vol-1", 1, "{\"size\":1,\"name\":\"a\"}");
     /* The other client sees it. */
-    assert_record(B.m, &K_BASIC, "vol-1", 1, "{\"size\":1,\"name\":\"a\"}");
-    assert_int_equal(update_json(A.m, &K_BASIC, "vol-1", 1, "{\"name\":\"b\"}", &v), 0);
+    assert_record(B.m, &K_ROUND, "vol-1", 1, "{\"size\":1,\"name\":\"a\"}");
+    assert_int_equal(update_json(A.m, &K_ROUND, "vol-1", 1, "{\"name\":\"b\"}", &v), 0);
     assert_int_equal(v, 2);
-    assert_record(B.m, &K_BASIC, "vol-1", 2, "{\"name\":\"b\"}");
-    assert_int_equal(update_json(B.m, &K_BASIC, "vol-1", 2, "{\"name\":\"c\"}", NULL), 0);
-    assert_record(A.m, &K_BASIC, "vol-1", 3, "{\"name\":\"c\"}");
-    assert_int_equal(st_meta_delete(A.m, &K_BASIC, "vol-1", 3), 0);
-    assert_int_equal(st_meta_get(A.m, &K_BASIC, "vol-1", &(struct st_record){0}), -ENOENT);
-    /* Gone means gone: it can be created afresh at version 1. */
-    assert_int_equal(create_json(A.m, &K_BASIC, "vol-1", "{}", &v), 0);
-    assert_int_equal(v, 1);
-    assert_int_equal(st_meta_delete(A.m, &K_BASIC, "vol-1", 0), 0);
+    assert_record(B.m, &K_ROUND, "vol-1", 2, "{\"name\":\"b\"}");
+    assert_int_equal(update_json(B.m, &K_ROUND, "vol-1", 2, "{\"name\":\"c\"}", NULL), 0);
+    assert_record(A.m, &K_ROUND, "vol-1", 3, "{\"name\":\"c\"}");
+    assert_int_equal(st_meta_delete(A.m, &K_ROUND, "vol-1", 3), 0);
+    assert_int_equal(st_meta_get(A.m, &K_ROUND, "vol-1", &(struct st_record){0}), -ENOENT);
+    /* Gone means gone: it can be created afresh, above every old version. */
+    assert_int_equal(create_json(A.m, &K_ROUND, "vol-1", "{}", &v), 0);
+    assert_int_equal(v, 4);
+    assert_int_equal(st_meta_delete(A.m, &K_ROUND, "vol-1", 0), 0);
 }
 
 static void test_create_twice(void **state)
@@ -263,27 +267,71 @@ static void test_create_twice(void **state)
     assert_record(A.m, &K_BASIC, "dup", 1, "{\"who\":\"first\"}");
 }
 
+/* Delete + re-create of an id never hands out a version of the deleted
+ * record again, so a client holding one cannot CAS onto the new record (ABA). */
+static void test_recreate_no_aba(void **state)
+{
+    static const struct st_meta_kind k = {"aba", NULL};
+    struct st_record held = {0}, r = {0};
+    json_t *empty = json_object();
+    uint64_t v = 0, last;
+
+    NEED_CLUSTER();
+    assert_int_equal(create_json(A.m, &k, "rec", "{\"gen\":1}", &v), 0);
+    /* B reads the first incarnation and keeps its version. */
+    assert_int_equal(st_meta_get(B.m, &k, "rec", &held), 0);
+    assert_int_equal(update_json(A.m, &k, "rec", v, "{\"gen\":1,\"n\":2}", &v), 0);
+    assert_int_equal(update_json(A.m, &k, "rec", v, "{\"gen\":1,\"n\":3}", &v), 0);
+    assert_int_equal(st_meta_delete(A.m, &k, "rec", v), 0);
+    last = v;
+    assert_int_equal(create_json(A.m, &k, "rec", "{\"gen\":2}", &v), 0);
+    assert_true(v > last);
+    /* Every version the first incarnation had is refused on the second. */
+    for (uint64_t old = held.version; old <= last; old++)
+        assert_int_equal(update_json(B.m, &k, "rec", old, "{\"stale\":true}", NULL), -ECANCELED);
+    assert_int_equal(st_meta_delete(B.m, &k, "rec", held.version), -ECANCELED);
+    assert_record(A.m, &k, "rec", v, "{\"gen\":2}");
+    /* Delete whatever the version (expected 0), then again: still above. */
+    last = v;
+    assert_int_equal(st_meta_delete(A.m, &k, "rec", 0), 0);
+    assert_int_equal(st_meta_create_leased(B.m, &k, "rec", empty, "n/1", "create", 0, 1000, &v), 0);
+    assert_true(v > last);
+    /* Another id of the kind starts above the mark too, and a delete of a
+     * record below the mark leaves the mark where it is. */
+    assert_int_equal(create_json(B.m, &k, "other", "{}", &last), 0);
+    assert_true(last > held.version);
+    assert_int_equal(st_meta_delete(B.m, &k, "other", last), 0);
+    assert_int_equal(st_meta_delete(A.m, &k, "rec", v), 0);
+    assert_int_equal(create_json(A.m, &k, "rec", "{}", &v), 0);
+    assert_true(v > last);
+    assert_int_equal(st_meta_get(A.m, &k, "rec", &r), 0);
+    assert_int_equal(r.version, v);
+    st_record_cleanup(&r);
+    st_record_cleanup(&held);
+    json_decref(empty);
+}
+
 static void test_update_conflicts(void **state)
 {
     uint64_t v = 0;
 
     NEED_CLUSTER();
-    assert_int_equal(create_json(A.m, &K_BASIC, "upd", "{\"x\":1}", NULL), 0);
-    assert_int_equal(update_json(A.m, &K_BASIC, "upd", 1, "{\"x\":2}", &v), 0);
+    assert_int_equal(create_json(A.m, &K_UPD, "upd", "{\"x\":1}", NULL), 0);
+    assert_int_equal(update_json(A.m, &K_UPD, "upd", 1, "{\"x\":2}", &v), 0);
     /* Stale version: refused, data unchanged. */
     v = 99;
-    assert_int_equal(update_json(B.m, &K_BASIC, "upd", 1, "{\"x\":3}", &v), -ECANCELED);
+    assert_int_equal(update_json(B.m, &K_UPD, "upd", 1, "{\"x\":3}", &v), -ECANCELED);
     assert_int_equal(v, 99);
-    assert_int_equal(update_json(B.m, &K_BASIC, "upd", 3, "{\"x\":3}", NULL), -ECANCELED);
-    assert_int_equal(update_json(B.m, &K_BASIC, "upd", 0, "{\"x\":3}", NULL), -ECANCELED);
-    assert_record(A.m, &K_BASIC, "upd", 2, "{\"x\":2}");
+    assert_int_equal(update_json(B.m, &K_UPD, "upd", 3, "{\"x\":3}", NULL), -ECANCELED);
+    assert_int_equal(update_json(B.m, &K_UPD, "upd", 0, "{\"x\":3}", NULL), -ECANCELED);
+    assert_record(A.m, &K_UPD, "upd", 2, "{\"x\":2}");
     /* Delete with a stale version is refused too. */
-    assert_int_equal(st_meta_delete(B.m, &K_BASIC, "upd", 1), -ECANCELED);
-    assert_record(A.m, &K_BASIC, "upd", 2, "{\"x\":2}");
-    assert_int_equal(st_meta_delete(B.m, &K_BASIC, "upd", 2), 0);
+    assert_int_equal(st_meta_delete(B.m, &K_UPD, "upd", 1), -ECANCELED);
+    assert_record(A.m, &K_UPD, "upd", 2, "{\"x\":2}");
+    assert_int_equal(st_meta_delete(B.m, &K_UPD, "upd", 2), 0);
     /* Updating what is gone says so. */
-    assert_int_equal(update_json(A.m, &K_BASIC, "upd", 2, "{\"x\":4}", NULL), -ENOENT);
-    assert_int_equal(st_meta_get(A.m, &K_BASIC, "upd", &(struct st_record){0}), -ENOENT);
+    assert_int_equal(update_json(A.m, &K_UPD, "upd", 2, "{\"x\":4}", NULL), -ENOENT);
+    assert_int_equal(st_meta_get(A.m, &K_UPD, "upd", &(struct st_record){0}), -ENOENT);
 }
 
 static void test_missing(void **state)
@@ -684,6 +732,7 @@ static void test_list_filters(void **state)
 /* ---- leases ---- */
 
 static const struct st_meta_kind K_LEASE = {"leased", NULL};
+static const struct st_meta_kind K_LEASE_DEL = {"leased-del", NULL}; /* tests that delete */
 
 static void test_list_all(void **state)
 {
@@ -711,57 +760,58 @@ static void test_lease_basic(void **state)
     NEED_CLUSTER();
     assert_int_equal(st_lease_owner_new("nodeA", oa, sizeof(oa)), 0);
     assert_int_equal(st_lease_owner_new("nodeB", ob, sizeof(ob)), 0);
-    assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "rec", oa, "create", now, 10000),
+    assert_int_equal(st_lease_acquire(A.m, &K_LEASE_DEL, "rec", oa, "create", now, 10000),
                      -ENOENT); /* no record, no lease */
-    assert_int_equal(create_json(A.m, &K_LEASE, "rec", "{}", NULL), 0);
-    assert_int_equal(st_lease_get(A.m, &K_LEASE, "rec", &l), -ENOENT);
+    assert_int_equal(create_json(A.m, &K_LEASE_DEL, "rec", "{}", NULL), 0);
+    assert_int_equal(st_lease_get(A.m, &K_LEASE_DEL, "rec", &l), -ENOENT);
 
-    assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "rec", oa, "create", now, 10000), 0);
-    assert_int_equal(st_lease_get(B.m, &K_LEASE, "rec", &l), 0);
+    assert_int_equal(st_lease_acquire(A.m, &K_LEASE_DEL, "rec", oa, "create", now, 10000), 0);
+    assert_int_equal(st_lease_get(B.m, &K_LEASE_DEL, "rec", &l), 0);
     assert_string_equal(l.owner, oa);
     assert_string_equal(l.op, "create");
     assert_int_equal(l.expires_ms, now + 10000);
     /* Held: nobody else may take, renew or release it. */
-    assert_int_equal(st_lease_acquire(B.m, &K_LEASE, "rec", ob, "delete", now, 10000), -EBUSY);
-    assert_int_equal(st_lease_acquire(B.m, &K_LEASE, "rec", ob, "delete", now + 9999, 10000),
+    assert_int_equal(st_lease_acquire(B.m, &K_LEASE_DEL, "rec", ob, "delete", now, 10000), -EBUSY);
+    assert_int_equal(st_lease_acquire(B.m, &K_LEASE_DEL, "rec", ob, "delete", now + 9999, 10000),
                      -EBUSY);
-    assert_int_equal(st_lease_renew(B.m, &K_LEASE, "rec", ob, now, 10000), -ESTALE);
-    assert_int_equal(st_lease_release(B.m, &K_LEASE, "rec", ob), -ESTALE);
+    assert_int_equal(st_lease_renew(B.m, &K_LEASE_DEL, "rec", ob, now, 10000), -ESTALE);
+    assert_int_equal(st_lease_release(B.m, &K_LEASE_DEL, "rec", ob), -ESTALE);
     /* The owner renews: expiry moves, op stays, record version does not move. */
-    assert_int_equal(st_lease_renew(A.m, &K_LEASE, "rec", oa, now + 5000, 10000), 0);
-    assert_int_equal(st_lease_get(A.m, &K_LEASE, "rec", &l), 0);
+    assert_int_equal(st_lease_renew(A.m, &K_LEASE_DEL, "rec", oa, now + 5000, 10000), 0);
+    assert_int_equal(st_lease_get(A.m, &K_LEASE_DEL, "rec", &l), 0);
     assert_int_equal(l.expires_ms, now + 15000);
     assert_string_equal(l.op, "create");
-    assert_record(A.m, &K_LEASE, "rec", 1, "{}");
+    assert_record(A.m, &K_LEASE_DEL, "rec", 1, "{}");
     /* A live lease is exclusive against its own owner too (one operation at
      * a time); renewing is how the owner extends it. */
-    assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "rec", oa, "extend", now, 20000), -EBUSY);
-    assert_int_equal(st_lease_renew(A.m, &K_LEASE, "rec", oa, now, 20000), 0);
-    assert_int_equal(st_lease_get(A.m, &K_LEASE, "rec", &l), 0);
+    assert_int_equal(st_lease_acquire(A.m, &K_LEASE_DEL, "rec", oa, "extend", now, 20000), -EBUSY);
+    assert_int_equal(st_lease_renew(A.m, &K_LEASE_DEL, "rec", oa, now, 20000), 0);
+    assert_int_equal(st_lease_get(A.m, &K_LEASE_DEL, "rec", &l), 0);
     assert_string_equal(l.op, "create");
     assert_int_equal(l.expires_ms, now + 20000);
     /* Once expired, another owner takes it; the old owner has lost it. */
-    assert_int_equal(st_lease_acquire(B.m, &K_LEASE, "rec", ob, "delete", now + 20000, 10000), 0);
-    assert_int_equal(st_lease_renew(A.m, &K_LEASE, "rec", oa, now + 20001, 10000), -ESTALE);
-    assert_int_equal(st_lease_release(A.m, &K_LEASE, "rec", oa), -ESTALE);
-    assert_int_equal(st_lease_get(A.m, &K_LEASE, "rec", &l), 0);
+    assert_int_equal(st_lease_acquire(B.m, &K_LEASE_DEL, "rec", ob, "delete", now + 20000, 10000),
+                     0);
+    assert_int_equal(st_lease_renew(A.m, &K_LEASE_DEL, "rec", oa, now + 20001, 10000), -ESTALE);
+    assert_int_equal(st_lease_release(A.m, &K_LEASE_DEL, "rec", oa), -ESTALE);
+    assert_int_equal(st_lease_get(A.m, &K_LEASE_DEL, "rec", &l), 0);
     assert_string_equal(l.owner, ob);
     assert_string_equal(l.op, "delete");
     /* Release, then release again (no-op), then renew is stale. */
-    assert_int_equal(st_lease_release(B.m, &K_LEASE, "rec", ob), 0);
-    assert_int_equal(st_lease_get(A.m, &K_LEASE, "rec", &l), -ENOENT);
-    assert_int_equal(st_lease_release(B.m, &K_LEASE, "rec", ob), 0);
-    assert_int_equal(st_lease_renew(B.m, &K_LEASE, "rec", ob, now, 10000), -ESTALE);
-    assert_record(A.m, &K_LEASE, "rec", 1, "{}");
+    assert_int_equal(st_lease_release(B.m, &K_LEASE_DEL, "rec", ob), 0);
+    assert_int_equal(st_lease_get(A.m, &K_LEASE_DEL, "rec", &l), -ENOENT);
+    assert_int_equal(st_lease_release(B.m, &K_LEASE_DEL, "rec", ob), 0);
+    assert_int_equal(st_lease_renew(B.m, &K_LEASE_DEL, "rec", ob, now, 10000), -ESTALE);
+    assert_record(A.m, &K_LEASE_DEL, "rec", 1, "{}");
     /* A lease goes with its record. */
-    assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "rec", oa, "delete", now, 10000), 0);
-    assert_int_equal(st_meta_delete(B.m, &K_LEASE, "rec", 0), 0);
-    assert_int_equal(st_lease_get(A.m, &K_LEASE, "rec", &l), -ENOENT);
-    assert_int_equal(st_lease_renew(A.m, &K_LEASE, "rec", oa, now, 10000), -ESTALE);
-    assert_int_equal(st_lease_release(A.m, &K_LEASE, "rec", oa), 0);
+    assert_int_equal(st_lease_acquire(A.m, &K_LEASE_DEL, "rec", oa, "delete", now, 10000), 0);
+    assert_int_equal(st_meta_delete(B.m, &K_LEASE_DEL, "rec", 0), 0);
+    assert_int_equal(st_lease_get(A.m, &K_LEASE_DEL, "rec", &l), -ENOENT);
+    assert_int_equal(st_lease_renew(A.m, &K_LEASE_DEL, "rec", oa, now, 10000), -ESTALE);
+    assert_int_equal(st_lease_release(A.m, &K_LEASE_DEL, "rec", oa), 0);
     /* Bad arguments. */
-    assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "rec", "", "op", now, 10), -EINVAL);
-    assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "rec", oa, "op", now, 0), -EINVAL);
+    assert_int_equal(st_lease_acquire(A.m, &K_LEASE_DEL, "rec", "", "op", now, 10), -EINVAL);
+    assert_int_equal(st_lease_acquire(A.m, &K_LEASE_DEL, "rec", oa, "op", now, 0), -EINVAL);
 }
 
 static int set_step(json_t *data, void *arg)
@@ -780,29 +830,29 @@ static void test_lease_fences_writes(void **state)
     NEED_CLUSTER();
     assert_int_equal(st_lease_owner_new("nodeA", oa, sizeof(oa)), 0);
     assert_int_equal(st_lease_owner_new("nodeB", ob, sizeof(ob)), 0);
-    assert_int_equal(create_json(A.m, &K_LEASE, "fenced", "{}", NULL), 0);
+    assert_int_equal(create_json(A.m, &K_LEASE_DEL, "fenced", "{}", NULL), 0);
     /* No lease at all: a fenced write is refused. */
-    assert_int_equal(st_meta_modify_as(A.m, &K_LEASE, "fenced", oa, set_step, "x", NULL),
+    assert_int_equal(st_meta_modify_as(A.m, &K_LEASE_DEL, "fenced", oa, set_step, "x", NULL),
                      -ESTALE);
-    assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "fenced", oa, "op", now, 1000), 0);
-    assert_int_equal(st_meta_modify_as(A.m, &K_LEASE, "fenced", oa, set_step, "a1", NULL), 0);
-    assert_int_equal(st_meta_modify_as(B.m, &K_LEASE, "fenced", ob, set_step, "b0", NULL),
+    assert_int_equal(st_lease_acquire(A.m, &K_LEASE_DEL, "fenced", oa, "op", now, 1000), 0);
+    assert_int_equal(st_meta_modify_as(A.m, &K_LEASE_DEL, "fenced", oa, set_step, "a1", NULL), 0);
+    assert_int_equal(st_meta_modify_as(B.m, &K_LEASE_DEL, "fenced", ob, set_step, "b0", NULL),
                      -ESTALE);
     /* A's lease expires (A paused): still A's until someone takes it... */
-    assert_int_equal(st_meta_modify_as(A.m, &K_LEASE, "fenced", oa, set_step, "a2", NULL), 0);
+    assert_int_equal(st_meta_modify_as(A.m, &K_LEASE_DEL, "fenced", oa, set_step, "a2", NULL), 0);
     /* ...then B takes it and A can no longer write, whatever A believes. */
-    assert_int_equal(st_lease_acquire(B.m, &K_LEASE, "fenced", ob, "op", now + 2000, 1000), 0);
-    assert_int_equal(st_meta_modify_as(A.m, &K_LEASE, "fenced", oa, set_step, "a3", NULL),
+    assert_int_equal(st_lease_acquire(B.m, &K_LEASE_DEL, "fenced", ob, "op", now + 2000, 1000), 0);
+    assert_int_equal(st_meta_modify_as(A.m, &K_LEASE_DEL, "fenced", oa, set_step, "a3", NULL),
                      -ESTALE);
-    assert_int_equal(st_meta_modify_as(B.m, &K_LEASE, "fenced", ob, set_step, "b1", &r), 0);
+    assert_int_equal(st_meta_modify_as(B.m, &K_LEASE_DEL, "fenced", ob, set_step, "b1", &r), 0);
     assert_string_equal(json_string_value(json_object_get(r.data, "step")), "b1");
     st_record_cleanup(&r);
     /* Unfenced writes are unaffected; release ends B's fence too. */
-    assert_int_equal(st_meta_modify(A.m, &K_LEASE, "fenced", set_step, "plain", NULL), 0);
-    assert_int_equal(st_lease_release(B.m, &K_LEASE, "fenced", ob), 0);
-    assert_int_equal(st_meta_modify_as(B.m, &K_LEASE, "fenced", ob, set_step, "b2", NULL),
+    assert_int_equal(st_meta_modify(A.m, &K_LEASE_DEL, "fenced", set_step, "plain", NULL), 0);
+    assert_int_equal(st_lease_release(B.m, &K_LEASE_DEL, "fenced", ob), 0);
+    assert_int_equal(st_meta_modify_as(B.m, &K_LEASE_DEL, "fenced", ob, set_step, "b2", NULL),
                      -ESTALE);
-    assert_int_equal(st_meta_delete(A.m, &K_LEASE, "fenced", 0), 0);
+    assert_int_equal(st_meta_delete(A.m, &K_LEASE_DEL, "fenced", 0), 0);
 }
 
 static void test_lease_create_leased(void **state)
@@ -985,7 +1035,7 @@ static void test_leased_job_keeps_lease(void **state)
     assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "job", oa, "import", t0, 600), 0);
     assert_int_equal(st_workpool_create(1, 0, &p), 0);
     assert_int_equal(
-        st_workpool_submit_leased(p, A.m, &K_LEASE, "job", oa, 600, leased_job_fn, &job), 0);
+        st_workpool_submit_leased(p, A.m, &K_LEASE, "job", oa, 600, leased_job_fn, NULL, &job), 0);
     /* For the whole 2 s run (more than 3 ttls), nobody else can take it. */
     while (!atomic_load(&job.done)) {
         int rc = st_lease_acquire(B.m, &K_LEASE, "job", ob, "steal", st_now_ms(), 600);
@@ -1025,7 +1075,7 @@ static void test_leased_job_loses_lease(void **state)
     assert_int_equal(st_lease_acquire(A.m, &K_LEASE, "lost", oa, "import", st_now_ms(), 600), 0);
     assert_int_equal(st_workpool_create(1, 0, &p), 0);
     assert_int_equal(
-        st_workpool_submit_leased(p, A.m, &K_LEASE, "lost", oa, 600, leased_job_fn, &job), 0);
+        st_workpool_submit_leased(p, A.m, &K_LEASE, "lost", oa, 600, leased_job_fn, NULL, &job), 0);
     while (!atomic_load(&job.started))
         sleep_ms(10);
     /* Someone whose clock says the lease expired takes it: the keeper's next
@@ -1038,7 +1088,69 @@ static void test_leased_job_loses_lease(void **state)
     assert_int_equal(st_lease_get(A.m, &K_LEASE, "lost", &l), 0);
     assert_string_equal(l.owner, ob);
     assert_int_equal(
-        st_workpool_submit_leased(NULL, A.m, &K_LEASE, "x", oa, 600, leased_job_fn, &job), -EINVAL);
+        st_workpool_submit_leased(NULL, A.m, &K_LEASE, "x", oa, 600, leased_job_fn, NULL, &job),
+        -EINVAL);
+}
+
+static atomic_int dropped_jobs, unleased_runs;
+
+static void drop_job_fn(void *arg)
+{
+    struct leased_job *j = arg;
+
+    assert_false(atomic_load(&j->started));
+    atomic_fetch_add(&dropped_jobs, 1);
+}
+
+static void unleased_job_fn(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&unleased_runs, 1);
+}
+
+/* At destroy (SIGTERM), queued leased jobs are not run: they are dropped with
+ * their leases kept, so the next incarnation's reconcile resumes them; the
+ * running job finishes and releases its lease; unleased queued jobs still run. */
+static void test_leased_jobs_dropped_at_stop(void **state)
+{
+    static const char *const ids[] = {"run", "q1", "q2"};
+    struct leased_job jobs[3] = {{.run_ms = 800}, {.run_ms = 0}, {.run_ms = 0}};
+    struct st_workpool *p;
+    char oa[128], next[128];
+    struct st_lease l;
+
+    NEED_CLUSTER();
+    assert_int_equal(st_lease_owner_new("stopnode", oa, sizeof(oa)), 0);
+    assert_int_equal(st_workpool_create(1, 0, &p), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(create_json(A.m, &K_LEASE, ids[i], "{}", NULL), 0);
+        assert_int_equal(st_lease_acquire(A.m, &K_LEASE, ids[i], oa, "import", st_now_ms(), 60000),
+                         0);
+        assert_int_equal(st_workpool_submit_leased(p, A.m, &K_LEASE, ids[i], oa, 60000,
+                                                   leased_job_fn, drop_job_fn, &jobs[i]),
+                         0);
+        while (i == 0 && !atomic_load(&jobs[0].started))
+            sleep_ms(10);
+    }
+    assert_int_equal(st_workpool_submit(p, unleased_job_fn, NULL), 0);
+    st_workpool_destroy(p);
+    assert_true(atomic_load(&jobs[0].done));
+    assert_false(atomic_load(&jobs[1].started));
+    assert_false(atomic_load(&jobs[2].started));
+    assert_int_equal(atomic_load(&dropped_jobs), 2);
+    assert_int_equal(atomic_load(&unleased_runs), 1);
+    assert_int_equal(st_lease_get(A.m, &K_LEASE, "run", &l), -ENOENT);
+    /* The dropped ones keep their leases, stale for the node's next start. */
+    assert_int_equal(st_lease_owner_new("stopnode", next, sizeof(next)), 0);
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(st_lease_get(B.m, &K_LEASE, ids[i], &l), 0);
+        assert_string_equal(l.owner, oa);
+        assert_string_equal(l.op, "import");
+        assert_true(st_lease_is_stale(&l, next, st_now_ms()));
+        assert_int_equal(st_lease_acquire(B.m, &K_LEASE, ids[i], next, "resume", st_now_ms(), 600),
+                         0);
+        assert_int_equal(st_lease_release(B.m, &K_LEASE, ids[i], next), 0);
+    }
 }
 
 static void test_rados_misc(void **state)
@@ -1070,6 +1182,7 @@ int main(void)
         cmocka_unit_test(test_omap_cmp_semantics),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_create_twice),
+        cmocka_unit_test(test_recreate_no_aba),
         cmocka_unit_test(test_update_conflicts),
         cmocka_unit_test(test_missing),
         cmocka_unit_test(test_invalid),
@@ -1089,6 +1202,7 @@ int main(void)
         cmocka_unit_test(test_lease_reconcile),
         cmocka_unit_test(test_leased_job_keeps_lease),
         cmocka_unit_test(test_leased_job_loses_lease),
+        cmocka_unit_test(test_leased_jobs_dropped_at_stop),
         cmocka_unit_test(test_rados_misc),
     };
 

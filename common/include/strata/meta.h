@@ -29,7 +29,10 @@ void st_meta_close(struct st_meta *m);
 
 struct st_record {
     char id[ST_META_ID_MAX + 1];
-    uint64_t version;   /* starts at 1, +1 per successful update */
+    uint64_t version;   /* +1 per successful update; a new record starts above
+                         * every version a deleted record of the same kind
+                         * reached (1 in a fresh kind), so a version held from
+                         * a deleted record never matches its re-creation */
     json_t *data;       /* a JSON object; owned by the record */
 };
 void st_record_cleanup(struct st_record *r);
@@ -40,7 +43,8 @@ const char *st_rec_str(const json_t *data, const char *key);
 json_t *st_rec_private(json_t *data);
 bool st_rec_hidden(const json_t *data);
 
-/* Create; -EEXIST if the id exists.  data is not stolen. */
+/* Create; -EEXIST if the id exists.  data is not stolen.  *version (optional)
+ * receives the new record's first version. */
 int st_meta_create(struct st_meta *m, const struct st_meta_kind *k, const char *id,
                    const json_t *data, uint64_t *version);
 /* Create with its lease in the same write (crash-safe start of a long
