@@ -86,7 +86,6 @@ int img_create_as(struct img_service *s, const struct st_auth_ctx *who, const js
 /* Which configured clone pool (volumes, vms) `pool` is: 0/1, or -1. */
 int img_clone_pool_index(const struct img_service *s, const char *pool);
 /* A plain RBD name ([A-Za-z0-9._-], 1..96). */
-bool img_valid_rbd_name(const char *name);
 /* Staging file path of an image. */
 void img_staging_path(const struct img_service *s, const char *id, const char *suffix,
                       char *buf, size_t len);

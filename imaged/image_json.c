@@ -686,12 +686,14 @@ int imgj_import_method(const json_t *body, const char **method, char *msg)
     return 0;
 }
 
-/* An RBD image or pool name: non-empty, no '/' or '@'. */
+#define RBD_NAME_RULE "letters, digits, '.', '-' and '_', up to 96"
+
+/* An RBD pool, image or snapshot name (st_rbd_name_valid), or NULL. */
 static const char *rbd_name(const json_t *body, const char *member)
 {
     const char *s = st_json_str(body, member);
 
-    return s && s[0] && !strpbrk(s, "/@") && strlen(s) <= 255 ? s : NULL;
+    return st_rbd_name_valid(s) ? s : NULL;
 }
 
 /* The optional "project_id" a service acts for. */
@@ -711,7 +713,7 @@ int imgj_clone_req(const json_t *body, struct imgj_clone_req *out, char *msg)
     json_t *size = json_object_get(body, "size");
 
     if (!pool || !name)
-        return fail(msg, -EINVAL, "A clone needs a 'pool' and a 'name' (no '/' or '@').");
+        return fail(msg, -EINVAL, "A clone needs a 'pool' and a 'name' (" RBD_NAME_RULE ").");
     json_t *project = json_object_get(body, "project_id");
 
     if (size && !json_is_null(size) && (!json_is_integer(size) || json_integer_value(size) < 0))
@@ -731,7 +733,7 @@ int imgj_import_rbd_req(const json_t *body, struct imgj_import_rbd_req *out, cha
     const json_t *image = json_object_get(body, "image");
 
     if (!pool || !name || !snap)
-        return fail(msg, -EINVAL, "An import needs 'pool', 'name' and 'snap' (no '/' or '@').");
+        return fail(msg, -EINVAL, "An import needs 'pool', 'name' and 'snap' (" RBD_NAME_RULE ").");
     if (image && !json_is_object(image))
         return fail(msg, -EINVAL, "'image' must be an object of image properties.");
     if (project_of(body, msg) < 0)

@@ -127,8 +127,7 @@ int img_import_rbd(struct img_service *s, const struct st_auth_ctx *who, const c
     json_t *f, *priv, *rec = NULL;
     int rc;
 
-    if (img_clone_pool_index(s, pool) < 0 || !img_valid_rbd_name(name) ||
-        !img_valid_rbd_name(snap)) {
+    if (img_clone_pool_index(s, pool) < 0 || !st_rbd_name_valid(name) || !st_rbd_name_valid(snap)) {
         snprintf(msg, IMG_MSG_MAX, "An import source is an RBD snapshot in %s or %s",
                  s->clone_pool[0], s->clone_pool[1]);
         return -EINVAL;

@@ -20,6 +20,7 @@
 #include "strata/metrics.h"
 #include "strata/rados.h"
 #include "strata/rbd.h"
+#include "strata/strutil.h"
 #include "strata/workpool.h"
 
 static int validate_image(const json_t *data)
@@ -526,20 +527,6 @@ int img_clone_pool_index(const struct img_service *s, const char *pool)
     return -1;
 }
 
-bool img_valid_rbd_name(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > 96)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.'))
-            return false;
-    }
-    return true;
-}
-
 struct clone_note {
     const char *pool, *name;
 };
@@ -576,7 +563,7 @@ static int prune_clones(json_t *rec, void *arg)
         int idx = pool ? img_clone_pool_index(s, pool) : -1;
         uint64_t size;
 
-        if (idx >= 0 && name && img_valid_rbd_name(name) &&
+        if (idx >= 0 && name && st_rbd_name_valid(name) &&
             st_rbd_size(s->clone_ioctx[idx], name, NULL, &size) == -ENOENT) {
             json_array_remove(clones, i);
             dropped++;
@@ -621,7 +608,7 @@ int img_clone(struct img_service *s, const struct st_auth_ctx *who, const char *
                  s->clone_pool[1]);
         return -EINVAL;
     }
-    if (!img_valid_rbd_name(name)) {
+    if (!st_rbd_name_valid(name)) {
         snprintf(msg, IMG_MSG_MAX, "Invalid clone name '%s'", name);
         return -EINVAL;
     }

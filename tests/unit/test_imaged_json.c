@@ -15,6 +15,7 @@
 
 #include "image_json.h"
 #include "json_assert.h"
+#include "strata/strutil.h"
 
 #define FIXTURES STRATA_SOURCE_DIR "/../shared/fixtures/openstack"
 #define FSID "bd4e77b1-d0ee-4faa-bb3d-5d8ab076bbf1"
@@ -1175,6 +1176,21 @@ static void test_import_and_clone_bodies(void **state)
     assert_int_equal(c.size, 0);
     assert_int_equal(imgj_clone_req(J("{\"pool\": \"p\"}"), &c, msg), -EINVAL);
     assert_int_equal(imgj_clone_req(J("{\"pool\": \"p\", \"name\": \"a/b\"}"), &c, msg), -EINVAL);
+    /* one name rule with the service (st_rbd_name_valid): no snapshot specs,
+     * option strings, spaces or over-long names reach librbd */
+    assert_int_equal(imgj_clone_req(J("{\"pool\": \"p\", \"name\": \"n@s\"}"), &c, msg), -EINVAL);
+    assert_int_equal(imgj_clone_req(J("{\"pool\": \"p\", \"name\": \"a:b=c\"}"), &c, msg), -EINVAL);
+    assert_int_equal(imgj_clone_req(J("{\"pool\": \"p\", \"name\": \"a b\"}"), &c, msg), -EINVAL);
+    assert_non_null(strstr(msg, "letters, digits"));
+    char long_name[ST_RBD_NAME_MAX + 2];
+    memset(long_name, 'x', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    assert_false(st_rbd_name_valid(long_name));
+    long_name[ST_RBD_NAME_MAX] = '\0';
+    assert_true(st_rbd_name_valid(long_name));
+    assert_true(st_rbd_name_valid("volume-0b5e_1.x"));
+    assert_false(st_rbd_name_valid(""));
+    assert_false(st_rbd_name_valid(NULL));
     assert_int_equal(imgj_clone_req(J("{\"pool\": \"\", \"name\": \"n\"}"), &c, msg), -EINVAL);
     assert_int_equal(imgj_clone_req(J("{\"pool\": \"p\", \"name\": \"n\", \"size\": -1}"), &c, msg),
                      -EINVAL);

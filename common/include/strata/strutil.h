@@ -30,4 +30,10 @@ void st_time_iso(int64_t ms, char *buf, size_t len);
 int st_msgf(char *msg, size_t len, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The one rule for pool, image and snapshot names Strata is asked to use:
+ * 1..ST_RBD_NAME_MAX of letters, digits, '.', '-' and '_' (nothing a path,
+ * a snapshot spec or a librbd option could be made of). */
+#define ST_RBD_NAME_MAX 96
+bool st_rbd_name_valid(const char *name);
+
 #endif
