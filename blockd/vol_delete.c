@@ -96,6 +96,14 @@ void vs_job_delete(struct vol_service *s, const char *id)
         vs_resplit_project(s, project);
         return;
     }
+    if (rc == -ENOTEMPTY) {
+        /* a clone of it took a snapshot meanwhile: busy, as Cinder's RBD
+         * driver answers (VolumeIsBusy), not broken */
+        st_warn("volume %s: not deleted, it is busy (a copy of it is being made); available again",
+                id);
+        vs_step(s, &vol_kind, id, "deleting", "available", NULL);
+        return;
+    }
     if (rc == 0)
         rc = vs_delete_counted(s, &vol_kind, id, NULL);
     if (rc < 0 && rc != -ENOENT) {

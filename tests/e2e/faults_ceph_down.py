@@ -1,4 +1,6 @@
-"""Ceph down, then back: with the embedded OSD stopped (SIGSTOP: it answers
+"""Run on demand, not in `tools/strata test` (see docs/testing.md):
+    cd tests/e2e && STRATA_HOME=... python3 -m pytest faults_ceph_down.py
+Ceph down, then back: with the embedded OSD stopped (SIGSTOP: it answers
 nothing), every API of every daemon answers 503 with an OpenStack-shaped error
 within [ceph] op_timeout plus a margin, /healthz says the OSDs are down, and
 nothing is left half-written; with the monitor stopped instead, /healthz says
